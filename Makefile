@@ -1,0 +1,98 @@
+# kchan: `make demo` runs the main example, `make test` runs everything that must stay green.
+#
+# make test     compile checks (C, C++, KCHAN_STATIC, type mismatch must fail), lint, then the
+#               Criterion suite for every engine under ASan+UBSan and under TSan, then examples
+# make asan     the suite under ASan+UBSan only     make tsan    under TSan only
+# make stress   the long soaks (not part of make test)
+# make lint     every memory_order_ line has a comment within the three lines above it
+
+CC      ?= cc
+SANCC   ?= clang
+CXX     ?= c++
+STB_INC := $(shell pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)
+WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wundef -Wstrict-prototypes -Werror
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS := $(WARN) $(CFLAGS) $(STB_INC)
+LDLIBS  := -lpthread
+
+# Engines the suite runs against; the lock-free one joins with issue 4.
+ENGINES := mutex
+ENGINE_FLAGS_mutex :=
+ENGINE_FLAGS_lockfree := -DKCHAN_LOCKFREE
+
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+TSAN_FLAGS := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+# Tests may use POSIX/GNU extras (barriers, sched_yield); the header must not need them.
+TEST_DEFS  := -D_GNU_SOURCE
+
+TEST_SRCS  := $(sort $(wildcard tests/test_*.c))
+# Criterion's sandbox cannot place its arena under TSan without this (see the file).
+EXTRA_asan :=
+EXTRA_tsan := tests/tsan_criterion_fix.c
+STRESS_ENV := KCHAN_STRESS=1
+B := build
+
+.PHONY: all test asan tsan stress lint demo examples compile-checks clean run-examples
+all: demo
+
+# ---- the suite, per sanitizer x engine -------------------------------------------------
+define suite
+$(B)/$(1)-$(2)/kchan_tests: $(TEST_SRCS) $(EXTRA_$(1)) tests/kchan_impl.c tests/alloc_hooks.c tests/alloc_hooks.h tests/common.h kchan.h
+	@mkdir -p $$(@D)
+	$(SANCC) $(WARN) $($(3)) $(STB_INC) $(ENGINE_FLAGS_$(2)) -c tests/kchan_impl.c -o $$(@D)/kchan_impl.o
+	$(SANCC) $(WARN) $($(3)) $(TEST_DEFS) -c tests/alloc_hooks.c -o $$(@D)/alloc_hooks.o
+	$(SANCC) $(WARN) $($(3)) $(TEST_DEFS) $(TEST_SRCS) $(EXTRA_$(1)) $$(@D)/kchan_impl.o $$(@D)/alloc_hooks.o \
+	    -o $$@ -lcriterion $(LDLIBS)
+.PHONY: run-$(1)-$(2)
+run-$(1)-$(2): $(B)/$(1)-$(2)/kchan_tests
+	@echo "== $(1) / $(2) engine"
+	$(4) $(B)/$(1)-$(2)/kchan_tests --jobs=2
+endef
+
+$(foreach e,$(ENGINES),$(eval $(call suite,asan,$(e),ASAN_FLAGS,ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1)))
+$(foreach e,$(ENGINES),$(eval $(call suite,tsan,$(e),TSAN_FLAGS,TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1)))
+
+asan: $(foreach e,$(ENGINES),run-asan-$(e))
+tsan: $(foreach e,$(ENGINES),run-tsan-$(e))
+
+test: compile-checks lint asan tsan run-examples
+	@echo "make test: all green"
+
+stress: $(foreach e,$(ENGINES),$(B)/tsan-$(e)/kchan_tests)
+	@for e in $(ENGINES); do echo "== stress / $$e"; \
+	    $(STRESS_ENV) $(B)/tsan-$$e/kchan_tests --jobs=1 --filter='stress/*' || exit 1; done
+
+# ---- compile-only checks ----------------------------------------------------------------
+# C and C++ inclusion, KCHAN_STATIC warning-free with both compilers, and a file mixing two
+# channel types must be rejected (its control twin, with matching types, must compile).
+compile-checks: kchan.h
+	@mkdir -p $(B)
+	$(CC) $(WARN) $(STB_INC) -c tests/compile_c.c -o $(B)/compile_c.o
+	$(CXX) -std=c++17 -Wall -Wextra -Wpedantic -Werror -c tests/compile_cpp.cpp -o $(B)/compile_cpp.o
+	$(CC) $(WARN) $(STB_INC) tests/compile_cpp_impl.c $(B)/compile_cpp.o -o $(B)/compile_cpp $(LDLIBS) && $(B)/compile_cpp
+	for cc in gcc clang; do $$cc $(WARN) $(STB_INC) -c tests/compile_static.c -o $(B)/compile_static.o || exit 1; done
+	$(CC) $(WARN) $(STB_INC) -DKCHAN_TYPES_MATCH -c tests/compile_fail_types.c -o $(B)/compile_fail_types.o
+	@if $(CC) $(WARN) $(STB_INC) -c tests/compile_fail_types.c -o $(B)/compile_fail_types.o 2>/dev/null; then \
+	    echo "compile_fail_types.c compiled: mixing two channel types was not diagnosed"; exit 1; \
+	 else echo "ok: mixing two channel types is a compile error"; fi
+
+lint: kchan.h
+	@awk '/memory_order_/ { ok = 0; for (i = 1; i <= 3; i++) if (prev[i] ~ /\/\*|\/\/|\*\// ) ok = 1; \
+	        if ($$0 ~ /\/\*|\/\/|\*\//) ok = 1; if (!ok) { printf "kchan.h:%d: memory_order without a comment above\n", NR; bad = 1 } } \
+	      { prev[3] = prev[2]; prev[2] = prev[1]; prev[1] = $$0 } END { exit bad }' kchan.h
+	@echo "lint: every memory_order_ has its reason"
+
+# ---- examples ---------------------------------------------------------------------------
+EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(sort $(wildcard examples/*.c)))
+$(B)/examples/%: examples/%.c kchan.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(LDLIBS)
+examples: $(EXAMPLES)
+run-examples: examples
+	@for x in $(EXAMPLES); do echo "== $$x"; $$x > $$x.out 2>&1 || { cat $$x.out; echo "$$x failed"; exit 1; }; tail -n 3 $$x.out; done
+
+demo: $(B)/examples/01_hello
+	$(B)/examples/01_hello
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,1618 @@
+/* kchan.h — typed channels for C11 threads, in one header.             v0.1
+ *
+ * Go/crossbeam-style channels: rendezvous, bounded, unlimited and conflated
+ * kinds; block / drop-newest / drop-oldest overflow policies; close with
+ * drain; timeouts; batch send/receive; a fair multi-channel select; per-channel
+ * metrics; progress counters.
+ *
+ * DO THIS, in exactly one .c file (include kchan.h first in that file):
+ *
+ *     #define KCHAN_IMPLEMENTATION
+ *     #include "kchan.h"
+ *
+ * and build with the stb_ds folder on the include path:
+ *     cc -std=c11 $(pkg-config --cflags stb) ... -lpthread
+ * Every other file just includes kchan.h.
+ *
+ * CONFIG (define before including, in the implementation file)
+ *   macro                     default            effect
+ *   KCHAN_IMPLEMENTATION      -                  emit the implementation here
+ *   KCHAN_STATIC              -                  every symbol static (single-TU builds)
+ *   KCHAN_LOCKFREE            -                  buffered channels use the lock-free engine
+ *                                                (not built yet: an #error says so)
+ *   KCHAN_PLATFORM_LINUX      auto on Linux      futex lock and parking
+ *   KCHAN_PLATFORM_POSIX      auto elsewhere     pthread mutex, parking lot of condvars
+ *   KCHAN_MALLOC/REALLOC/FREE malloc/realloc/free all three or none; stb_ds uses them too
+ *   KCHAN_ASSERT(x)           assert(x)          internal invariants only, never input
+ *   KCHAN_SELECT_MAX          64                 most cases one select may take
+ *   KCHAN_EVICT_MAX           256                largest element a drop-oldest/conflated
+ *                                                channel hands to on_undelivered (see LIMITS)
+ *   KCHAN_NO_UNLIMITED        -                  no unlimited kind, no stb_ds dependency
+ *
+ * API              blocks?                         allocates?
+ *   kchan_create / kchan_new   no                  yes (once; never after, but unlimited growth)
+ *   kchan_create_in            no                  no (caller memory)
+ *   kchan_destroy              no                  frees
+ *   kchan_send / kchan_recv    until done/closed   no (unlimited send: may grow the buffer)
+ *   kchan_try_*                never               no (unlimited try_send: may grow)
+ *   kchan_*_timeout            up to the timeout   no (as above)
+ *   kchan_send_many/recv_many  like send/recv      no (as above)
+ *   kchan_peek                 never               no
+ *   kchan_close/_with/cancel   never               no
+ *   kchan_select(_biased)      up to the timeout   no (waiter records on the caller's stack)
+ *   kchan_stats_get/dump/len   never (wait-free)   no
+ *   kchan_counter_*            wait_ge only        no
+ *
+ * SEMANTICS worth knowing (the full contract is API.md)
+ *   - A timeout of 0 means "try" (KCHAN_WOULDBLOCK); a negative one means forever;
+ *     an op that can complete at once succeeds whatever its timeout.
+ *   - Close: sends fail with KCHAN_CLOSED (the caller keeps its element), receivers
+ *     drain what is buffered, then get KCHAN_CLOSED.
+ *   - on_undelivered runs once for every accepted element no receiver will get
+ *     (dropped, evicted, left at destroy, discarded by cancel), never under a lock.
+ *   - stats.cancelled_waiters counts every registration withdrawn by its owner:
+ *     select cases that lost, and blocking ops (select or single) that timed out.
+ *   - KCHAN_SELECT(...) builds its cases in a compound literal, so a case's status
+ *     is not visible afterwards: use it when "received" and "closed" need no
+ *     distinction (a done channel); otherwise pass a named kchan_case array.
+ *
+ * LIMITS
+ *   - A drop-oldest or conflated channel with an on_undelivered callback takes
+ *     elements of at most KCHAN_EVICT_MAX bytes (kchan_create says KCHAN_INVAL
+ *     otherwise): the evicted element is copied to the evicting thread's stack so
+ *     the callback can run after the lock is released, and nothing may allocate.
+ *   - The implementation file must not include stb_ds.h itself before kchan.h.
+ *
+ * LICENSE: MIT, see the end of the file.
+ */
+#if defined(KCHAN_IMPLEMENTATION) && !defined(KCHAN__FEATURES_SET)
+#  define KCHAN__FEATURES_SET
+   /* The implementation needs POSIX clocks and, on Linux, syscall(): ask for them
+      before the first system header (this is why kchan.h comes first there). */
+#  if !defined(_WIN32) && !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE)
+#    define _POSIX_C_SOURCE 200809L
+#  endif
+#  if defined(__linux__) && !defined(_DEFAULT_SOURCE) && !defined(_GNU_SOURCE)
+#    define _DEFAULT_SOURCE
+#  endif
+#endif
+
+#ifndef KCHAN_H_INCLUDED
+#define KCHAN_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#ifdef KCHAN_STATIC
+#  if defined(__GNUC__) || defined(__clang__)
+#    define KCHAN_DEF static __attribute__((unused))
+#  else
+#    define KCHAN_DEF static
+#  endif
+#else
+#  define KCHAN_DEF extern
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#  define KCHAN__WRAP static inline __attribute__((unused))
+#  define KCHAN__NODISCARD __attribute__((warn_unused_result))
+#else
+#  define KCHAN__WRAP static inline
+#  define KCHAN__NODISCARD
+#endif
+
+#ifdef __cplusplus
+#  define KCHAN__ALIGN64 alignas(64)
+#else
+#  define KCHAN__ALIGN64 _Alignas(64)
+#endif
+
+#ifndef KCHAN_SELECT_MAX
+#  define KCHAN_SELECT_MAX 64
+#endif
+#ifndef KCHAN_EVICT_MAX
+#  define KCHAN_EVICT_MAX 256
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// >>types
+
+/* One list makes the status enum and kchan_strerror. */
+#define KCHAN__STATUS(X)                                                      \
+    X(KCHAN_OK,          0, "ok")                                             \
+    X(KCHAN_CLOSED,     -1, "channel closed")                                 \
+    X(KCHAN_WOULDBLOCK, -2, "operation would block")                          \
+    X(KCHAN_TIMEDOUT,   -3, "timed out")                                      \
+    X(KCHAN_NOMEM,      -4, "out of memory")                                  \
+    X(KCHAN_INVAL,      -5, "invalid argument")
+
+#define KCHAN__ENUM_ITEM(name, value, text) name = value,
+enum { KCHAN__STATUS(KCHAN__ENUM_ITEM) KCHAN__STATUS_END };
+#undef KCHAN__ENUM_ITEM
+
+#define KCHAN_RENDEZVOUS 0
+#define KCHAN_UNLIMITED  ((size_t)-1)
+#define KCHAN_CONFLATED  ((size_t)-2)
+#define KCHAN_FOREVER    ((int64_t)-1)
+
+typedef struct kchan kchan_t;
+
+typedef enum { KCHAN_BLOCK, KCHAN_DROP_NEWEST, KCHAN_DROP_OLDEST } kchan_overflow;
+
+typedef struct kchan_opts {
+    size_t capacity;                 /* 0, N, KCHAN_UNLIMITED or KCHAN_CONFLATED */
+    kchan_overflow overflow;         /* bounded channels only; others must leave KCHAN_BLOCK */
+    void (*on_undelivered)(void *elem, void *user);  /* may be NULL */
+    void *user;
+    const char *name;                /* shown by kchan_dump; may be NULL */
+} kchan_opts;
+
+enum { KCHAN_OP_SEND = 1, KCHAN_OP_RECV = 2 };
+typedef struct kchan_case { kchan_t *chan; int op; void *elem; int status; } kchan_case;
+
+#define KCHAN_STATS_VERSION 1u
+typedef struct kchan_stats {
+    uint32_t version;                           /* KCHAN_STATS_VERSION */
+    uint64_t sends;            /* sends that returned KCHAN_OK (a drop-newest send counts) */
+    uint64_t recvs;            /* elements received */
+    uint64_t drops_newest, drops_oldest;  /* dropped at send / evicted (drop-oldest, conflated) */
+    uint64_t undelivered;      /* left at destroy or discarded by cancel (drops not included) */
+    uint64_t send_full, recv_empty;       /* ops with timeout 0 that returned KCHAN_WOULDBLOCK */
+    uint64_t timeouts;         /* single-channel ops with a positive timeout that returned KCHAN_TIMEDOUT */
+    uint64_t cancelled_waiters;/* registrations withdrawn: lost or timed-out waits */
+    uint64_t blocked_sends, blocked_recvs;  /* ops that had to wait, whatever the outcome */
+    size_t   len, cap, max_len;                 /* max_len: high-water mark of len */
+    uint32_t waiting_senders, waiting_receivers;  /* registrations now parked */
+    bool     closed;
+} kchan_stats;
+
+/* A progress counter: one cache line, embeddable anywhere, allocates nothing.
+   The fields are private: use the kchan_counter_* functions only. */
+typedef struct kchan_counter {
+    KCHAN__ALIGN64 int64_t value__;
+    uint32_t epoch__;          /* futex word: bumped on every change seen by a waiter */
+    uint32_t waiters__;        /* threads inside kchan_counter_wait_ge */
+    unsigned char pad__[64 - sizeof(int64_t) - 2 * sizeof(uint32_t)];
+} kchan_counter;
+#define KCHAN_COUNTER_INIT(v) { (v), 0, 0, { 0 } }
+
+/* Bytes of caller memory that suffice for kchan_create_in: a constant expression.
+   The fixed part covers the channel header, a 64-byte _CUSTOM lock and the
+   alignment slack, so mem may have any alignment; 0 for KCHAN_UNLIMITED. */
+#define KCHAN__FOOTPRINT_FIXED 640u
+#define KCHAN_FOOTPRINT(elem_size, capacity)                                   \
+    ((size_t)(capacity) == KCHAN_UNLIMITED ? (size_t)0                        \
+     : (size_t)KCHAN__FOOTPRINT_FIXED +                                       \
+       ((size_t)(capacity) == KCHAN_CONFLATED ? (size_t)(elem_size)           \
+                                              : (size_t)(capacity) * (size_t)(elem_size)))
+
+// >>api
+
+KCHAN_DEF const char *kchan_strerror(int status);
+
+KCHAN_DEF int      kchan_create(kchan_t **out, size_t elem_size, const kchan_opts *opts);
+KCHAN_DEF kchan_t *kchan_new(size_t elem_size, size_t capacity);
+KCHAN_DEF int      kchan_create_in(kchan_t **out, void *mem, size_t mem_size, size_t elem_size,
+                                   const kchan_opts *opts);
+KCHAN_DEF void     kchan_destroy(kchan_t *c);
+
+KCHAN_DEF KCHAN__NODISCARD int kchan_send(kchan_t *c, const void *elem);
+KCHAN_DEF KCHAN__NODISCARD int kchan_recv(kchan_t *c, void *out);
+KCHAN_DEF KCHAN__NODISCARD int kchan_try_send(kchan_t *c, const void *elem);
+KCHAN_DEF KCHAN__NODISCARD int kchan_try_recv(kchan_t *c, void *out);
+KCHAN_DEF KCHAN__NODISCARD int kchan_send_timeout(kchan_t *c, const void *elem, int64_t timeout_ns);
+KCHAN_DEF KCHAN__NODISCARD int kchan_recv_timeout(kchan_t *c, void *out, int64_t timeout_ns);
+KCHAN_DEF KCHAN__NODISCARD int kchan_send_many(kchan_t *c, const void *elems, size_t n,
+                                               size_t *sent, int64_t timeout_ns);
+KCHAN_DEF KCHAN__NODISCARD int kchan_recv_many(kchan_t *c, void *out, size_t max,
+                                               size_t *got, int64_t timeout_ns);
+KCHAN_DEF int      kchan_peek(kchan_t *c, void *out);
+KCHAN_DEF int64_t  kchan_now_ns(void);
+
+KCHAN_DEF int      kchan_close(kchan_t *c);
+KCHAN_DEF int      kchan_close_with(kchan_t *c, int reason);
+KCHAN_DEF int      kchan_close_reason(const kchan_t *c);
+KCHAN_DEF bool     kchan_is_closed(const kchan_t *c);
+KCHAN_DEF int      kchan_cancel(kchan_t *c);
+
+KCHAN_DEF KCHAN__NODISCARD int kchan_select(kchan_case *cases, size_t n, int64_t timeout_ns);
+KCHAN_DEF KCHAN__NODISCARD int kchan_select_biased(kchan_case *cases, size_t n, int64_t timeout_ns);
+
+KCHAN_DEF void     kchan_stats_get(const kchan_t *c, kchan_stats *out);
+KCHAN_DEF int      kchan_dump(const kchan_t *c, char *buf, size_t n);
+KCHAN_DEF size_t   kchan_len(const kchan_t *c);
+KCHAN_DEF size_t   kchan_cap(const kchan_t *c);
+
+KCHAN_DEF void     kchan_counter_init(kchan_counter *k, int64_t v);
+KCHAN_DEF int64_t  kchan_counter_add(kchan_counter *k, int64_t delta);
+KCHAN_DEF int64_t  kchan_counter_load(const kchan_counter *k);
+KCHAN_DEF void     kchan_counter_store(kchan_counter *k, int64_t v);
+KCHAN_DEF int      kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64_t timeout_ns);
+
+/* Private: the typed create (writes the new channel through out without aliasing). */
+KCHAN_DEF int      kchan__create_typed(void *out, size_t elem_size, const kchan_opts *opts);
+
+// >>typed
+
+/* KCHAN_DEFINE(name, T); generates the typed channel `name` over elements of type T.
+   Every function is a one-line wrapper over the type-erased core. */
+#define KCHAN_DEFINE(name, T)                                                                   \
+    typedef struct name name;                                                                   \
+    KCHAN__WRAP int name##_create(name **out, const kchan_opts *o) { return kchan__create_typed((void *)(out), sizeof(T), o); } \
+    KCHAN__WRAP name *name##_new(size_t cap) { return (name *)kchan_new(sizeof(T), cap); }     \
+    KCHAN__WRAP void name##_destroy(name *c) { kchan_destroy((kchan_t *)c); }                  \
+    KCHAN__WRAP kchan_t *name##_base(name *c) { return (kchan_t *)c; }                         \
+    KCHAN__WRAP KCHAN__NODISCARD int name##_send(name *c, T v) { return kchan_send((kchan_t *)c, &v); } \
+    KCHAN__WRAP KCHAN__NODISCARD int name##_recv(name *c, T *out) { return kchan_recv((kchan_t *)c, out); } \
+    KCHAN__WRAP KCHAN__NODISCARD int name##_try_send(name *c, T v) { return kchan_try_send((kchan_t *)c, &v); } \
+    KCHAN__WRAP KCHAN__NODISCARD int name##_try_recv(name *c, T *out) { return kchan_try_recv((kchan_t *)c, out); } \
+    KCHAN__WRAP KCHAN__NODISCARD int name##_send_timeout(name *c, T v, int64_t ns) { return kchan_send_timeout((kchan_t *)c, &v, ns); } \
+    KCHAN__WRAP KCHAN__NODISCARD int name##_recv_timeout(name *c, T *out, int64_t ns) { return kchan_recv_timeout((kchan_t *)c, out, ns); } \
+    KCHAN__WRAP KCHAN__NODISCARD int name##_send_many(name *c, const T *v, size_t n, size_t *sent, int64_t ns) { return kchan_send_many((kchan_t *)c, v, n, sent, ns); } \
+    KCHAN__WRAP KCHAN__NODISCARD int name##_recv_many(name *c, T *out, size_t max, size_t *got, int64_t ns) { return kchan_recv_many((kchan_t *)c, out, max, got, ns); } \
+    KCHAN__WRAP int name##_peek(name *c, T *out) { return kchan_peek((kchan_t *)c, out); }     \
+    KCHAN__WRAP int name##_close(name *c) { return kchan_close((kchan_t *)c); }                \
+    KCHAN__WRAP int name##_close_with(name *c, int reason) { return kchan_close_with((kchan_t *)c, reason); } \
+    KCHAN__WRAP int name##_cancel(name *c) { return kchan_cancel((kchan_t *)c); }              \
+    KCHAN__WRAP bool name##_is_closed(const name *c) { return kchan_is_closed((const kchan_t *)c); } \
+    KCHAN__WRAP size_t name##_len(const name *c) { return kchan_len((const kchan_t *)c); }     \
+    KCHAN__WRAP size_t name##_cap(const name *c) { return kchan_cap((const kchan_t *)c); }     \
+    KCHAN__WRAP void name##_stats(const name *c, kchan_stats *out) { kchan_stats_get((const kchan_t *)c, out); } \
+    KCHAN__WRAP int name##_dump(const name *c, char *buf, size_t n) { return kchan_dump((const kchan_t *)c, buf, n); } \
+    KCHAN__WRAP kchan_case name##_recv_case(name *c, T *out) { kchan_case k = { (kchan_t *)c, KCHAN_OP_RECV, (void *)out, 0 }; return k; } \
+    KCHAN__WRAP kchan_case name##_send_case(name *c, const T *in) { kchan_case k = { (kchan_t *)c, KCHAN_OP_SEND, (void *)(uintptr_t)in, 0 }; return k; } \
+    typedef T name##_elem
+
+/* Receive into `v` (declared here, of name##_elem) until `ch` is closed and drained. */
+#define KCHAN_FOREACH(name, v, ch) \
+    for (name##_elem v; name##_recv((ch), &v) == KCHAN_OK;)
+
+/* kchan_select over a compound literal of cases (C only):
+   switch (KCHAN_SELECT(KCHAN_FOREVER, intch_recv_case(a, &x), intch_send_case(b, &y))) ... */
+#define KCHAN_SELECT(timeout_ns, ...)                                          \
+    kchan_select((kchan_case[]){ __VA_ARGS__ },                               \
+                 sizeof((kchan_case[]){ __VA_ARGS__ }) / sizeof(kchan_case), (timeout_ns))
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KCHAN_H_INCLUDED */
+
+/* ======================================================================================= */
+#if defined(KCHAN_IMPLEMENTATION) && !defined(KCHAN__IMPLEMENTED)
+#define KCHAN__IMPLEMENTED
+
+#ifdef KCHAN_LOCKFREE
+#  error "kchan: the lock-free engine (KCHAN_LOCKFREE) is not built yet; use the default mutex engine"
+#endif
+
+#include <stdatomic.h>
+#include <string.h>
+#include <stdio.h>
+#include <limits.h>
+
+#if defined(KCHAN_MALLOC) && defined(KCHAN_REALLOC) && defined(KCHAN_FREE)
+#elif !defined(KCHAN_MALLOC) && !defined(KCHAN_REALLOC) && !defined(KCHAN_FREE)
+#  include <stdlib.h>
+#  define KCHAN_MALLOC(sz)     malloc(sz)
+#  define KCHAN_REALLOC(p, sz) realloc((p), (sz))
+#  define KCHAN_FREE(p)        free(p)
+#else
+#  error "kchan: define all of KCHAN_MALLOC, KCHAN_REALLOC and KCHAN_FREE, or none"
+#endif
+
+#ifndef KCHAN_ASSERT
+#  include <assert.h>
+#  define KCHAN_ASSERT(x) assert(x)
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#  define KCHAN__PRIV static __attribute__((unused))
+#  define KCHAN__LIKELY(x) __builtin_expect(!!(x), 1)
+#else
+#  define KCHAN__PRIV static
+#  define KCHAN__LIKELY(x) (x)
+#endif
+
+#define KCHAN__CACHELINE 64
+
+// >>platform
+/* Each platform provides the same few private functions:
+     kchan__lock (type)   kchan__lock_init / _destroy / _acquire / _release
+     kchan__wait(word, expected, deadline_ns)  sleep while *word == expected (0 or KCHAN_TIMEDOUT)
+     kchan__wake_all(word)                     wake every sleeper on word; never dereferences it
+     kchan__clock_ns()                         monotonic nanoseconds
+     kchan__yield()                            give the core away once
+   Deadlines are absolute on the kchan__clock_ns clock; -1 means none. */
+
+#if defined(KCHAN_PLATFORM_C11) || defined(KCHAN_PLATFORM_WIN32) || \
+    defined(KCHAN_PLATFORM_CUSTOM) || defined(KCHAN_PLATFORM_NONE)
+#  error "kchan: this platform layer is not built yet; use KCHAN_PLATFORM_LINUX or KCHAN_PLATFORM_POSIX"
+#endif
+#if defined(KCHAN_PLATFORM_LINUX) && defined(KCHAN_PLATFORM_POSIX)
+#  error "kchan: define at most one KCHAN_PLATFORM_*"
+#endif
+#if !defined(KCHAN_PLATFORM_LINUX) && !defined(KCHAN_PLATFORM_POSIX)
+#  if defined(__linux__)
+#    define KCHAN_PLATFORM_LINUX
+#  elif defined(__unix__) || defined(__APPLE__)
+#    define KCHAN_PLATFORM_POSIX
+#  else
+#    error "kchan: no platform layer detected; define KCHAN_PLATFORM_POSIX or another KCHAN_PLATFORM_*"
+#  endif
+#endif
+
+#include <time.h>
+#include <errno.h>
+#include <sched.h>
+#if !defined(CLOCK_MONOTONIC)
+#  error "kchan: CLOCK_MONOTONIC is not declared: include kchan.h first in the implementation file, or build with -D_POSIX_C_SOURCE=200809L"
+#endif
+
+KCHAN__PRIV int64_t kchan__clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+KCHAN__PRIV void kchan__yield(void) { sched_yield(); }
+
+KCHAN__PRIV void kchan__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+KCHAN__PRIV struct timespec kchan__timespec(int64_t ns)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)(ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    return ts;
+}
+
+#if defined(KCHAN_PLATFORM_LINUX)
+// >>platform_linux: futex lock and futex parking
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+typedef struct { _Atomic uint32_t state; } kchan__lock;   /* 0 free, 1 held, 2 held + sleepers */
+
+KCHAN__PRIV long kchan__futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *ts)
+{
+    return syscall(SYS_futex, (uint32_t *)(uintptr_t)word, op, val, ts, NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+KCHAN__PRIV void kchan__lock_init(kchan__lock *l)
+{
+    /* [L0] relaxed: the channel is not shared yet; publication happens when its pointer is. */
+    atomic_store_explicit(&l->state, 0, memory_order_relaxed);
+}
+KCHAN__PRIV void kchan__lock_destroy(kchan__lock *l) { (void)l; }
+
+KCHAN__PRIV void kchan__lock_acquire(kchan__lock *l)
+{
+    uint32_t s = 0;
+    /* [L1] acquire on success: everything the last holder wrote before [L3] is visible to us. */
+    if (KCHAN__LIKELY(atomic_compare_exchange_strong_explicit(&l->state, &s, 1, memory_order_acquire,
+                                                              memory_order_relaxed)))
+        return;
+    for (int spin = 0; spin < 100; spin++) {
+        kchan__cpu_relax();
+        s = 0;
+        /* [L1'] acquire on success, as [L1]; relaxed failure: we only retry. */
+        if (atomic_compare_exchange_weak_explicit(&l->state, &s, 1, memory_order_acquire,
+                                                  memory_order_relaxed))
+            return;
+    }
+    /* [L2] acquire: taking the lock by exchange publishes the holder's writes as [L1] does;
+       marking 2 tells the releaser to wake a sleeper. */
+    while (atomic_exchange_explicit(&l->state, 2, memory_order_acquire) != 0)
+        kchan__futex(&l->state, FUTEX_WAIT_PRIVATE, 2, NULL);
+}
+
+KCHAN__PRIV void kchan__lock_release(kchan__lock *l)
+{
+    /* [L3] release: publishes the critical section; pairs with [L1]/[L2]. */
+    if (atomic_exchange_explicit(&l->state, 0, memory_order_release) == 2)
+        kchan__futex(&l->state, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+KCHAN__PRIV int kchan__wait(_Atomic uint32_t *word, uint32_t expected, int64_t deadline_ns)
+{
+    struct timespec ts, *tsp = NULL;
+    if (deadline_ns >= 0) { ts = kchan__timespec(deadline_ns); tsp = &ts; }
+    /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline: no re-arming. */
+    long r = kchan__futex(word, FUTEX_WAIT_BITSET_PRIVATE, expected, tsp);
+    return (r == -1 && errno == ETIMEDOUT) ? KCHAN_TIMEDOUT : 0;
+}
+
+KCHAN__PRIV void kchan__wake_all(_Atomic uint32_t *word)
+{
+    kchan__futex(word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+}
+
+#elif defined(KCHAN_PLATFORM_POSIX)
+// >>platform_posix: pthread mutex, and a parking lot of condition variables keyed by address
+#include <pthread.h>
+
+typedef pthread_mutex_t kchan__lock;
+KCHAN__PRIV void kchan__lock_init(kchan__lock *l)    { pthread_mutex_init(l, NULL); }
+KCHAN__PRIV void kchan__lock_destroy(kchan__lock *l) { pthread_mutex_destroy(l); }
+KCHAN__PRIV void kchan__lock_acquire(kchan__lock *l) { pthread_mutex_lock(l); }
+KCHAN__PRIV void kchan__lock_release(kchan__lock *l) { pthread_mutex_unlock(l); }
+
+/* Sleepers hash by address into buckets; a wake broadcasts its bucket (never touching the
+   word itself), and a sleeper re-checks its word under the bucket mutex, so no wake is lost. */
+#define KCHAN__PARK_BUCKETS 64
+static struct kchan__park_bucket {
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+} kchan__park[KCHAN__PARK_BUCKETS];
+static pthread_once_t kchan__park_once = PTHREAD_ONCE_INIT;
+
+static void kchan__park_init(void)
+{
+    for (int i = 0; i < KCHAN__PARK_BUCKETS; i++) {
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+#if !defined(__APPLE__)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+#endif
+        pthread_mutex_init(&kchan__park[i].mutex, NULL);
+        pthread_cond_init(&kchan__park[i].cond, &attr);
+        pthread_condattr_destroy(&attr);
+    }
+}
+
+KCHAN__PRIV struct kchan__park_bucket *kchan__bucket(const void *word)
+{
+    uintptr_t h = (uintptr_t)word;
+    h ^= h >> 17; h *= (uintptr_t)0x9E3779B97F4A7C15ull; h ^= h >> 29;
+    pthread_once(&kchan__park_once, kchan__park_init);
+    return &kchan__park[h % KCHAN__PARK_BUCKETS];
+}
+
+KCHAN__PRIV int kchan__wait(_Atomic uint32_t *word, uint32_t expected, int64_t deadline_ns)
+{
+    struct kchan__park_bucket *b = kchan__bucket(word);
+    int r = 0;
+    pthread_mutex_lock(&b->mutex);
+    /* [P1] relaxed: the bucket mutex orders this check against the waker's broadcast, which it
+       sends after changing *word; the caller re-reads *word with acquire after we return. */
+    while (r == 0 && atomic_load_explicit(word, memory_order_relaxed) == expected) {
+        if (deadline_ns < 0) {
+            pthread_cond_wait(&b->cond, &b->mutex);
+        } else {
+#if defined(__APPLE__)
+            int64_t left = deadline_ns - kchan__clock_ns();
+            struct timespec rel = kchan__timespec(left > 0 ? left : 0);
+            if (pthread_cond_timedwait_relative_np(&b->cond, &b->mutex, &rel) == ETIMEDOUT)
+                r = KCHAN_TIMEDOUT;
+#else
+            struct timespec ts = kchan__timespec(deadline_ns);
+            if (pthread_cond_timedwait(&b->cond, &b->mutex, &ts) == ETIMEDOUT) r = KCHAN_TIMEDOUT;
+#endif
+        }
+    }
+    pthread_mutex_unlock(&b->mutex);
+    return r;
+}
+
+KCHAN__PRIV void kchan__wake_all(_Atomic uint32_t *word)
+{
+    struct kchan__park_bucket *b = kchan__bucket(word);
+    pthread_mutex_lock(&b->mutex);
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->mutex);
+}
+#endif /* platforms */
+
+// >>core
+#ifndef KCHAN_NO_UNLIMITED
+/* A private instance of stb_ds (Debian libstb-dev): every symbol renamed to kchan__stbds_*
+   and given internal linkage by a static declaration ahead of stb_ds's own extern ones, so a
+   program with its own stb_ds links without clashes. Allocation goes through KCHAN_* hooks;
+   growth never lets stb_ds allocate on its own (see kchan__ring_resize). */
+#  ifdef INCLUDE_STB_DS_H
+#    error "kchan: include kchan.h before stb_ds.h in the implementation file"
+#  endif
+#  define stbds_arrgrowf      kchan__stbds_arrgrowf
+#  define stbds_arrfreef      kchan__stbds_arrfreef
+#  define stbds_hmfree_func   kchan__stbds_hmfree_func
+#  define stbds_hmget_key     kchan__stbds_hmget_key
+#  define stbds_hmget_key_ts  kchan__stbds_hmget_key_ts
+#  define stbds_hmput_default kchan__stbds_hmput_default
+#  define stbds_hmput_key     kchan__stbds_hmput_key
+#  define stbds_hmdel_key     kchan__stbds_hmdel_key
+#  define stbds_shmode_func   kchan__stbds_shmode_func
+#  define stbds_hash_bytes    kchan__stbds_hash_bytes
+#  define stbds_hash_string   kchan__stbds_hash_string
+#  define stbds_rand_seed     kchan__stbds_rand_seed
+#  define stbds_stralloc      kchan__stbds_stralloc
+#  define stbds_strreset      kchan__stbds_strreset
+#  define stbds_unit_tests    kchan__stbds_unit_tests
+#  define stbds_string_arena  kchan__stbds_string_arena
+struct kchan__stbds_string_arena;
+static void  *kchan__stbds_arrgrowf(void *a, size_t elemsize, size_t addlen, size_t min_cap);
+static void   kchan__stbds_arrfreef(void *a);
+static void   kchan__stbds_hmfree_func(void *p, size_t elemsize);
+static void  *kchan__stbds_hmget_key(void *a, size_t elemsize, void *key, size_t keysize, int mode);
+static void  *kchan__stbds_hmget_key_ts(void *a, size_t elemsize, void *key, size_t keysize,
+                                        ptrdiff_t *temp, int mode);
+static void  *kchan__stbds_hmput_default(void *a, size_t elemsize);
+static void  *kchan__stbds_hmput_key(void *a, size_t elemsize, void *key, size_t keysize, int mode);
+static void  *kchan__stbds_hmdel_key(void *a, size_t elemsize, void *key, size_t keysize,
+                                     size_t keyoffset, int mode);
+static void  *kchan__stbds_shmode_func(size_t elemsize, int mode);
+static size_t kchan__stbds_hash_bytes(void *p, size_t len, size_t seed);
+static size_t kchan__stbds_hash_string(char *str, size_t seed);
+static void   kchan__stbds_rand_seed(size_t seed);
+static char  *kchan__stbds_stralloc(struct kchan__stbds_string_arena *a, char *str);
+static void   kchan__stbds_strreset(struct kchan__stbds_string_arena *a);
+KCHAN__PRIV void *kchan__stbds_adopt(void *p, size_t size);
+#  define STBDS_NO_SHORT_NAMES
+#  define STBDS_REALLOC(ctx, p, size) kchan__stbds_adopt((p), (size))
+#  define STBDS_FREE(ctx, p)          KCHAN_FREE(p)
+#  define STB_DS_IMPLEMENTATION
+#  if defined(__GNUC__) || defined(__clang__)
+#    pragma GCC diagnostic push
+#    pragma GCC diagnostic ignored "-Wunused-function"
+#    pragma GCC diagnostic ignored "-Wundef"
+#  endif
+#  include <stb_ds.h>
+#  if defined(__GNUC__) || defined(__clang__)
+#    pragma GCC diagnostic pop
+#  endif
+
+/* stb_ds's realloc hook. kchan__ring_resize has already made the block the right size with
+   a checked KCHAN_REALLOC/KCHAN_MALLOC, so stb_ds's (unchecked) request is a no-op here. */
+KCHAN__PRIV void *kchan__stbds_adopt(void *p, size_t size)
+{
+    (void)size;
+    KCHAN_ASSERT(p != NULL);
+    return p;
+}
+#endif /* KCHAN_NO_UNLIMITED */
+
+enum { KCHAN__RENDEZVOUS, KCHAN__BOUNDED, KCHAN__UNLIMITED, KCHAN__CONFLATED };
+#define KCHAN__UNLIMITED_MIN 16   /* slots an unlimited channel starts and shrinks back to */
+
+/* The wait context: one per blocked operation or select, on the blocked thread's stack.
+   `state` is claimed by exactly one CAS (a partner's claim or the owner's withdrawal);
+   `wake` is the futex word the owner sleeps on and the partner's publication point. */
+enum { KCHAN__CTX_WAITING, KCHAN__CTX_CLAIMED, KCHAN__CTX_WITHDRAWN };
+enum { KCHAN__WAKE_SPINNING, KCHAN__WAKE_PARKED, KCHAN__WAKE_DONE };
+
+typedef struct kchan__ctx {
+    _Atomic uint32_t state;
+    _Atomic uint32_t wake;
+    int status;                /* KCHAN_OK / KCHAN_CLOSED, written by the claimer before wake */
+    int index;                 /* which case completed, written likewise */
+} kchan__ctx;
+
+/* A registration of one context on one channel side; intrusive in the channel's queue and
+   guarded by that channel's lock. */
+typedef struct kchan__waiter {
+    struct kchan__waiter *prev, *next;
+    kchan__ctx *ctx;
+    void *elem;                /* send: the element to take; recv: where to put one */
+    int index;
+    bool linked;
+} kchan__waiter;
+
+typedef struct { kchan__waiter *head, *tail; uint32_t count; } kchan__queue;
+
+/* Counters: written only under the channel lock (plain load + relaxed store, no RMW),
+   read by kchan_stats_get with relaxed loads. */
+typedef struct {
+    _Atomic uint64_t sends, recvs, drops_newest, drops_oldest, undelivered;
+    _Atomic uint64_t send_full, recv_empty, timeouts, cancelled_waiters;
+    _Atomic uint64_t blocked_sends, blocked_recvs;
+    _Atomic size_t len, max_len;
+    _Atomic uint32_t waiting_senders, waiting_receivers;
+    _Atomic int closed, reason;
+} kchan__metrics;
+
+struct kchan {
+    kchan__lock lock;
+    unsigned char *slots;      /* ring storage (an stb_ds array for unlimited channels) */
+    size_t elem_size;
+    size_t capacity;           /* what kchan_cap reports */
+    size_t ring_size;          /* physical slots */
+    size_t head, count;        /* oldest slot, elements buffered */
+    kchan__queue sendq, recvq;
+    void (*on_undelivered)(void *elem, void *user);
+    void *user;
+    const char *name;
+    unsigned char kind, policy;
+    bool caller_memory;
+    kchan__metrics m;
+};
+
+/* Work an operation gathers under the lock and does after releasing it: waking the partners
+   it completed, and at most one on_undelivered call (dropped or evicted element). */
+typedef struct {
+    kchan__waiter *release;    /* claimed waiters, linked through ->next */
+    kchan_t *cb_chan;
+    const void *cb_elem;
+    _Alignas(max_align_t) unsigned char evicted[KCHAN_EVICT_MAX];
+} kchan__after;
+
+KCHAN__PRIV void kchan__bump(_Atomic uint64_t *field, uint64_t by)
+{
+    /* [M1] relaxed load + relaxed store, not an RMW: every writer holds the channel lock, so
+       there is one writer at a time; readers ([M2]) only need each value to be whole. */
+    atomic_store_explicit(field, atomic_load_explicit(field, memory_order_relaxed) + by,
+                          memory_order_relaxed);
+}
+
+KCHAN__PRIV void kchan__set_len(kchan_t *c, size_t n)
+{
+    c->count = n;
+    /* [M3] relaxed: published for kchan_len / stats, as [M1]; the lock orders the writers. */
+    atomic_store_explicit(&c->m.len, n, memory_order_relaxed);
+    if (n > atomic_load_explicit(&c->m.max_len, memory_order_relaxed))
+        atomic_store_explicit(&c->m.max_len, n, memory_order_relaxed);  /* [M3] as above */
+}
+
+KCHAN__PRIV bool kchan__closed(const kchan_t *c)
+{
+    /* [M4] relaxed: under the lock this reads the lock-ordered value; lock-free readers
+       (kchan_is_closed) ask only whether a close has happened, and need nothing with it. */
+    return atomic_load_explicit(&c->m.closed, memory_order_relaxed) != 0;
+}
+
+KCHAN__PRIV void kchan__copy(const kchan_t *c, void *dst, const void *src)
+{
+    if (c->elem_size) memcpy(dst, src, c->elem_size);
+}
+
+/* Address of element i of a caller's array (which may be NULL for zero-size elements). */
+KCHAN__PRIV void *kchan__nth(const kchan_t *c, const void *base, size_t i)
+{
+    return c->elem_size ? (unsigned char *)(uintptr_t)base + i * c->elem_size : (void *)(uintptr_t)base;
+}
+
+KCHAN__PRIV int64_t kchan__deadline(int64_t timeout_ns)
+{
+    if (timeout_ns < 0) return -1;
+    int64_t now = kchan__clock_ns();
+    return timeout_ns > INT64_MAX - now ? -1 : now + timeout_ns;
+}
+
+// >>waiters
+
+KCHAN__PRIV void kchan__ctx_init(kchan__ctx *x)
+{
+    /* [W0] relaxed: the context is published to partners by linking a waiter under a
+       channel lock, which orders these stores before any partner's claim. */
+    atomic_store_explicit(&x->state, KCHAN__CTX_WAITING, memory_order_relaxed);
+    atomic_store_explicit(&x->wake, KCHAN__WAKE_SPINNING, memory_order_relaxed); /* [W0] */
+    x->status = KCHAN_OK;
+    x->index = -1;
+}
+
+KCHAN__PRIV void kchan__publish_waiting(kchan_t *c, const kchan__queue *q)
+{
+    _Atomic uint32_t *field = q == &c->sendq ? &c->m.waiting_senders : &c->m.waiting_receivers;
+    /* [M5] relaxed: a gauge written under the lock, as [M1]. */
+    atomic_store_explicit(field, q->count, memory_order_relaxed);
+}
+
+KCHAN__PRIV void kchan__enqueue(kchan_t *c, kchan__queue *q, kchan__waiter *w)
+{
+    w->next = NULL;
+    w->prev = q->tail;
+    if (q->tail) q->tail->next = w; else q->head = w;
+    q->tail = w;
+    w->linked = true;
+    q->count++;
+    kchan__publish_waiting(c, q);
+}
+
+KCHAN__PRIV void kchan__unlink(kchan_t *c, kchan__queue *q, kchan__waiter *w)
+{
+    if (w->prev) w->prev->next = w->next; else q->head = w->next;
+    if (w->next) w->next->prev = w->prev; else q->tail = w->prev;
+    w->prev = w->next = NULL;
+    w->linked = false;
+    q->count--;
+    kchan__publish_waiting(c, q);
+}
+
+/* Try to take ownership of a parked context for `status`. One CAS decides between every
+   partner on every channel the context is registered on and the owner's withdrawal. */
+KCHAN__PRIV bool kchan__claim(kchan__waiter *w, int status)
+{
+    uint32_t expected = KCHAN__CTX_WAITING;
+    /* [W1] relaxed: the CAS only arbitrates who owns the context; the data the owner reads
+       afterwards travels through `wake` ([W3] release / [W4] acquire), and the waiter's
+       fields were published to us by the channel lock. */
+    if (!atomic_compare_exchange_strong_explicit(&w->ctx->state, &expected, KCHAN__CTX_CLAIMED,
+                                                 memory_order_relaxed, memory_order_relaxed))
+        return false;
+    w->ctx->status = status;
+    w->ctx->index = w->index;
+    return true;
+}
+
+/* The owner's side of [W1]: withdraw unless a partner has claimed us already. */
+KCHAN__PRIV bool kchan__withdraw(kchan__ctx *x)
+{
+    uint32_t expected = KCHAN__CTX_WAITING;
+    /* [W2] relaxed: as [W1]; on failure the owner waits for [W3] before reading anything. */
+    return atomic_compare_exchange_strong_explicit(&x->state, &expected, KCHAN__CTX_WITHDRAWN,
+                                                   memory_order_relaxed, memory_order_relaxed);
+}
+
+/* Unlink the first waiter of q that can be claimed; stale ones (owner already won elsewhere
+   or withdrew) are unlinked on the way and left to their owners' clean-up. */
+KCHAN__PRIV kchan__waiter *kchan__take_partner(kchan_t *c, kchan__queue *q, int status)
+{
+    kchan__waiter *w;
+    while ((w = q->head) != NULL) {
+        kchan__unlink(c, q, w);
+        if (kchan__claim(w, status)) return w;
+    }
+    return NULL;
+}
+
+KCHAN__PRIV void kchan__defer_release(kchan__after *a, kchan__waiter *w)
+{
+    w->next = a->release;      /* unlinked and claimed: the record is ours until [W3] */
+    a->release = w;
+}
+
+KCHAN__PRIV void kchan__undelivered(kchan_t *c, void *elem)
+{
+    if (c->on_undelivered) c->on_undelivered(c->elem_size ? elem : NULL, c->user);
+}
+
+/* After unlocking: wake every completed partner, then run the pending callback. */
+KCHAN__PRIV void kchan__finish(kchan__after *a)
+{
+    kchan__waiter *w = a->release;
+    while (w) {
+        kchan__waiter *next = w->next;
+        _Atomic uint32_t *wake = &w->ctx->wake;
+        /* [W3] release: publishes ctx->status/index and the element copied to or from the
+           owner's buffer; pairs with [W4] acquire in kchan__park. After this store the owner
+           may return and reuse its stack, so `wake` is used below only as a futex key. */
+        if (atomic_exchange_explicit(wake, KCHAN__WAKE_DONE, memory_order_release) ==
+            KCHAN__WAKE_PARKED)
+            kchan__wake_all(wake);
+        w = next;
+    }
+    a->release = NULL;
+    if (a->cb_chan) {
+        kchan__undelivered(a->cb_chan, (void *)(uintptr_t)a->cb_elem);
+        a->cb_chan = NULL;
+    }
+}
+
+/* Wait until a partner completes the context ([W3]) or the deadline passes: spin briefly
+   (a handoff on the other core takes well under a wake-up's ~35 us), yield, then sleep. */
+#define KCHAN__SPINS  128
+#define KCHAN__YIELDS 8
+KCHAN__PRIV int kchan__park(kchan__ctx *x, int64_t deadline_ns)
+{
+    for (int i = 0; i < KCHAN__SPINS + KCHAN__YIELDS; i++) {
+        /* [W4] acquire: pairs with [W3]; makes the partner's copy and status visible. */
+        if (atomic_load_explicit(&x->wake, memory_order_acquire) == KCHAN__WAKE_DONE) return 0;
+        if (i < KCHAN__SPINS) kchan__cpu_relax(); else kchan__yield();
+    }
+    uint32_t expected = KCHAN__WAKE_SPINNING;
+    /* [W5] acquire: on failure the value is DONE and this pairs with [W3] as [W4] does (C11
+       wants the success order at least as strong). Announcing that we sleep publishes
+       nothing; [W3]'s exchange reads it and wakes us. */
+    if (!atomic_compare_exchange_strong_explicit(&x->wake, &expected, KCHAN__WAKE_PARKED,
+                                                 memory_order_acquire, memory_order_acquire))
+        return 0;
+    for (;;) {
+        int r = kchan__wait(&x->wake, KCHAN__WAKE_PARKED, deadline_ns);
+        /* [W4'] acquire: as [W4]. */
+        if (atomic_load_explicit(&x->wake, memory_order_acquire) == KCHAN__WAKE_DONE) return 0;
+        if (r == KCHAN_TIMEDOUT) return KCHAN_TIMEDOUT;
+    }
+}
+
+// >>engine_mutex
+/* One lock per channel guards the ring, both waiter queues and the counters. A send first
+   hands its element straight to the oldest parked receiver (Go's sendDirect), else stores it,
+   else applies the overflow policy, else reports that it must wait. A receive takes the
+   oldest element and lets the oldest parked sender move its element into the freed slot,
+   or takes straight from a parked sender on a rendezvous channel. */
+
+KCHAN__PRIV unsigned char *kchan__slot(const kchan_t *c, size_t i) { return c->slots + i * c->elem_size; }
+
+KCHAN__PRIV void kchan__ring_push(kchan_t *c, const void *src)
+{
+    if (c->elem_size) {
+        size_t t = c->head + c->count;
+        if (t >= c->ring_size) t -= c->ring_size;
+        memcpy(kchan__slot(c, t), src, c->elem_size);
+    }
+    kchan__set_len(c, c->count + 1);
+}
+
+KCHAN__PRIV void kchan__ring_pop(kchan_t *c, void *dst)
+{
+    if (c->elem_size) {
+        if (dst) memcpy(dst, kchan__slot(c, c->head), c->elem_size);
+        if (++c->head == c->ring_size) c->head = 0;
+    }
+    kchan__set_len(c, c->count - 1);
+}
+
+#ifndef KCHAN_NO_UNLIMITED
+/* Re-home an unlimited channel's ring in `new_size` slots, oldest element first at slot 0.
+   Growth resizes the stb_ds block in place with a checked KCHAN_REALLOC and lets stb_ds
+   adopt it; shrinking builds a fresh stb_ds array from a checked KCHAN_MALLOC. Either way
+   stb_ds never allocates on its own, so a failure is KCHAN_NOMEM with nothing changed. */
+KCHAN__PRIV int kchan__ring_resize(kchan_t *c, size_t new_size)
+{
+    size_t es = c->elem_size, hdr = sizeof(stbds_array_header);
+    if (new_size > (SIZE_MAX / 2 - hdr) / es) return KCHAN_NOMEM;
+    size_t bytes = hdr + new_size * es, old_size = c->ring_size;
+    unsigned char *a;
+    if (new_size > old_size) {
+        void *blk = KCHAN_REALLOC(c->slots ? (void *)stbds_header(c->slots) : NULL, bytes);
+        if (!blk) return KCHAN_NOMEM;
+        if (!c->slots) memset(blk, 0, hdr);      /* a fresh, empty stb_ds header */
+        a = (unsigned char *)kchan__stbds_arrgrowf((unsigned char *)blk + hdr, es, 0, new_size);
+        size_t wrapped = c->head + c->count > old_size ? c->head + c->count - old_size : 0;
+        if (wrapped) memcpy(a + old_size * es, a, wrapped * es);   /* unwrap into the new half */
+    } else {
+        void *blk = KCHAN_MALLOC(bytes);
+        if (!blk) return KCHAN_NOMEM;
+        memset(blk, 0, hdr);
+        a = (unsigned char *)kchan__stbds_arrgrowf((unsigned char *)blk + hdr, es, 0, new_size);
+        size_t first = c->count < old_size - c->head ? c->count : old_size - c->head;
+        memcpy(a, kchan__slot(c, c->head), first * es);
+        memcpy(a + first * es, c->slots, (c->count - first) * es);
+        stbds_arrfree(c->slots);
+        c->head = 0;
+    }
+    KCHAN_ASSERT(stbds_arrcap(a) == new_size);
+    c->slots = a;
+    c->ring_size = new_size;
+    return KCHAN_OK;
+}
+#endif
+
+/* Store one element, applying the overflow policy. The channel is open, nobody waits to
+   receive, and the element is accepted unless the result is KCHAN_WOULDBLOCK/NOMEM. */
+KCHAN__PRIV int kchan__store(kchan_t *c, const void *elem, kchan__after *a)
+{
+    if (c->count < c->ring_size) {
+        kchan__ring_push(c, elem);
+        return KCHAN_OK;
+    }
+#ifndef KCHAN_NO_UNLIMITED
+    if (c->kind == KCHAN__UNLIMITED) {
+        size_t want = c->ring_size ? c->ring_size * 2 : KCHAN__UNLIMITED_MIN;
+        if (c->ring_size > SIZE_MAX / 2 || kchan__ring_resize(c, want) != KCHAN_OK)
+            return KCHAN_NOMEM;
+        kchan__ring_push(c, elem);
+        return KCHAN_OK;
+    }
+#endif
+    if (c->policy == KCHAN_DROP_NEWEST) {
+        kchan__bump(&c->m.drops_newest, 1);
+        if (c->on_undelivered) { a->cb_chan = c; a->cb_elem = elem; }
+        return KCHAN_OK;
+    }
+    if (c->policy == KCHAN_DROP_OLDEST || c->kind == KCHAN__CONFLATED) {
+        bool keep = c->on_undelivered != NULL;
+        kchan__ring_pop(c, keep ? a->evicted : NULL);
+        if (keep) { a->cb_chan = c; a->cb_elem = a->evicted; }
+        kchan__bump(&c->m.drops_oldest, 1);
+        kchan__ring_push(c, elem);
+        return KCHAN_OK;
+    }
+    return KCHAN_WOULDBLOCK;   /* bounded + block, or rendezvous */
+}
+
+/* A send that does not wait. Called with the lock held. */
+KCHAN__PRIV int kchan__send_locked(kchan_t *c, const void *elem, kchan__after *a)
+{
+    if (kchan__closed(c)) return KCHAN_CLOSED;
+    kchan__waiter *w = kchan__take_partner(c, &c->recvq, KCHAN_OK);
+    int r = KCHAN_OK;
+    if (w) {
+        kchan__copy(c, w->elem, elem);          /* direct handoff into the receiver */
+        kchan__bump(&c->m.recvs, 1);
+        kchan__defer_release(a, w);
+    } else {
+        r = kchan__store(c, elem, a);
+    }
+    if (r == KCHAN_OK) kchan__bump(&c->m.sends, 1);
+    return r;
+}
+
+/* A receive that does not wait. Called with the lock held. */
+KCHAN__PRIV int kchan__recv_locked(kchan_t *c, void *out, kchan__after *a)
+{
+    kchan__waiter *w;
+    if (c->count > 0) {
+        kchan__ring_pop(c, out);
+        kchan__bump(&c->m.recvs, 1);
+        if ((w = kchan__take_partner(c, &c->sendq, KCHAN_OK)) != NULL) {
+            kchan__ring_push(c, w->elem);       /* the oldest parked sender takes the slot */
+            kchan__bump(&c->m.sends, 1);
+            kchan__defer_release(a, w);
+        }
+#ifndef KCHAN_NO_UNLIMITED
+        else if (c->kind == KCHAN__UNLIMITED && c->elem_size &&
+                 c->ring_size > KCHAN__UNLIMITED_MIN && c->count <= c->ring_size / 4) {
+            (void)kchan__ring_resize(c, c->ring_size / 2);   /* give memory back; may fail */
+        }
+#endif
+        return KCHAN_OK;
+    }
+    if ((w = kchan__take_partner(c, &c->sendq, KCHAN_OK)) != NULL) {
+        kchan__copy(c, out, w->elem);           /* rendezvous: straight from the sender */
+        kchan__bump(&c->m.sends, 1);
+        kchan__bump(&c->m.recvs, 1);
+        kchan__defer_release(a, w);
+        return KCHAN_OK;
+    }
+    return kchan__closed(c) ? KCHAN_CLOSED : KCHAN_WOULDBLOCK;
+}
+
+/* Park the calling single-channel operation on `q` (lock held on entry, released inside).
+   Returns KCHAN_OK / KCHAN_CLOSED as set by the partner, or KCHAN_TIMEDOUT. */
+KCHAN__PRIV int kchan__wait_one(kchan_t *c, kchan__queue *q, void *elem, int64_t deadline,
+                                kchan__after *a)
+{
+    kchan__ctx ctx;
+    kchan__waiter w;
+    kchan__ctx_init(&ctx);
+    w.ctx = &ctx;
+    w.elem = elem;
+    w.index = 0;
+    kchan__enqueue(c, q, &w);
+    kchan__lock_release(&c->lock);
+    kchan__finish(a);
+    if (kchan__park(&ctx, deadline) == KCHAN_TIMEDOUT) {
+        if (kchan__withdraw(&ctx)) {
+            kchan__lock_acquire(&c->lock);
+            if (w.linked) kchan__unlink(c, q, &w);
+            kchan__bump(&c->m.cancelled_waiters, 1);
+            kchan__bump(&c->m.timeouts, 1);
+            kchan__lock_release(&c->lock);
+            return KCHAN_TIMEDOUT;
+        }
+        (void)kchan__park(&ctx, -1);   /* claimed at the last moment: wait for the data */
+    }
+    return ctx.status;
+}
+
+enum { KCHAN__SEND, KCHAN__RECV };
+
+/* send, try_send, send_timeout; recv likewise. */
+KCHAN__PRIV int kchan__op(kchan_t *c, int dir, void *elem, int64_t timeout_ns)
+{
+    if (!c || (!elem && c->elem_size)) return KCHAN_INVAL;
+    kchan__after a;
+    a.release = NULL;
+    a.cb_chan = NULL;
+    kchan__lock_acquire(&c->lock);
+    int r = dir == KCHAN__SEND ? kchan__send_locked(c, elem, &a) : kchan__recv_locked(c, elem, &a);
+    if (r == KCHAN_WOULDBLOCK) {
+        if (timeout_ns == 0) {
+            kchan__bump(dir == KCHAN__SEND ? &c->m.send_full : &c->m.recv_empty, 1);
+        } else {
+            kchan__bump(dir == KCHAN__SEND ? &c->m.blocked_sends : &c->m.blocked_recvs, 1);
+            return kchan__wait_one(c, dir == KCHAN__SEND ? &c->sendq : &c->recvq, elem,
+                                   kchan__deadline(timeout_ns), &a);
+        }
+    }
+    kchan__lock_release(&c->lock);
+    kchan__finish(&a);
+    return r;
+}
+
+KCHAN_DEF int kchan_send(kchan_t *c, const void *elem)
+{ return kchan__op(c, KCHAN__SEND, (void *)(uintptr_t)elem, KCHAN_FOREVER); }
+KCHAN_DEF int kchan_recv(kchan_t *c, void *out) { return kchan__op(c, KCHAN__RECV, out, KCHAN_FOREVER); }
+KCHAN_DEF int kchan_try_send(kchan_t *c, const void *elem)
+{ return kchan__op(c, KCHAN__SEND, (void *)(uintptr_t)elem, 0); }
+KCHAN_DEF int kchan_try_recv(kchan_t *c, void *out) { return kchan__op(c, KCHAN__RECV, out, 0); }
+KCHAN_DEF int kchan_send_timeout(kchan_t *c, const void *elem, int64_t timeout_ns)
+{ return kchan__op(c, KCHAN__SEND, (void *)(uintptr_t)elem, timeout_ns); }
+KCHAN_DEF int kchan_recv_timeout(kchan_t *c, void *out, int64_t timeout_ns)
+{ return kchan__op(c, KCHAN__RECV, out, timeout_ns); }
+
+KCHAN_DEF int kchan_send_many(kchan_t *c, const void *elems, size_t n, size_t *sent, int64_t timeout_ns)
+{
+    size_t i = 0;
+    int r = KCHAN_OK;
+    if (sent) *sent = 0;
+    if (!c || (!elems && n && c->elem_size)) return KCHAN_INVAL;
+    int64_t deadline = kchan__deadline(timeout_ns);
+    bool blocked = false;
+    kchan__after a;
+    a.release = NULL;
+    a.cb_chan = NULL;
+    while (i < n && r == KCHAN_OK) {
+        kchan__lock_acquire(&c->lock);
+        /* Batch under one lock hold; break out to run a drop callback outside it. */
+        while (i < n && (r = kchan__send_locked(c, kchan__nth(c, elems, i), &a)) == KCHAN_OK) {
+            i++;
+            if (a.cb_chan) break;
+        }
+        if (r == KCHAN_WOULDBLOCK && timeout_ns == 0) {
+            kchan__bump(&c->m.send_full, 1);
+        } else if (r == KCHAN_WOULDBLOCK) {
+            if (!blocked) kchan__bump(&c->m.blocked_sends, 1);
+            blocked = true;
+            r = kchan__wait_one(c, &c->sendq, kchan__nth(c, elems, i), deadline, &a);
+            if (r == KCHAN_OK) i++;
+            continue;
+        }
+        kchan__lock_release(&c->lock);
+        kchan__finish(&a);
+    }
+    if (sent) *sent = i;
+    return r;
+}
+
+KCHAN_DEF int kchan_recv_many(kchan_t *c, void *out, size_t max, size_t *got, int64_t timeout_ns)
+{
+    size_t i = 0;
+    if (got) *got = 0;
+    if (!c || (!out && c->elem_size) || max == 0) return KCHAN_INVAL;
+    kchan__after a;
+    a.release = NULL;
+    a.cb_chan = NULL;
+    kchan__lock_acquire(&c->lock);
+    int r = kchan__recv_locked(c, out, &a);
+    if (r == KCHAN_WOULDBLOCK && timeout_ns == 0) {
+        kchan__bump(&c->m.recv_empty, 1);
+    } else if (r == KCHAN_WOULDBLOCK) {
+        kchan__bump(&c->m.blocked_recvs, 1);
+        r = kchan__wait_one(c, &c->recvq, out, kchan__deadline(timeout_ns), &a);
+        if (r != KCHAN_OK) return r;
+        kchan__lock_acquire(&c->lock);     /* got one; now take what else is there */
+    }
+    if (r == KCHAN_OK) {
+        i = 1;
+        while (i < max && kchan__recv_locked(c, kchan__nth(c, out, i), &a) == KCHAN_OK) i++;
+    }
+    kchan__lock_release(&c->lock);
+    kchan__finish(&a);
+    if (got) *got = i;
+    return r;
+}
+
+KCHAN_DEF int kchan_peek(kchan_t *c, void *out)
+{
+    if (!c || (!out && c->elem_size)) return KCHAN_INVAL;
+    kchan__lock_acquire(&c->lock);
+    int r = KCHAN_OK;
+    if (c->count > 0) kchan__copy(c, out, kchan__slot(c, c->head));
+    else r = kchan__closed(c) ? KCHAN_CLOSED : KCHAN_WOULDBLOCK;
+    kchan__lock_release(&c->lock);
+    return r;
+}
+
+/* Close (and for cancel, detach the buffered elements). Wakes every parked waiter with
+   KCHAN_CLOSED: receivers park only on an empty channel, senders' elements stay theirs. */
+KCHAN__PRIV int kchan__close(kchan_t *c, int reason, bool discard)
+{
+    kchan__after a;
+    a.release = NULL;
+    a.cb_chan = NULL;
+    size_t first = 0, n = 0;
+    kchan__lock_acquire(&c->lock);
+    int r = kchan__closed(c) ? KCHAN_CLOSED : KCHAN_OK;
+    if (r == KCHAN_OK) {
+        /* [M6] relaxed: the lock orders closers; lock-free readers need only the flag ([M4]). */
+        atomic_store_explicit(&c->m.reason, reason, memory_order_relaxed);
+        atomic_store_explicit(&c->m.closed, 1, memory_order_relaxed);   /* [M6] */
+        kchan__waiter *w;
+        while ((w = kchan__take_partner(c, &c->sendq, KCHAN_CLOSED)) != NULL) kchan__defer_release(&a, w);
+        while ((w = kchan__take_partner(c, &c->recvq, KCHAN_CLOSED)) != NULL) kchan__defer_release(&a, w);
+    }
+    if (discard) {
+        /* Closed, so no send can refill these slots and no receiver sees them (count is 0):
+           they are ours to hand to on_undelivered after unlocking. */
+        first = c->head;
+        n = c->count;
+        kchan__bump(&c->m.undelivered, n);
+        c->head = c->ring_size && c->elem_size ? (c->head + n) % c->ring_size : 0;
+        kchan__set_len(c, 0);
+    }
+    kchan__lock_release(&c->lock);
+    kchan__finish(&a);
+    for (size_t k = 0; k < n; k++) {
+        size_t i = c->elem_size ? (first + k) % c->ring_size : 0;
+        kchan__undelivered(c, c->elem_size ? kchan__slot(c, i) : NULL);
+    }
+    return r;
+}
+
+KCHAN_DEF int kchan_close(kchan_t *c) { return c ? kchan__close(c, 0, false) : KCHAN_INVAL; }
+KCHAN_DEF int kchan_close_with(kchan_t *c, int reason) { return c ? kchan__close(c, reason, false) : KCHAN_INVAL; }
+KCHAN_DEF int kchan_cancel(kchan_t *c) { return c ? kchan__close(c, 0, true) : KCHAN_INVAL; }
+KCHAN_DEF bool kchan_is_closed(const kchan_t *c) { return c ? kchan__closed(c) : true; }
+KCHAN_DEF int kchan_close_reason(const kchan_t *c)
+{
+    /* [M7] relaxed: written once, before the closed flag, under the lock ([M6]). */
+    return c ? atomic_load_explicit(&c->m.reason, memory_order_relaxed) : 0;
+}
+
+// >>create
+
+/* Validate options; fills kind, ring slots and ring bytes. */
+KCHAN__PRIV int kchan__plan(size_t elem_size, const kchan_opts *o, unsigned char *kind,
+                            size_t *ring_size, size_t *ring_bytes)
+{
+    size_t cap = o ? o->capacity : 0;
+    int policy = o ? (int)o->overflow : (int)KCHAN_BLOCK;
+    if (policy < (int)KCHAN_BLOCK || policy > (int)KCHAN_DROP_OLDEST) return KCHAN_INVAL;
+    if (cap == KCHAN_RENDEZVOUS)     { *kind = KCHAN__RENDEZVOUS; *ring_size = 0; }
+    else if (cap == KCHAN_CONFLATED) { *kind = KCHAN__CONFLATED;  *ring_size = 1; }
+    else if (cap == KCHAN_UNLIMITED) { *kind = KCHAN__UNLIMITED;  *ring_size = elem_size ? 0 : SIZE_MAX; }
+    else                             { *kind = KCHAN__BOUNDED;    *ring_size = cap; }
+#ifdef KCHAN_NO_UNLIMITED
+    if (*kind == KCHAN__UNLIMITED) return KCHAN_INVAL;
+#endif
+    if (*kind != KCHAN__BOUNDED && policy != (int)KCHAN_BLOCK) return KCHAN_INVAL;
+    bool evicts = *kind == KCHAN__CONFLATED || policy == (int)KCHAN_DROP_OLDEST;
+    if (evicts && o && o->on_undelivered && elem_size > KCHAN_EVICT_MAX) return KCHAN_INVAL;
+    size_t slots = *kind == KCHAN__UNLIMITED ? 0 : *ring_size;
+    if (elem_size && slots > (SIZE_MAX / 4) / elem_size) return KCHAN_INVAL;  /* cannot exist */
+    *ring_bytes = slots * elem_size;
+    return KCHAN_OK;
+}
+
+KCHAN__PRIV size_t kchan__align(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
+
+KCHAN__PRIV void kchan__init(kchan_t *c, unsigned char *ring, size_t elem_size, const kchan_opts *o,
+                             unsigned char kind, size_t ring_size, bool caller_memory)
+{
+    memset(c, 0, sizeof *c);
+    kchan__lock_init(&c->lock);
+    c->slots = kind == KCHAN__UNLIMITED ? NULL : ring;
+    c->elem_size = elem_size;
+    c->kind = kind;
+    c->ring_size = ring_size;
+    c->capacity = kind == KCHAN__RENDEZVOUS ? 0 : kind == KCHAN__CONFLATED ? 1
+                : kind == KCHAN__UNLIMITED ? KCHAN_UNLIMITED : ring_size;
+    c->policy = (unsigned char)(o ? o->overflow : KCHAN_BLOCK);
+    c->on_undelivered = o ? o->on_undelivered : NULL;
+    c->user = o ? o->user : NULL;
+    c->name = o ? o->name : NULL;
+    c->caller_memory = caller_memory;
+}
+
+#define KCHAN__ALIGN_UP(n, a) (((n) + (a) - 1) / (a) * (a))
+_Static_assert(KCHAN__ALIGN_UP(sizeof(struct kchan), KCHAN__CACHELINE) + KCHAN__CACHELINE
+               <= KCHAN__FOOTPRINT_FIXED, "kchan: KCHAN__FOOTPRINT_FIXED is too small for struct kchan");
+_Static_assert(sizeof(kchan_counter) == 64 && sizeof(_Atomic int64_t) == sizeof(int64_t) &&
+               sizeof(_Atomic uint32_t) == sizeof(uint32_t), "kchan: kchan_counter layout");
+
+KCHAN_DEF int kchan_create(kchan_t **out, size_t elem_size, const kchan_opts *opts)
+{
+    unsigned char kind;
+    size_t ring_size, ring_bytes;
+    if (out) *out = NULL;
+    if (!out) return KCHAN_INVAL;
+    int r = kchan__plan(elem_size, opts, &kind, &ring_size, &ring_bytes);
+    if (r != KCHAN_OK) return r;
+    size_t head = kchan__align(sizeof(struct kchan), _Alignof(max_align_t));
+    kchan_t *c = (kchan_t *)KCHAN_MALLOC(head + ring_bytes);
+    if (!c) return KCHAN_NOMEM;
+    kchan__init(c, (unsigned char *)c + head, elem_size, opts, kind, ring_size, false);
+    *out = c;
+    return KCHAN_OK;
+}
+
+KCHAN_DEF int kchan__create_typed(void *out, size_t elem_size, const kchan_opts *opts)
+{
+    kchan_t *c = NULL;
+    if (!out) return KCHAN_INVAL;
+    int r = kchan_create(&c, elem_size, opts);
+    memcpy(out, &c, sizeof c);     /* out is a `name **`: same representation, no aliasing */
+    return r;
+}
+
+KCHAN_DEF kchan_t *kchan_new(size_t elem_size, size_t capacity)
+{
+    kchan_opts o;
+    memset(&o, 0, sizeof o);
+    o.capacity = capacity;
+    kchan_t *c = NULL;
+    return kchan_create(&c, elem_size, &o) == KCHAN_OK ? c : NULL;
+}
+
+KCHAN_DEF int kchan_create_in(kchan_t **out, void *mem, size_t mem_size, size_t elem_size,
+                              const kchan_opts *opts)
+{
+    unsigned char kind;
+    size_t ring_size, ring_bytes;
+    if (out) *out = NULL;
+    if (!out || !mem) return KCHAN_INVAL;
+    int r = kchan__plan(elem_size, opts, &kind, &ring_size, &ring_bytes);
+    if (r != KCHAN_OK) return r;
+    if (kind == KCHAN__UNLIMITED) return KCHAN_INVAL;
+    size_t skew = kchan__align((uintptr_t)mem, KCHAN__CACHELINE) - (uintptr_t)mem;
+    size_t head = kchan__align(sizeof(struct kchan), KCHAN__CACHELINE);
+    if (mem_size < skew || mem_size - skew < head || mem_size - skew - head < ring_bytes)
+        return KCHAN_INVAL;
+    kchan_t *c = (kchan_t *)(void *)((unsigned char *)mem + skew);
+    kchan__init(c, (unsigned char *)c + head, elem_size, opts, kind, ring_size, true);
+    *out = c;
+    return KCHAN_OK;
+}
+
+KCHAN_DEF void kchan_destroy(kchan_t *c)
+{
+    if (!c) return;
+    KCHAN_ASSERT(c->sendq.count == 0 && c->recvq.count == 0);   /* nobody may still wait */
+    kchan__bump(&c->m.undelivered, c->count);
+    for (size_t k = 0; k < c->count; k++) {
+        size_t i = c->elem_size ? (c->head + k) % c->ring_size : 0;
+        kchan__undelivered(c, c->elem_size ? kchan__slot(c, i) : NULL);
+    }
+#ifndef KCHAN_NO_UNLIMITED
+    if (c->kind == KCHAN__UNLIMITED && c->slots) stbds_arrfree(c->slots);
+#endif
+    kchan__lock_destroy(&c->lock);
+    if (!c->caller_memory) KCHAN_FREE(c);
+}
+
+KCHAN_DEF int64_t kchan_now_ns(void) { return kchan__clock_ns(); }
+
+KCHAN_DEF const char *kchan_strerror(int status)
+{
+#define KCHAN__STR_ITEM(name, value, text) case name: return text;
+    switch (status) { KCHAN__STATUS(KCHAN__STR_ITEM) default: return "unknown kchan status"; }
+#undef KCHAN__STR_ITEM
+}
+
+// >>select
+/* A select locks its distinct channels in address order (one global order: no lock-order
+   deadlock), tries its cases in a uniformly random order (or in order, biased), and if none
+   can complete registers one waiter per case, all sharing one wait context, then parks.
+   The first partner to claim the context ([W1]) wins it; the owner then unlinks every other
+   registration. Waiter records live on this stack frame: nothing is allocated. A select's
+   own waiters are registered only after its try pass, so it can never pair with itself. */
+
+#if defined(__STDC_NO_THREADS__) && !defined(__cplusplus)
+#  define KCHAN__THREAD_LOCAL
+#else
+#  define KCHAN__THREAD_LOCAL _Thread_local
+#endif
+
+/* Per-thread xorshift64* generator, seeded lazily from the clock and the thread's address. */
+static KCHAN__THREAD_LOCAL uint64_t kchan__rng_state;
+
+KCHAN__PRIV uint32_t kchan__random_below(uint32_t bound)
+{
+    uint64_t x = kchan__rng_state;
+    if (x == 0) {
+        x = (uint64_t)kchan__clock_ns() ^ (uint64_t)(uintptr_t)&kchan__rng_state;
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;      /* splitmix64 finaliser */
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+        x ^= x >> 31;
+        if (x == 0) x = 0x9E3779B97F4A7C15ull;
+    }
+    x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
+    kchan__rng_state = x;
+    uint32_t r = (uint32_t)((x * 0x2545F4914F6CDD1Dull) >> 32);
+    return (uint32_t)(((uint64_t)r * bound) >> 32);        /* unbiased enough for n <= 64 */
+}
+
+KCHAN__PRIV void kchan__sleep_until(int64_t deadline_ns)
+{
+    kchan__ctx never;                  /* nobody can claim it: a plain timed sleep */
+    kchan__ctx_init(&never);
+    /* [W6] relaxed: only this thread ever touches `never`. */
+    atomic_store_explicit(&never.wake, KCHAN__WAKE_PARKED, memory_order_relaxed);
+    while (kchan__wait(&never.wake, KCHAN__WAKE_PARKED, deadline_ns) != KCHAN_TIMEDOUT) {}
+}
+
+KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, bool biased)
+{
+    kchan_t *locks[KCHAN_SELECT_MAX];
+    unsigned char order[KCHAN_SELECT_MAX];
+    size_t nlocks = 0;
+
+    if ((n && !cases) || n > KCHAN_SELECT_MAX) return KCHAN_INVAL;
+    for (size_t i = 0; i < n; i++) {
+        kchan_case *k = &cases[i];
+        if (k->op != KCHAN_OP_SEND && k->op != KCHAN_OP_RECV) return KCHAN_INVAL;
+        if (k->chan && !k->elem && k->chan->elem_size) return KCHAN_INVAL;
+    }
+    for (size_t i = 0; i < n; i++) {   /* distinct channels, sorted by address */
+        kchan_t *c = cases[i].chan;
+        size_t j = 0;
+        if (!c) continue;
+        while (j < nlocks && (uintptr_t)locks[j] < (uintptr_t)c) j++;
+        if (j < nlocks && locks[j] == c) continue;
+        memmove(&locks[j + 1], &locks[j], (nlocks - j) * sizeof locks[0]);
+        locks[j] = c;
+        nlocks++;
+    }
+    int64_t deadline = kchan__deadline(timeout_ns);
+    if (nlocks == 0) {                 /* like Go's nil channels: wait out the timeout */
+        if (timeout_ns == 0) return KCHAN_WOULDBLOCK;
+        kchan__sleep_until(deadline);
+        return KCHAN_TIMEDOUT;
+    }
+
+    kchan__after a;
+    a.release = NULL;
+    a.cb_chan = NULL;
+    for (size_t j = 0; j < nlocks; j++) kchan__lock_acquire(&locks[j]->lock);
+
+    /* Try pass: a lazily drawn uniform permutation; the first case that completes wins. */
+    for (size_t i = 0; i < n; i++) order[i] = (unsigned char)i;
+    for (size_t t = 0; t < n; t++) {
+        if (!biased) {
+            size_t j = t + kchan__random_below((uint32_t)(n - t));
+            unsigned char tmp = order[t]; order[t] = order[j]; order[j] = tmp;
+        }
+        kchan_case *k = &cases[order[t]];
+        if (!k->chan) continue;
+        int r = k->op == KCHAN_OP_SEND ? kchan__send_locked(k->chan, k->elem, &a)
+                                       : kchan__recv_locked(k->chan, k->elem, &a);
+        if (r == KCHAN_WOULDBLOCK) continue;
+        for (size_t j = nlocks; j-- > 0;) kchan__lock_release(&locks[j]->lock);
+        kchan__finish(&a);
+        if (r == KCHAN_NOMEM) return r;     /* an unlimited send case could not grow */
+        k->status = r;
+        return (int)order[t];
+    }
+    if (timeout_ns == 0) {
+        for (size_t j = nlocks; j-- > 0;) kchan__lock_release(&locks[j]->lock);
+        kchan__finish(&a);
+        return KCHAN_WOULDBLOCK;
+    }
+
+    /* Register on every case at once, then park. */
+    kchan__ctx ctx;
+    kchan__waiter ws[KCHAN_SELECT_MAX];
+    kchan__ctx_init(&ctx);
+    for (size_t i = 0; i < n; i++) {
+        kchan_t *c = cases[i].chan;
+        if (!c) continue;
+        ws[i].ctx = &ctx;
+        ws[i].elem = cases[i].elem;
+        ws[i].index = (int)i;
+        kchan__enqueue(c, cases[i].op == KCHAN_OP_SEND ? &c->sendq : &c->recvq, &ws[i]);
+    }
+    for (size_t j = nlocks; j-- > 0;) kchan__lock_release(&locks[j]->lock);
+    kchan__finish(&a);
+
+    int won = -1;
+    if (kchan__park(&ctx, deadline) == KCHAN_TIMEDOUT && kchan__withdraw(&ctx)) {
+        won = -1;
+    } else {
+        (void)kchan__park(&ctx, -1);   /* claimed (perhaps just as we timed out): wait for [W3] */
+        won = ctx.index;
+    }
+
+    /* Withdraw every registration but the winner's (its claimer unlinked it already). */
+    for (size_t j = 0; j < nlocks; j++) {
+        kchan_t *c = locks[j];
+        kchan__lock_acquire(&c->lock);
+        for (size_t i = 0; i < n; i++) {
+            if (cases[i].chan != c || (int)i == won) continue;
+            kchan__queue *q = cases[i].op == KCHAN_OP_SEND ? &c->sendq : &c->recvq;
+            if (ws[i].linked) kchan__unlink(c, q, &ws[i]);
+            kchan__bump(&c->m.cancelled_waiters, 1);
+        }
+        kchan__lock_release(&c->lock);
+    }
+    if (won < 0) return KCHAN_TIMEDOUT;
+    cases[won].status = ctx.status;
+    return won;
+}
+
+KCHAN_DEF int kchan_select(kchan_case *cases, size_t n, int64_t timeout_ns)
+{ return kchan__select(cases, n, timeout_ns, false); }
+KCHAN_DEF int kchan_select_biased(kchan_case *cases, size_t n, int64_t timeout_ns)
+{ return kchan__select(cases, n, timeout_ns, true); }
+
+// >>metrics
+
+KCHAN_DEF void kchan_stats_get(const kchan_t *c, kchan_stats *out)
+{
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    if (!c) return;
+    const kchan__metrics *m = &c->m;
+    /* [M2] relaxed loads throughout: each field is whole and monotonic on its own ([M1]);
+       the snapshot is not one consistent cut across fields (API.md says so). */
+#define KCHAN__LOAD(f) atomic_load_explicit(&m->f, memory_order_relaxed)
+    out->version = KCHAN_STATS_VERSION;
+    out->sends = KCHAN__LOAD(sends);
+    out->recvs = KCHAN__LOAD(recvs);
+    out->drops_newest = KCHAN__LOAD(drops_newest);
+    out->drops_oldest = KCHAN__LOAD(drops_oldest);
+    out->undelivered = KCHAN__LOAD(undelivered);
+    out->send_full = KCHAN__LOAD(send_full);
+    out->recv_empty = KCHAN__LOAD(recv_empty);
+    out->timeouts = KCHAN__LOAD(timeouts);
+    out->cancelled_waiters = KCHAN__LOAD(cancelled_waiters);
+    out->blocked_sends = KCHAN__LOAD(blocked_sends);
+    out->blocked_recvs = KCHAN__LOAD(blocked_recvs);
+    out->len = KCHAN__LOAD(len);
+    out->max_len = KCHAN__LOAD(max_len);
+    out->waiting_senders = KCHAN__LOAD(waiting_senders);
+    out->waiting_receivers = KCHAN__LOAD(waiting_receivers);
+    out->closed = KCHAN__LOAD(closed) != 0;
+#undef KCHAN__LOAD
+    out->cap = c->capacity;
+}
+
+KCHAN_DEF size_t kchan_len(const kchan_t *c)
+{
+    /* [M2'] relaxed: as [M2]. */
+    return c ? atomic_load_explicit(&c->m.len, memory_order_relaxed) : 0;
+}
+KCHAN_DEF size_t kchan_cap(const kchan_t *c) { return c ? c->capacity : 0; }
+
+/* snprintf-style appending: *len counts what the whole line needs, buf holds what fits. */
+KCHAN__PRIV void kchan__append(char *buf, size_t n, size_t *len, const char *s)
+{
+    for (; *s; s++, (*len)++)
+        if (*len + 1 < n) buf[*len] = *s;
+}
+
+KCHAN_DEF int kchan_dump(const kchan_t *c, char *buf, size_t n)
+{
+    static const char *const kinds[] = { "rendezvous", "bounded", "unlimited", "conflated" };
+    static const char *const policies[] = { "block", "drop_newest", "drop_oldest" };
+    if (!c || (!buf && n)) return KCHAN_INVAL;
+    kchan_stats s;
+    char tmp[64];
+    size_t len = 0;
+    kchan_stats_get(c, &s);
+    kchan__append(buf, n, &len, "chan=");
+    if (c->name) {
+        for (const char *p = c->name; *p; p++) {
+            char one[2] = { (*p == ' ' || *p == '=') ? '_' : *p, 0 };
+            kchan__append(buf, n, &len, one);
+        }
+    } else {
+        snprintf(tmp, sizeof tmp, "%p", (const void *)c);
+        kchan__append(buf, n, &len, strncmp(tmp, "0x", 2) == 0 ? "" : "0x");
+        kchan__append(buf, n, &len, tmp);
+    }
+    kchan__append(buf, n, &len, " kind=");
+    kchan__append(buf, n, &len, kinds[c->kind]);
+    kchan__append(buf, n, &len, " policy=");
+    kchan__append(buf, n, &len, policies[c->policy]);
+    if (c->kind == KCHAN__UNLIMITED) kchan__append(buf, n, &len, " cap=unlimited");
+    else { snprintf(tmp, sizeof tmp, " cap=%zu", s.cap); kchan__append(buf, n, &len, tmp); }
+    const struct { const char *key; uint64_t value; } fields[] = {
+        { "len", s.len }, { "max_len", s.max_len }, { "sends", s.sends }, { "recvs", s.recvs },
+        { "drops_newest", s.drops_newest }, { "drops_oldest", s.drops_oldest },
+        { "undelivered", s.undelivered }, { "send_full", s.send_full },
+        { "recv_empty", s.recv_empty }, { "timeouts", s.timeouts },
+        { "cancelled_waiters", s.cancelled_waiters }, { "blocked_sends", s.blocked_sends },
+        { "blocked_recvs", s.blocked_recvs }, { "waiting_senders", s.waiting_senders },
+        { "waiting_receivers", s.waiting_receivers },
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        snprintf(tmp, sizeof tmp, " %s=%llu", fields[i].key, (unsigned long long)fields[i].value);
+        kchan__append(buf, n, &len, tmp);
+    }
+    kchan__append(buf, n, &len, s.closed ? " state=closed" : " state=open");
+    if (n) buf[len < n ? len : n - 1] = '\0';
+    return len > INT_MAX ? INT_MAX : (int)len;
+}
+
+// >>counter
+/* value__, epoch__ and waiters__ are plain fields in the public struct (which must stay
+   free of _Atomic for C++); the implementation reaches them only through these views. */
+KCHAN__PRIV _Atomic int64_t *kchan__cval(const kchan_counter *k) { return (_Atomic int64_t *)(uintptr_t)&k->value__; }
+KCHAN__PRIV _Atomic uint32_t *kchan__cepoch(kchan_counter *k) { return (_Atomic uint32_t *)(uintptr_t)&k->epoch__; }
+KCHAN__PRIV _Atomic uint32_t *kchan__cwaiters(kchan_counter *k) { return (_Atomic uint32_t *)(uintptr_t)&k->waiters__; }
+
+KCHAN_DEF void kchan_counter_init(kchan_counter *k, int64_t v)
+{
+    if (!k) return;
+    memset(k, 0, sizeof *k);
+    /* [K0] relaxed: initialisation before the counter is shared. */
+    atomic_store_explicit(kchan__cval(k), v, memory_order_relaxed);
+}
+
+/* After a change: wake waiters, if any. [K1]/[K2] with [K3]/[K4] is a store-buffering
+   pair, so all four are seq_cst: either the waiter sees the new value, or we see it waiting. */
+KCHAN__PRIV void kchan__counter_changed(kchan_counter *k)
+{
+    /* [K2] seq_cst: see above. */
+    if (atomic_load_explicit(kchan__cwaiters(k), memory_order_seq_cst) != 0) {
+        /* [K5] release: a waiter that reads the new epoch ([K6] acquire) also sees the
+           value written before it. */
+        atomic_fetch_add_explicit(kchan__cepoch(k), 1, memory_order_release);
+        kchan__wake_all(kchan__cepoch(k));
+    }
+}
+
+KCHAN_DEF int64_t kchan_counter_add(kchan_counter *k, int64_t delta)
+{
+    if (!k) return 0;
+    /* [K1] seq_cst: see kchan__counter_changed. */
+    int64_t v = atomic_fetch_add_explicit(kchan__cval(k), delta, memory_order_seq_cst) + delta;
+    kchan__counter_changed(k);
+    return v;
+}
+
+KCHAN_DEF void kchan_counter_store(kchan_counter *k, int64_t v)
+{
+    if (!k) return;
+    /* [K1'] seq_cst: as [K1]. */
+    atomic_store_explicit(kchan__cval(k), v, memory_order_seq_cst);
+    kchan__counter_changed(k);
+}
+
+KCHAN_DEF int64_t kchan_counter_load(const kchan_counter *k)
+{
+    /* [K7] acquire: what the writer did before adding (e.g. a committed record) is visible. */
+    return k ? atomic_load_explicit(kchan__cval(k), memory_order_acquire) : 0;
+}
+
+KCHAN_DEF int kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64_t timeout_ns)
+{
+    if (!k) return KCHAN_INVAL;
+    if (kchan_counter_load(k) >= target) return KCHAN_OK;
+    if (timeout_ns == 0) return KCHAN_WOULDBLOCK;
+    int64_t deadline = kchan__deadline(timeout_ns);
+    int r = KCHAN_OK;
+    /* [K3] seq_cst: see kchan__counter_changed. */
+    atomic_fetch_add_explicit(kchan__cwaiters(k), 1, memory_order_seq_cst);
+    for (;;) {
+        /* [K6] acquire: pairs with [K5]. */
+        uint32_t epoch = atomic_load_explicit(kchan__cepoch(k), memory_order_acquire);
+        /* [K4] seq_cst: see kchan__counter_changed. */
+        if (atomic_load_explicit(kchan__cval(k), memory_order_seq_cst) >= target) break;
+        if (kchan__wait(kchan__cepoch(k), epoch, deadline) == KCHAN_TIMEDOUT) {
+            r = kchan_counter_load(k) >= target ? KCHAN_OK : KCHAN_TIMEDOUT;
+            break;
+        }
+    }
+    /* [K8] relaxed: leaving only makes a later changer's wake unnecessary, never wrong. */
+    atomic_fetch_sub_explicit(kchan__cwaiters(k), 1, memory_order_relaxed);
+    return r;
+}
+
+#endif /* KCHAN_IMPLEMENTATION */
+
+/*
+MIT License
+
+Copyright (c) 2026 the kchan authors
+
+Permission is hereby granted, free of charge, to any person obtaining a copy of this software
+and associated documentation files (the "Software"), to deal in the Software without
+restriction, including without limitation the rights to use, copy, modify, merge, publish,
+distribute, sublicense, and/or sell copies of the Software, and to permit persons to whom the
+Software is furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all copies or
+substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING
+BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM,
+DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+*/

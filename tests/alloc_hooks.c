@@ -2,6 +2,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Each block carries its size in a header so frees can be counted in bytes.
    All counters are relaxed: tests read them only after joining their threads. */
@@ -9,9 +10,19 @@ typedef struct { size_t size; size_t pad; } hdr;   /* 16 bytes keeps max_align_t
 
 static atomic_llong calls, live_blocks, live_bytes, fail_countdown;
 static atomic_int fail_sticky;
+static atomic_llong delay_ns;
+
+static void maybe_delay(void)
+{
+    long long ns = atomic_load_explicit(&delay_ns, memory_order_relaxed);
+    if (ns <= 0) return;
+    struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+    while (nanosleep(&ts, &ts) != 0) {}
+}
 
 static int should_fail(void)
 {
+    maybe_delay();
     atomic_fetch_add_explicit(&calls, 1, memory_order_relaxed);
     long long n = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
     if (n <= 0) return 0;
@@ -66,3 +77,5 @@ void test_alloc_fail_at(int64_t n, int sticky)
     atomic_store_explicit(&fail_sticky, sticky, memory_order_relaxed);
     atomic_store_explicit(&fail_countdown, n > 0 ? n : 0, memory_order_relaxed);
 }
+
+void test_alloc_delay_ns(int64_t ns) { atomic_store_explicit(&delay_ns, ns, memory_order_relaxed); }

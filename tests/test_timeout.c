@@ -1,0 +1,408 @@
+/* Timeouts: 0 means try, positive expires with KCHAN_TIMEDOUT after at least the
+   time asked, negative means forever, INT64_MAX does not overflow, and a
+   timed-out op has no effect. */
+#include "common.h"
+#include <stdint.h>
+
+#define MS ((int64_t)1000000)
+
+typedef struct {
+    kchan_t *c;
+    int64_t v;
+    int64_t timeout;
+    int rc;
+} op_arg;
+
+static void *recv_timeout_thread(void *p)
+{
+    op_arg *a = (op_arg *)p;
+    a->rc = kchan_recv_timeout(a->c, &a->v, a->timeout);
+    return NULL;
+}
+
+static void *send_timeout_thread(void *p)
+{
+    op_arg *a = (op_arg *)p;
+    a->rc = kchan_send_timeout(a->c, &a->v, a->timeout);
+    return NULL;
+}
+
+static kchan_t *make_chan(size_t cap)
+{
+    kchan_t *c = NULL;
+    kchan_opts o = { .capacity = cap };
+    cr_assert_eq(kchan_create(&c, sizeof(int64_t), &o), KCHAN_OK);
+    cr_assert_not_null(c);
+    return c;
+}
+
+static kchan_stats stats_of(const kchan_t *c)
+{
+    kchan_stats s;
+    kchan_stats_get(c, &s);
+    return s;
+}
+
+/* A full channel (send impossible) of the given kind, or NULL for conflated/unlimited. */
+static kchan_t *make_full(size_t cap)
+{
+    kchan_t *c = make_chan(cap);
+    for (size_t i = 0; cap != KCHAN_RENDEZVOUS && i < cap; i++) {
+        int64_t v = (int64_t)i;
+        cr_assert_eq(kchan_send(c, &v), KCHAN_OK);
+    }
+    return c;
+}
+
+/* ---- timeout 0 = try ---- */
+
+Test(timeout, zero_timeout_is_try, .timeout = T_TIMEOUT)
+{
+    size_t caps[] = { KCHAN_RENDEZVOUS, 2 };
+    for (size_t k = 0; k < 2; k++) {
+        kchan_t *c = make_full(caps[k]);
+        int64_t x = 42;
+        size_t n = 99;
+        int64_t arr[3] = { 1, 2, 3 };
+        int64_t t0 = kchan_now_ns();
+        cr_assert_eq(kchan_send_timeout(c, &x, 0), KCHAN_WOULDBLOCK);
+        cr_assert_eq(kchan_try_send(c, &x), KCHAN_WOULDBLOCK);
+        cr_assert_eq(kchan_send_many(c, arr, 3, &n, 0), KCHAN_WOULDBLOCK);
+        cr_assert_eq(n, 0);
+        cr_assert_lt(kchan_now_ns() - t0, 1000 * MS, "a try waited");
+        kchan_stats st = stats_of(c);
+        cr_assert_eq(st.send_full, 3, "send_full counts the try calls");
+        cr_assert_eq(st.timeouts, 0);
+        cr_assert_eq(st.blocked_sends, 0);
+        cr_assert_eq(st.cancelled_waiters, 0);
+        cr_assert_eq(st.len, caps[k] == KCHAN_RENDEZVOUS ? 0 : 2);
+        kchan_destroy(c);
+    }
+    size_t rcaps[] = { KCHAN_RENDEZVOUS, 2, KCHAN_UNLIMITED, KCHAN_CONFLATED };
+    for (size_t k = 0; k < 4; k++) {
+        kchan_t *c = make_chan(rcaps[k]);
+        int64_t v = -1, out[4];
+        size_t got = 99;
+        cr_assert_eq(kchan_recv_timeout(c, &v, 0), KCHAN_WOULDBLOCK);
+        cr_assert_eq(kchan_try_recv(c, &v), KCHAN_WOULDBLOCK);
+        cr_assert_eq(kchan_recv_many(c, out, 4, &got, 0), KCHAN_WOULDBLOCK);
+        cr_assert_eq(got, 0);
+        cr_assert_eq(v, -1);
+        kchan_stats st = stats_of(c);
+        cr_assert_eq(st.recv_empty, 3);
+        cr_assert_eq(st.timeouts, 0);
+        cr_assert_eq(st.blocked_recvs, 0);
+        kchan_destroy(c);
+    }
+}
+
+/* ---- positive timeout on an impossible op ---- */
+
+static void check_elapsed(int64_t t0, int64_t asked)
+{
+    int64_t el = kchan_now_ns() - t0;
+    cr_assert_geq(el, asked, "returned after %lld ns, asked %lld", (long long)el, (long long)asked);
+    cr_assert_lt(el, 2000 * MS, "took %lld ns for a %lld ns timeout", (long long)el, (long long)asked);
+}
+
+Test(timeout, positive_timeout_expires_send, .timeout = T_TIMEOUT)
+{
+    size_t caps[] = { KCHAN_RENDEZVOUS, 1, 3 };
+    for (size_t k = 0; k < 3; k++) {
+        kchan_t *c = make_full(caps[k]);
+        size_t len = kchan_len(c);
+        int64_t x = 99;
+        int64_t t0 = kchan_now_ns();
+        cr_assert_eq(kchan_send_timeout(c, &x, 20 * MS), KCHAN_TIMEDOUT);
+        check_elapsed(t0, 20 * MS);
+        kchan_stats st = stats_of(c);
+        cr_assert_eq(st.timeouts, 1);
+        cr_assert_eq(st.blocked_sends, 1);
+        cr_assert_eq(st.cancelled_waiters, 0, "API.md: cancelled_waiters counts select cases only");
+        cr_assert_eq(st.waiting_senders, 0);
+        cr_assert_eq(st.send_full, 0, "a positive timeout is not a try");
+        cr_assert_eq(st.len, len, "the timed-out element was stored");
+        /* nothing of it is left: the buffered ones come out, then nothing */
+        for (size_t i = 0; i < len; i++) {
+            int64_t v = -1;
+            cr_assert_eq(kchan_try_recv(c, &v), KCHAN_OK);
+            cr_assert_eq(v, (int64_t)i);
+        }
+        int64_t v = -1;
+        cr_assert_eq(kchan_try_recv(c, &v), KCHAN_WOULDBLOCK, "a timed-out send left its element");
+        kchan_destroy(c);
+    }
+}
+
+Test(timeout, positive_timeout_expires_recv, .timeout = T_TIMEOUT)
+{
+    size_t caps[] = { KCHAN_RENDEZVOUS, 4, KCHAN_UNLIMITED, KCHAN_CONFLATED };
+    for (size_t k = 0; k < 4; k++) {
+        kchan_t *c = make_chan(caps[k]);
+        int64_t v = -1;
+        int64_t t0 = kchan_now_ns();
+        cr_assert_eq(kchan_recv_timeout(c, &v, 20 * MS), KCHAN_TIMEDOUT);
+        check_elapsed(t0, 20 * MS);
+        cr_assert_eq(v, -1);
+        kchan_stats st = stats_of(c);
+        cr_assert_eq(st.timeouts, 1);
+        cr_assert_eq(st.blocked_recvs, 1);
+        cr_assert_eq(st.cancelled_waiters, 0, "API.md: cancelled_waiters counts select cases only");
+        cr_assert_eq(st.waiting_receivers, 0);
+        cr_assert_eq(st.recv_empty, 0);
+        /* the timed-out receiver takes nothing sent afterwards */
+        if (caps[k] != KCHAN_RENDEZVOUS) {
+            int64_t x = 5;
+            cr_assert_eq(kchan_send(c, &x), KCHAN_OK);
+            cr_assert_eq(kchan_len(c), 1);
+            cr_assert_eq(kchan_try_recv(c, &v), KCHAN_OK);
+            cr_assert_eq(v, 5);
+        } else {
+            int64_t x = 5;
+            cr_assert_eq(kchan_try_send(c, &x), KCHAN_WOULDBLOCK, "a timed-out receiver is still registered");
+        }
+        kchan_destroy(c);
+    }
+}
+
+Test(timeout, positive_timeout_expires_many, .timeout = T_TIMEOUT)
+{
+    kchan_t *c = make_chan(2);
+    int64_t arr[5] = { 1, 2, 3, 4, 5 };
+    size_t sent = 99;
+    int64_t t0 = kchan_now_ns();
+    cr_assert_eq(kchan_send_many(c, arr, 5, &sent, 20 * MS), KCHAN_TIMEDOUT);
+    check_elapsed(t0, 20 * MS);
+    cr_assert_eq(sent, 2, "timeout midway reports what went");
+    cr_assert_eq(kchan_len(c), 2);
+    kchan_stats st = stats_of(c);
+    cr_assert_eq(st.timeouts, 1, "a _many call counts once");
+    cr_assert_eq(st.blocked_sends, 1);
+    cr_assert_eq(st.sends, 2);
+    int64_t out[5];
+    size_t got = 0;
+    cr_assert_eq(kchan_recv_many(c, out, 5, &got, 20 * MS), KCHAN_OK);
+    cr_assert_eq(got, 2);
+    cr_assert_eq(out[0], 1);
+    cr_assert_eq(out[1], 2);
+    got = 99;
+    t0 = kchan_now_ns();
+    cr_assert_eq(kchan_recv_many(c, out, 5, &got, 20 * MS), KCHAN_TIMEDOUT);
+    check_elapsed(t0, 20 * MS);
+    cr_assert_eq(got, 0);
+    st = stats_of(c);
+    cr_assert_eq(st.timeouts, 2);
+    cr_assert_eq(st.blocked_recvs, 1);
+    cr_assert_eq(st.recvs, 2);
+    kchan_destroy(c);
+}
+
+Test(timeout, short_timeouts_still_wait_at_least_asked, .timeout = T_TIMEOUT)
+{
+    kchan_t *c = make_chan(KCHAN_RENDEZVOUS);
+    int64_t asks[] = { 1, 1000, 100000, 2 * MS };
+    for (size_t i = 0; i < 4; i++) {
+        int64_t v;
+        int64_t t0 = kchan_now_ns();
+        cr_assert_eq(kchan_recv_timeout(c, &v, asks[i]), KCHAN_TIMEDOUT, "timeout %lld ns", (long long)asks[i]);
+        check_elapsed(t0, asks[i]);
+    }
+    cr_assert_eq(stats_of(c).timeouts, 4);
+    kchan_destroy(c);
+}
+
+/* ---- ops that can complete at once succeed with any timeout ---- */
+
+Test(timeout, ready_op_succeeds_with_any_timeout, .timeout = T_TIMEOUT)
+{
+    int64_t timeouts[] = { 0, 20 * MS, -5, KCHAN_FOREVER, INT64_MAX, INT64_MIN };
+    size_t caps[] = { 1, 4, KCHAN_UNLIMITED, KCHAN_CONFLATED };
+    for (size_t k = 0; k < 4; k++) {
+        kchan_t *c = make_chan(caps[k]);
+        for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
+            int64_t x = (int64_t)i, v = -1;
+            int64_t t0 = kchan_now_ns();
+            cr_assert_eq(kchan_send_timeout(c, &x, timeouts[i]), KCHAN_OK);
+            cr_assert_eq(kchan_recv_timeout(c, &v, timeouts[i]), KCHAN_OK);
+            cr_assert_eq(v, x);
+            size_t n = 0;
+            cr_assert_eq(kchan_send_many(c, &x, 1, &n, timeouts[i]), KCHAN_OK);
+            cr_assert_eq(n, 1);
+            cr_assert_eq(kchan_recv_many(c, &v, 1, &n, timeouts[i]), KCHAN_OK);
+            cr_assert_eq(n, 1);
+            cr_assert_eq(v, x);
+            cr_assert_lt(kchan_now_ns() - t0, 1000 * MS, "a ready op waited");
+        }
+        kchan_stats st = stats_of(c);
+        cr_assert_eq(st.timeouts, 0);
+        cr_assert_eq(st.blocked_sends, 0);
+        cr_assert_eq(st.blocked_recvs, 0);
+        cr_assert_eq(st.send_full + st.recv_empty, 0);
+        kchan_destroy(c);
+    }
+}
+
+/* ---- negative and INT64_MAX timeouts wait for a partner ---- */
+
+static void parked_recv_completed(int64_t timeout, size_t cap)
+{
+    kchan_t *c = make_chan(cap);
+    op_arg a = { .c = c, .v = -1, .timeout = timeout, .rc = 1 };
+    pthread_t t = t_spawn(recv_timeout_thread, &a);
+    t_wait_receivers(c, 1);
+    int64_t x = 31337;
+    cr_assert_eq(kchan_send(c, &x), KCHAN_OK);
+    t_join(t);
+    cr_assert_eq(a.rc, KCHAN_OK, "timeout %lld: recv returned %d", (long long)timeout, a.rc);
+    cr_assert_eq(a.v, 31337);
+    kchan_stats st = stats_of(c);
+    cr_assert_eq(st.blocked_recvs, 1);
+    cr_assert_eq(st.timeouts, 0);
+    cr_assert_eq(st.cancelled_waiters, 0, "a completed wait is not withdrawn");
+    kchan_destroy(c);
+}
+
+static void parked_send_completed(int64_t timeout, size_t cap)
+{
+    kchan_t *c = make_full(cap);
+    size_t len = kchan_len(c);
+    op_arg a = { .c = c, .v = 777, .timeout = timeout, .rc = 1 };
+    pthread_t t = t_spawn(send_timeout_thread, &a);
+    t_wait_senders(c, 1);
+    for (size_t i = 0; i < len; i++) {
+        int64_t v = -1;
+        cr_assert_eq(kchan_recv(c, &v), KCHAN_OK);
+        cr_assert_eq(v, (int64_t)i);
+    }
+    int64_t v = -1;
+    cr_assert_eq(kchan_recv(c, &v), KCHAN_OK);
+    cr_assert_eq(v, 777);
+    t_join(t);
+    cr_assert_eq(a.rc, KCHAN_OK, "timeout %lld: send returned %d", (long long)timeout, a.rc);
+    kchan_stats st = stats_of(c);
+    cr_assert_eq(st.blocked_sends, 1);
+    cr_assert_eq(st.timeouts, 0);
+    kchan_destroy(c);
+}
+
+Test(timeout, negative_timeout_is_forever_recv, .timeout = T_TIMEOUT)
+{
+    parked_recv_completed(-5, 4);
+    parked_recv_completed(-5, KCHAN_RENDEZVOUS);
+    parked_recv_completed(KCHAN_FOREVER, KCHAN_UNLIMITED);
+    parked_recv_completed(INT64_MIN, KCHAN_CONFLATED);
+}
+
+Test(timeout, negative_timeout_is_forever_send, .timeout = T_TIMEOUT)
+{
+    parked_send_completed(-5, 2);
+    parked_send_completed(-5, KCHAN_RENDEZVOUS);
+    parked_send_completed(INT64_MIN, 1);
+}
+
+Test(timeout, int64_max_does_not_overflow, .timeout = T_TIMEOUT)
+{
+    parked_recv_completed(INT64_MAX, 4);
+    parked_recv_completed(INT64_MAX, KCHAN_RENDEZVOUS);
+    parked_send_completed(INT64_MAX, 2);
+    parked_send_completed(INT64_MAX, KCHAN_RENDEZVOUS);
+    parked_recv_completed(INT64_MAX - 1, 4);
+}
+
+/* A huge timeout parked then closed: woken by the close, not by an overflowed deadline. */
+Test(timeout, int64_max_parked_woken_by_close, .timeout = T_TIMEOUT)
+{
+    kchan_t *c = make_chan(4);
+    op_arg a = { .c = c, .v = -1, .timeout = INT64_MAX, .rc = 1 };
+    pthread_t t = t_spawn(recv_timeout_thread, &a);
+    t_wait_receivers(c, 1);
+    cr_assert_eq(kchan_close(c), KCHAN_OK);
+    t_join(t);
+    cr_assert_eq(a.rc, KCHAN_CLOSED);
+    kchan_destroy(c);
+}
+
+/* ---- a timed-out op has no effect on later partners ---- */
+
+Test(timeout, timed_out_rendezvous_send_not_delivered_later, .timeout = T_TIMEOUT)
+{
+    kchan_t *c = make_chan(KCHAN_RENDEZVOUS);
+    int64_t x = 1;
+    cr_assert_eq(kchan_send_timeout(c, &x, 5 * MS), KCHAN_TIMEDOUT);
+    /* a receiver arriving later waits for a new sender, not the departed one */
+    op_arg a = { .c = c, .v = -1, .timeout = KCHAN_FOREVER, .rc = 1 };
+    pthread_t t = t_spawn(recv_timeout_thread, &a);
+    t_wait_receivers(c, 1);
+    int64_t y = 2;
+    cr_assert_eq(kchan_send(c, &y), KCHAN_OK);
+    t_join(t);
+    cr_assert_eq(a.rc, KCHAN_OK);
+    cr_assert_eq(a.v, 2, "the receiver got the timed-out element");
+    kchan_stats st = stats_of(c);
+    cr_assert_eq(st.sends, 1);
+    cr_assert_eq(st.recvs, 1);
+    kchan_destroy(c);
+}
+
+Test(timeout, timed_out_recv_takes_nothing, .timeout = T_TIMEOUT)
+{
+    kchan_t *c = make_chan(KCHAN_RENDEZVOUS);
+    int64_t v = -1;
+    cr_assert_eq(kchan_recv_timeout(c, &v, 5 * MS), KCHAN_TIMEDOUT);
+    /* a sender arriving later finds no receiver */
+    int64_t x = 3;
+    cr_assert_eq(kchan_try_send(c, &x), KCHAN_WOULDBLOCK);
+    op_arg a = { .c = c, .v = 4, .timeout = KCHAN_FOREVER, .rc = 1 };
+    pthread_t t = t_spawn(send_timeout_thread, &a);
+    t_wait_senders(c, 1);
+    cr_assert_eq(kchan_recv(c, &v), KCHAN_OK);
+    cr_assert_eq(v, 4);
+    t_join(t);
+    cr_assert_eq(a.rc, KCHAN_OK);
+    cr_assert_eq(v, 4);
+    kchan_destroy(c);
+}
+
+/* Several timed-out waiters leave the wait queue clean: later pairs still meet. */
+Test(timeout, many_timed_out_waiters_leave_no_trace, .timeout = T_TIMEOUT)
+{
+    kchan_t *c = make_chan(KCHAN_RENDEZVOUS);
+    enum { N = 4 };
+    op_arg a[N];
+    pthread_t t[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = (op_arg){ .c = c, .v = -1, .timeout = 30 * MS, .rc = 1 };
+        t[i] = t_spawn(recv_timeout_thread, &a[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        t_join(t[i]);
+        cr_assert_eq(a[i].rc, KCHAN_TIMEDOUT);
+    }
+    kchan_stats st = stats_of(c);
+    cr_assert_eq(st.waiting_receivers, 0);
+    cr_assert_eq(st.timeouts, N);
+    cr_assert_eq(st.blocked_recvs, N);
+    cr_assert_eq(st.cancelled_waiters, 0, "single ops count timeouts, not cancelled_waiters");
+    int64_t x = 1;
+    cr_assert_eq(kchan_try_send(c, &x), KCHAN_WOULDBLOCK);
+    kchan_destroy(c);
+}
+
+/* ---- the clock ---- */
+
+Test(timeout, now_ns_monotonic, .timeout = T_TIMEOUT)
+{
+    int64_t prev = kchan_now_ns();
+    cr_assert_gt(prev, 0);
+    for (int i = 0; i < 20000; i++) {
+        int64_t now = kchan_now_ns();
+        cr_assert_geq(now, prev, "clock went back at %d", i);
+        prev = now;
+    }
+    /* and it advances over a real wait */
+    kchan_t *c = make_chan(KCHAN_RENDEZVOUS);
+    int64_t v, t0 = kchan_now_ns();
+    cr_assert_eq(kchan_recv_timeout(c, &v, 10 * MS), KCHAN_TIMEDOUT);
+    cr_assert_geq(kchan_now_ns() - t0, 10 * MS);
+    kchan_destroy(c);
+}

@@ -50,8 +50,10 @@
  *     drain what is buffered, then get KCHAN_CLOSED.
  *   - on_undelivered runs once for every accepted element no receiver will get
  *     (dropped, evicted, left at destroy, discarded by cancel), never under a lock.
- *   - stats.cancelled_waiters counts every registration withdrawn by its owner:
- *     select cases that lost, and blocking ops (select or single) that timed out.
+ *   - stats.cancelled_waiters counts withdrawn select registrations: the cases that lost
+ *     and the cases of a select that timed out (single ops count in `timeouts`).
+ *   - A select whose only possible case is a send to an unlimited channel that cannot
+ *     grow returns KCHAN_NOMEM (nothing happened) rather than waiting for memory.
  *   - KCHAN_SELECT(...) builds its cases in a compound literal, so a case's status
  *     is not visible afterwards: use it when "received" and "closed" need no
  *     distinction (a done channel); otherwise pass a named kchan_case array.
@@ -111,6 +113,9 @@
 #ifndef KCHAN_SELECT_MAX
 #  define KCHAN_SELECT_MAX 64
 #endif
+#if KCHAN_SELECT_MAX < 1 || KCHAN_SELECT_MAX > 65535
+#  error "kchan: KCHAN_SELECT_MAX must be between 1 and 65535"
+#endif
 #ifndef KCHAN_EVICT_MAX
 #  define KCHAN_EVICT_MAX 256
 #endif
@@ -163,7 +168,7 @@ typedef struct kchan_stats {
     uint64_t undelivered;      /* left at destroy or discarded by cancel (drops not included) */
     uint64_t send_full, recv_empty;       /* ops with timeout 0 that returned KCHAN_WOULDBLOCK */
     uint64_t timeouts;         /* single-channel ops with a positive timeout that returned KCHAN_TIMEDOUT */
-    uint64_t cancelled_waiters;/* registrations withdrawn: lost or timed-out waits */
+    uint64_t cancelled_waiters;/* registrations withdrawn: lost or timed-out select cases */
     uint64_t blocked_sends, blocked_recvs;  /* ops that had to wait, whatever the outcome */
     size_t   len, cap, max_len;                 /* max_len: high-water mark of len */
     uint32_t waiting_senders, waiting_receivers;  /* registrations now parked */
@@ -458,7 +463,7 @@ KCHAN__PRIV void kchan__lock_release(kchan__lock *l) { pthread_mutex_unlock(l); 
 static struct kchan__park_bucket {
     pthread_mutex_t mutex;
     pthread_cond_t cond;
-} kchan__park[KCHAN__PARK_BUCKETS];
+} kchan__park_lot[KCHAN__PARK_BUCKETS];
 static pthread_once_t kchan__park_once = PTHREAD_ONCE_INIT;
 
 static void kchan__park_init(void)
@@ -469,8 +474,8 @@ static void kchan__park_init(void)
 #if !defined(__APPLE__)
         pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 #endif
-        pthread_mutex_init(&kchan__park[i].mutex, NULL);
-        pthread_cond_init(&kchan__park[i].cond, &attr);
+        pthread_mutex_init(&kchan__park_lot[i].mutex, NULL);
+        pthread_cond_init(&kchan__park_lot[i].cond, &attr);
         pthread_condattr_destroy(&attr);
     }
 }
@@ -480,7 +485,7 @@ KCHAN__PRIV struct kchan__park_bucket *kchan__bucket(const void *word)
     uintptr_t h = (uintptr_t)word;
     h ^= h >> 17; h *= (uintptr_t)0x9E3779B97F4A7C15ull; h ^= h >> 29;
     pthread_once(&kchan__park_once, kchan__park_init);
-    return &kchan__park[h % KCHAN__PARK_BUCKETS];
+    return &kchan__park_lot[h % KCHAN__PARK_BUCKETS];
 }
 
 KCHAN__PRIV int kchan__wait(_Atomic uint32_t *word, uint32_t expected, int64_t deadline_ns)
@@ -586,7 +591,11 @@ KCHAN__PRIV void *kchan__stbds_adopt(void *p, size_t size)
 #endif /* KCHAN_NO_UNLIMITED */
 
 enum { KCHAN__RENDEZVOUS, KCHAN__BOUNDED, KCHAN__UNLIMITED, KCHAN__CONFLATED };
-#define KCHAN__UNLIMITED_MIN 16   /* slots an unlimited channel starts and shrinks back to */
+/* An unlimited ring starts at, and shrinks back to, 1 KiB or 16 slots, whichever is more;
+   it doubles when full and halves when at most 1/8 full, so a queue that hovers around one
+   size never reallocates back and forth. */
+#define KCHAN__UNLIMITED_MIN_BYTES 1024u
+#define KCHAN__UNLIMITED_MIN_SLOTS 16u
 
 /* The wait context: one per blocked operation or select, on the blocked thread's stack.
    `state` is claimed by exactly one CAS (a partner's claim or the owner's withdrawal);
@@ -668,9 +677,9 @@ KCHAN__PRIV void kchan__set_len(kchan_t *c, size_t n)
 
 KCHAN__PRIV bool kchan__closed(const kchan_t *c)
 {
-    /* [M4] relaxed: under the lock this reads the lock-ordered value; lock-free readers
-       (kchan_is_closed) ask only whether a close has happened, and need nothing with it. */
-    return atomic_load_explicit(&c->m.closed, memory_order_relaxed) != 0;
+    /* [M4] acquire: pairs with [M6] release, so a thread that sees the channel closed also
+       sees the close reason and whatever the closer wrote before closing. */
+    return atomic_load_explicit(&c->m.closed, memory_order_acquire) != 0;
 }
 
 KCHAN__PRIV void kchan__copy(const kchan_t *c, void *dst, const void *src)
@@ -813,11 +822,13 @@ KCHAN__PRIV int kchan__park(kchan__ctx *x, int64_t deadline_ns)
         if (i < KCHAN__SPINS) kchan__cpu_relax(); else kchan__yield();
     }
     uint32_t expected = KCHAN__WAKE_SPINNING;
-    /* [W5] acquire: on failure the value is DONE and this pairs with [W3] as [W4] does (C11
-       wants the success order at least as strong). Announcing that we sleep publishes
-       nothing; [W3]'s exchange reads it and wakes us. */
+    /* [W5] acquire: if the value is DONE this pairs with [W3] as [W4] does (C11 wants the
+       success order at least as strong). Announcing that we sleep publishes nothing; [W3]'s
+       exchange reads it and wakes us. A second park after a lost withdrawal finds PARKED
+       already: only DONE may end the wait, or the partner would still be using our stack. */
     if (!atomic_compare_exchange_strong_explicit(&x->wake, &expected, KCHAN__WAKE_PARKED,
-                                                 memory_order_acquire, memory_order_acquire))
+                                                 memory_order_acquire, memory_order_acquire) &&
+        expected == KCHAN__WAKE_DONE)
         return 0;
     for (;;) {
         int r = kchan__wait(&x->wake, KCHAN__WAKE_PARKED, deadline_ns);
@@ -856,6 +867,12 @@ KCHAN__PRIV void kchan__ring_pop(kchan_t *c, void *dst)
 }
 
 #ifndef KCHAN_NO_UNLIMITED
+KCHAN__PRIV size_t kchan__unlimited_min(const kchan_t *c)
+{
+    size_t slots = KCHAN__UNLIMITED_MIN_BYTES / c->elem_size;
+    return slots > KCHAN__UNLIMITED_MIN_SLOTS ? slots : KCHAN__UNLIMITED_MIN_SLOTS;
+}
+
 /* Re-home an unlimited channel's ring in `new_size` slots, oldest element first at slot 0.
    Growth resizes the stb_ds block in place with a checked KCHAN_REALLOC and lets stb_ds
    adopt it; shrinking builds a fresh stb_ds array from a checked KCHAN_MALLOC. Either way
@@ -901,7 +918,7 @@ KCHAN__PRIV int kchan__store(kchan_t *c, const void *elem, kchan__after *a)
     }
 #ifndef KCHAN_NO_UNLIMITED
     if (c->kind == KCHAN__UNLIMITED) {
-        size_t want = c->ring_size ? c->ring_size * 2 : KCHAN__UNLIMITED_MIN;
+        size_t want = c->ring_size ? c->ring_size * 2 : kchan__unlimited_min(c);
         if (c->ring_size > SIZE_MAX / 2 || kchan__ring_resize(c, want) != KCHAN_OK)
             return KCHAN_NOMEM;
         kchan__ring_push(c, elem);
@@ -955,7 +972,7 @@ KCHAN__PRIV int kchan__recv_locked(kchan_t *c, void *out, kchan__after *a)
         }
 #ifndef KCHAN_NO_UNLIMITED
         else if (c->kind == KCHAN__UNLIMITED && c->elem_size &&
-                 c->ring_size > KCHAN__UNLIMITED_MIN && c->count <= c->ring_size / 4) {
+                 c->ring_size > kchan__unlimited_min(c) && c->count <= c->ring_size / 8) {
             (void)kchan__ring_resize(c, c->ring_size / 2);   /* give memory back; may fail */
         }
 #endif
@@ -989,7 +1006,6 @@ KCHAN__PRIV int kchan__wait_one(kchan_t *c, kchan__queue *q, void *elem, int64_t
         if (kchan__withdraw(&ctx)) {
             kchan__lock_acquire(&c->lock);
             if (w.linked) kchan__unlink(c, q, &w);
-            kchan__bump(&c->m.cancelled_waiters, 1);
             kchan__bump(&c->m.timeouts, 1);
             kchan__lock_release(&c->lock);
             return KCHAN_TIMEDOUT;
@@ -1102,7 +1118,7 @@ KCHAN_DEF int kchan_peek(kchan_t *c, void *out)
     if (!c || (!out && c->elem_size)) return KCHAN_INVAL;
     kchan__lock_acquire(&c->lock);
     int r = KCHAN_OK;
-    if (c->count > 0) kchan__copy(c, out, kchan__slot(c, c->head));
+    if (c->count > 0) { if (c->elem_size) kchan__copy(c, out, kchan__slot(c, c->head)); }
     else r = kchan__closed(c) ? KCHAN_CLOSED : KCHAN_WOULDBLOCK;
     kchan__lock_release(&c->lock);
     return r;
@@ -1119,9 +1135,10 @@ KCHAN__PRIV int kchan__close(kchan_t *c, int reason, bool discard)
     kchan__lock_acquire(&c->lock);
     int r = kchan__closed(c) ? KCHAN_CLOSED : KCHAN_OK;
     if (r == KCHAN_OK) {
-        /* [M6] relaxed: the lock orders closers; lock-free readers need only the flag ([M4]). */
+        /* [M6'] relaxed: published by the release store of `closed` just below. */
         atomic_store_explicit(&c->m.reason, reason, memory_order_relaxed);
-        atomic_store_explicit(&c->m.closed, 1, memory_order_relaxed);   /* [M6] */
+        /* [M6] release: pairs with [M4]; publishes the reason and the closer's prior writes. */
+        atomic_store_explicit(&c->m.closed, 1, memory_order_release);
         kchan__waiter *w;
         while ((w = kchan__take_partner(c, &c->sendq, KCHAN_CLOSED)) != NULL) kchan__defer_release(&a, w);
         while ((w = kchan__take_partner(c, &c->recvq, KCHAN_CLOSED)) != NULL) kchan__defer_release(&a, w);
@@ -1150,8 +1167,9 @@ KCHAN_DEF int kchan_cancel(kchan_t *c) { return c ? kchan__close(c, 0, true) : K
 KCHAN_DEF bool kchan_is_closed(const kchan_t *c) { return c ? kchan__closed(c) : true; }
 KCHAN_DEF int kchan_close_reason(const kchan_t *c)
 {
-    /* [M7] relaxed: written once, before the closed flag, under the lock ([M6]). */
-    return c ? atomic_load_explicit(&c->m.reason, memory_order_relaxed) : 0;
+    if (!c || !kchan__closed(c)) return 0;       /* [M4] acquire, then the reason is settled */
+    /* [M7] relaxed: written once before the [M6] release that [M4] acquired. */
+    return atomic_load_explicit(&c->m.reason, memory_order_relaxed);
 }
 
 // >>create
@@ -1292,11 +1310,7 @@ KCHAN_DEF const char *kchan_strerror(int status)
    registration. Waiter records live on this stack frame: nothing is allocated. A select's
    own waiters are registered only after its try pass, so it can never pair with itself. */
 
-#if defined(__STDC_NO_THREADS__) && !defined(__cplusplus)
-#  define KCHAN__THREAD_LOCAL
-#else
-#  define KCHAN__THREAD_LOCAL _Thread_local
-#endif
+#define KCHAN__THREAD_LOCAL _Thread_local
 
 /* Per-thread xorshift64* generator, seeded lazily from the clock and the thread's address. */
 static KCHAN__THREAD_LOCAL uint64_t kchan__rng_state;
@@ -1329,7 +1343,7 @@ KCHAN__PRIV void kchan__sleep_until(int64_t deadline_ns)
 KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, bool biased)
 {
     kchan_t *locks[KCHAN_SELECT_MAX];
-    unsigned char order[KCHAN_SELECT_MAX];
+    uint16_t order[KCHAN_SELECT_MAX];
     size_t nlocks = 0;
 
     if ((n && !cases) || n > KCHAN_SELECT_MAX) return KCHAN_INVAL;
@@ -1356,32 +1370,35 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
     }
 
     kchan__after a;
+    bool nomem = false;
     a.release = NULL;
     a.cb_chan = NULL;
     for (size_t j = 0; j < nlocks; j++) kchan__lock_acquire(&locks[j]->lock);
 
     /* Try pass: a lazily drawn uniform permutation; the first case that completes wins. */
-    for (size_t i = 0; i < n; i++) order[i] = (unsigned char)i;
+    for (size_t i = 0; i < n; i++) order[i] = (uint16_t)i;
     for (size_t t = 0; t < n; t++) {
         if (!biased) {
             size_t j = t + kchan__random_below((uint32_t)(n - t));
-            unsigned char tmp = order[t]; order[t] = order[j]; order[j] = tmp;
+            uint16_t tmp = order[t]; order[t] = order[j]; order[j] = tmp;
         }
         kchan_case *k = &cases[order[t]];
         if (!k->chan) continue;
         int r = k->op == KCHAN_OP_SEND ? kchan__send_locked(k->chan, k->elem, &a)
                                        : kchan__recv_locked(k->chan, k->elem, &a);
+        if (r == KCHAN_NOMEM) { nomem = true; continue; }   /* let the other cases try */
         if (r == KCHAN_WOULDBLOCK) continue;
         for (size_t j = nlocks; j-- > 0;) kchan__lock_release(&locks[j]->lock);
         kchan__finish(&a);
-        if (r == KCHAN_NOMEM) return r;     /* an unlimited send case could not grow */
         k->status = r;
         return (int)order[t];
     }
-    if (timeout_ns == 0) {
+    if (timeout_ns == 0 || nomem) {
         for (size_t j = nlocks; j-- > 0;) kchan__lock_release(&locks[j]->lock);
         kchan__finish(&a);
-        return KCHAN_WOULDBLOCK;
+        /* An unlimited send case that cannot grow would wait for memory, not for a partner:
+           report it rather than sleep (nothing happened on any case). */
+        return nomem ? KCHAN_NOMEM : KCHAN_WOULDBLOCK;
     }
 
     /* Register on every case at once, then park. */
@@ -1551,7 +1568,8 @@ KCHAN_DEF int64_t kchan_counter_add(kchan_counter *k, int64_t delta)
 {
     if (!k) return 0;
     /* [K1] seq_cst: see kchan__counter_changed. */
-    int64_t v = atomic_fetch_add_explicit(kchan__cval(k), delta, memory_order_seq_cst) + delta;
+    int64_t old = atomic_fetch_add_explicit(kchan__cval(k), delta, memory_order_seq_cst);
+    int64_t v = (int64_t)((uint64_t)old + (uint64_t)delta);    /* wraps like the atomic add */
     kchan__counter_changed(k);
     return v;
 }

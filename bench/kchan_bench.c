@@ -1,0 +1,359 @@
+/* kchan_bench — the W1–W10 workloads of WORKLOADS.md, for every engine, in one process.
+ *
+ *   kchan_bench [--quick] [--json] [--reps N] [--only W1,W5,...]
+ *
+ * Runs are interleaved (repetition r runs every workload on every engine before r+1
+ * starts), so a noisy neighbour hurts all engines alike; each cell reports the median of
+ * the repetitions with min–max, and CPU seconds (user+sys, getrusage) per million
+ * messages so that spinning cannot pass for speed. Every run checks the count and the sum
+ * of what was received: a mismatch aborts the whole benchmark with a message.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "bench.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static const bench_engine *engines[] = {
+    &bench_engine_mutex,
+#ifdef BENCH_HAVE_LOCKFREE
+    &bench_engine_lockfree,
+#endif
+    &bench_engine_naive,
+};
+enum { N_ENGINES = sizeof engines / sizeof engines[0], MAX_REPS = 15, MAX_THREADS = 40 };
+
+typedef struct {
+    const char *id, *name;
+    int kind;                 /* how the workload runs: see run_workload */
+    size_t cap, producers, consumers;
+    uint64_t messages;        /* messages, or round trips for ping-pongs */
+} workload;
+
+enum { STREAM, PINGPONG, SELECT4, BATCH };
+
+static const workload workloads[] = {
+    { "W1",  "spsc_bounded",        STREAM,   1024,            1,  1,  10000000 },
+    { "W2",  "mpmc_bounded",        STREAM,   1024,            4,  4,  10000000 },
+    { "W3",  "spsc_unbounded",      STREAM,   BENCH_UNLIMITED, 1,  1,  10000000 },
+    { "W4",  "mpsc_unbounded",      STREAM,   BENCH_UNLIMITED, 4,  1,  10000000 },
+    { "W5",  "pingpong_rendezvous", PINGPONG, 0,               1,  1,  1000000 },
+    { "W6",  "pingpong_cap1",       PINGPONG, 1,               1,  1,  1000000 },
+    { "W7",  "select4",             SELECT4,  1024,            4,  1,  4000000 },
+    { "W8",  "handoff_cap1",        STREAM,   1,               1,  1,  2000000 },
+    { "W9",  "mpmc_oversub",        STREAM,   64,              16, 16, 4000000 },
+    { "W10", "batch_spsc",          BATCH,    1024,            1,  1,  10000000 },
+};
+enum { N_WORKLOADS = sizeof workloads / sizeof workloads[0] };
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+}
+
+/* ---- one run ------------------------------------------------------------------------ */
+
+typedef struct run run;
+typedef struct {
+    run *r;
+    size_t id;
+    uint64_t count, sum;      /* what a consumer received */
+    int failed;
+} worker;
+
+struct run {
+    const bench_engine *e;
+    const workload *w;
+    bench_chan *ch[4];        /* stream/batch: ch[0]; ping-pong: ch[0] out, ch[1] back; select: 4 */
+    uint64_t per_producer;
+    atomic_size_t producers_left;
+    pthread_barrier_t start;
+    worker workers[MAX_THREADS];
+};
+
+static void producer_done(run *r, bench_chan *c)
+{
+    /* the last producer closes: consumers drain and stop */
+    if (atomic_fetch_sub_explicit(&r->producers_left, 1, memory_order_acq_rel) == 1) r->e->close(c);
+}
+
+static void *stream_producer(void *arg)
+{
+    worker *wk = arg;
+    run *r = wk->r;
+    uint64_t base = wk->id * r->per_producer;
+    pthread_barrier_wait(&r->start);
+    for (uint64_t i = 1; i <= r->per_producer; i++)
+        if (r->e->send(r->ch[0], base + i)) { wk->failed = 1; break; }
+    producer_done(r, r->ch[0]);
+    return NULL;
+}
+
+static void *stream_consumer(void *arg)
+{
+    worker *wk = arg;
+    run *r = wk->r;
+    uint64_t v;
+    pthread_barrier_wait(&r->start);
+    while (r->e->recv(r->ch[0], &v) == 0) { wk->count++; wk->sum += v; }
+    return NULL;
+}
+
+enum { BATCH_N = 64 };
+static void *batch_producer(void *arg)
+{
+    worker *wk = arg;
+    run *r = wk->r;
+    uint64_t buf[BATCH_N], base = wk->id * r->per_producer, i = 1;
+    pthread_barrier_wait(&r->start);
+    while (i <= r->per_producer) {
+        size_t n = 0;
+        while (n < BATCH_N && i <= r->per_producer) buf[n++] = base + i++;
+        if (r->e->send_many(r->ch[0], buf, n)) { wk->failed = 1; break; }
+    }
+    producer_done(r, r->ch[0]);
+    return NULL;
+}
+
+static void *batch_consumer(void *arg)
+{
+    worker *wk = arg;
+    run *r = wk->r;
+    uint64_t buf[BATCH_N];
+    size_t got;
+    pthread_barrier_wait(&r->start);
+    while ((got = r->e->recv_many(r->ch[0], buf, BATCH_N)) > 0)
+        for (size_t k = 0; k < got; k++) { wk->count++; wk->sum += buf[k]; }
+    return NULL;
+}
+
+static void *ping(void *arg)   /* sends 1..n on ch[0], expects each back +1 on ch[1] */
+{
+    worker *wk = arg;
+    run *r = wk->r;
+    uint64_t v;
+    pthread_barrier_wait(&r->start);
+    for (uint64_t i = 1; i <= r->w->messages; i++) {
+        if (r->e->send(r->ch[0], i) || r->e->recv(r->ch[1], &v) || v != i + 1) { wk->failed = 1; break; }
+        wk->count++;
+        wk->sum += v;
+    }
+    r->e->close(r->ch[0]);
+    return NULL;
+}
+
+static void *pong(void *arg)
+{
+    worker *wk = arg;
+    run *r = wk->r;
+    uint64_t v;
+    pthread_barrier_wait(&r->start);
+    while (r->e->recv(r->ch[0], &v) == 0)
+        if (r->e->send(r->ch[1], v + 1)) { wk->failed = 1; break; }
+    return NULL;
+}
+
+static void *select_producer(void *arg)
+{
+    worker *wk = arg;
+    run *r = wk->r;
+    bench_chan *c = r->ch[wk->id];
+    uint64_t base = wk->id * r->per_producer;
+    pthread_barrier_wait(&r->start);
+    for (uint64_t i = 1; i <= r->per_producer; i++)
+        if (r->e->send(c, base + i)) { wk->failed = 1; break; }
+    r->e->close(c);
+    return NULL;
+}
+
+static void *select_consumer(void *arg)
+{
+    worker *wk = arg;
+    run *r = wk->r;
+    bench_chan *chans[4] = { r->ch[0], r->ch[1], r->ch[2], r->ch[3] };
+    uint64_t v;
+    pthread_barrier_wait(&r->start);
+    while (r->e->select_recv(chans, 4, &v) >= 0) { wk->count++; wk->sum += v; }
+    return NULL;
+}
+
+typedef struct { double seconds, cpu; } result;
+
+static result run_workload(const bench_engine *e, const workload *w, uint64_t messages)
+{
+    static run r;             /* large; one run at a time */
+    pthread_t th[MAX_THREADS];
+    size_t nthreads = 0, nch = w->kind == SELECT4 ? 4 : w->kind == PINGPONG ? 2 : 1;
+    void *(*prod)(void *) = stream_producer, *(*cons)(void *) = stream_consumer;
+
+    memset(&r, 0, sizeof r);
+    r.e = e;
+    r.w = w;
+    workload wl = *w;
+    wl.messages = messages;
+    r.w = &wl;
+    r.per_producer = messages / w->producers;
+    atomic_store(&r.producers_left, w->producers);
+    for (size_t i = 0; i < nch; i++)
+        if (!(r.ch[i] = e->create(w->cap))) { fprintf(stderr, "bench: create failed\n"); exit(2); }
+    if (w->kind == BATCH) { prod = batch_producer; cons = batch_consumer; }
+    if (w->kind == PINGPONG) { prod = ping; cons = pong; }
+    if (w->kind == SELECT4) { prod = select_producer; cons = select_consumer; }
+    pthread_barrier_init(&r.start, NULL, (unsigned)(w->producers + w->consumers + 1));
+    for (size_t i = 0; i < w->producers + w->consumers; i++) {
+        worker *wk = &r.workers[i];
+        wk->r = &r;
+        wk->id = i < w->producers ? i : i - w->producers;
+        pthread_create(&th[nthreads++], NULL, i < w->producers ? prod : cons, wk);
+    }
+    double c0 = cpu_s(), t0 = now_s();
+    pthread_barrier_wait(&r.start);
+    for (size_t i = 0; i < nthreads; i++) pthread_join(th[i], NULL);
+    result res = { now_s() - t0, cpu_s() - c0 };
+
+    /* Check: every message received once (count and sum). */
+    uint64_t count = 0, sum = 0, want_count, want_sum;
+    int failed = 0;
+    size_t checked_from = w->kind == PINGPONG ? 0 : w->producers;
+    size_t checked_to = w->kind == PINGPONG ? 1 : w->producers + w->consumers;
+    for (size_t i = 0; i < w->producers + w->consumers; i++) failed |= r.workers[i].failed;
+    for (size_t i = checked_from; i < checked_to; i++) { count += r.workers[i].count; sum += r.workers[i].sum; }
+    if (w->kind == PINGPONG) {
+        want_count = messages;
+        want_sum = messages * (messages + 1) / 2 + messages;      /* each i came back as i+1 */
+    } else {
+        uint64_t n = r.per_producer * w->producers;                  /* values 1..n, each once */
+        want_count = n;
+        want_sum = n * (n + 1) / 2;
+    }
+    if (failed || count != want_count || sum != want_sum) {
+        fprintf(stderr, "bench: %s %s on %s received %llu values summing to %llu, want %llu and %llu%s\n",
+                w->id, w->name, e->name, (unsigned long long)count, (unsigned long long)sum,
+                (unsigned long long)want_count, (unsigned long long)want_sum, failed ? " (an op failed)" : "");
+        exit(1);
+    }
+    pthread_barrier_destroy(&r.start);
+    for (size_t i = 0; i < nch; i++) e->destroy(r.ch[i]);
+    return res;
+}
+
+/* ---- statistics and output --------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct { double median, min, max, cpu_per_m; } summary;
+
+static summary summarize(const double *v, const double *cpu, int n, double scale)
+{
+    double s[MAX_REPS], c[MAX_REPS];
+    for (int i = 0; i < n; i++) { s[i] = v[i] * scale; c[i] = cpu[i]; }
+    qsort(s, (size_t)n, sizeof s[0], cmp_double);
+    qsort(c, (size_t)n, sizeof c[0], cmp_double);
+    summary out = { s[n / 2], s[0], s[n - 1], c[n / 2] };
+    return out;
+}
+
+int main(int argc, char **argv)
+{
+    int quick = 0, json = 0, reps = 5;
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else { fprintf(stderr, "usage: %s [--quick] [--json] [--reps N] [--only W1,W2]\n", argv[0]); return 2; }
+    }
+    if (reps < 1 || reps > MAX_REPS) { fprintf(stderr, "bench: --reps 1..%d\n", MAX_REPS); return 2; }
+    if (quick && reps == 5) reps = 3;
+
+    static double secs[N_WORKLOADS][N_ENGINES][MAX_REPS], cpus[N_WORKLOADS][N_ENGINES][MAX_REPS];
+    uint64_t msgs[N_WORKLOADS];
+    int selected[N_WORKLOADS];
+    for (int w = 0; w < N_WORKLOADS; w++) {
+        char key[8];
+        snprintf(key, sizeof key, "%s,", workloads[w].id);
+        char list[256];
+        snprintf(list, sizeof list, "%s,", only ? only : "");
+        selected[w] = !only || strstr(list, key) != NULL;
+        msgs[w] = quick ? workloads[w].messages / 100 : workloads[w].messages;
+    }
+    for (int rep = 0; rep < reps; rep++)
+        for (int w = 0; w < N_WORKLOADS; w++)
+            for (int e = 0; e < N_ENGINES; e++) {
+                if (!selected[w]) continue;
+                /* rotate the engine order per repetition so none always runs first */
+                int k = (e + rep) % N_ENGINES;
+                result r = run_workload(engines[k], &workloads[w], msgs[w]);
+                secs[w][k][rep] = r.seconds;
+                cpus[w][k][rep] = r.cpu;
+                if (!json) { fprintf(stderr, "."); fflush(stderr); }
+            }
+    if (!json) fprintf(stderr, "\n");
+
+    if (json) printf("{\"reps\": %d, \"quick\": %s, \"results\": [\n", reps, quick ? "true" : "false");
+    else {
+        printf("kchan_bench: median of %d interleaved runs [min-max]; cpu = CPU seconds per million messages\n", reps);
+        printf("%-24s %-8s", "workload", "unit");
+        for (int e = 0; e < N_ENGINES; e++) printf(" %-28s", engines[e]->name);
+        printf(" %s\n", "ratios (higher = first engine better)");
+    }
+    int first = 1;
+    for (int w = 0; w < N_WORKLOADS; w++) {
+        if (!selected[w]) continue;
+        const workload *wl = &workloads[w];
+        int rt = wl->kind == PINGPONG;          /* ping-pongs: ns per round trip, lower is better */
+        summary s[N_ENGINES];
+        for (int e = 0; e < N_ENGINES; e++) {
+            double v[MAX_REPS], cpu_per_m[MAX_REPS];
+            for (int i = 0; i < reps; i++) {
+                v[i] = rt ? secs[w][e][i] * 1e9 / (double)msgs[w] : (double)msgs[w] / secs[w][e][i] / 1e6;
+                cpu_per_m[i] = cpus[w][e][i] / ((double)msgs[w] / 1e6);
+            }
+            s[e] = summarize(v, cpu_per_m, reps, 1.0);
+        }
+        if (json) {
+            for (int e = 0; e < N_ENGINES; e++) {
+                printf("%s  {\"id\": \"%s\", \"workload\": \"%s\", \"engine\": \"%s\", \"unit\": \"%s\", "
+                       "\"median\": %.4f, \"min\": %.4f, \"max\": %.4f, \"cpu_s_per_million\": %.4f, \"messages\": %llu}",
+                       first ? "" : ",\n", wl->id, wl->name, engines[e]->name, rt ? "ns_per_round_trip" : "Mmsg_per_s",
+                       s[e].median, s[e].min, s[e].max, s[e].cpu_per_m, (unsigned long long)msgs[w]);
+                first = 0;
+            }
+            continue;
+        }
+        char label[64];
+        snprintf(label, sizeof label, "%s %s", wl->id, wl->name);
+        printf("%-24s %-8s", label, rt ? "ns/rt" : "Mmsg/s");
+        for (int e = 0; e < N_ENGINES; e++) {
+            char cell[64];
+            snprintf(cell, sizeof cell, "%.3g [%.3g-%.3g] cpu %.2f", s[e].median, s[e].min, s[e].max, s[e].cpu_per_m);
+            printf(" %-28s", cell);
+        }
+        for (int e = 1; e < N_ENGINES; e++)
+            printf(" %s/%s=%.2fx", engines[0]->name, engines[e]->name,
+                   rt ? s[e].median / s[0].median : s[0].median / s[e].median);
+        printf("\n");
+    }
+    if (json) printf("\n]}\n");
+    return 0;
+}

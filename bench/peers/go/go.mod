@@ -1,0 +1,3 @@
+module kchan/bench/peers/gobench
+
+go 1.19

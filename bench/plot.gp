@@ -1,0 +1,61 @@
+# bench/results.png from build/bench/peers.json: `make bench-plot` (which writes the data files
+# below with bench/peers/merge.py plotdata, then runs: gnuplot -e "dir='build/bench'; out='...'").
+#
+# Two panels, because the units differ and must not share an axis:
+#   left : streaming workloads, million messages per second, higher is better
+#   right: ping-pongs, nanoseconds per round trip, lower is better
+# Bars are the median over the repetitions, whiskers the min..max; both axes are log scale.
+# Engines (columns) come from the data, so a kchan lock-free engine appears when measured.
+
+if (!exists("dir")) dir = "build/bench"
+if (!exists("out")) out = "bench/results.png"
+engines = system("head -n 1 " . dir . "/plot_engines.txt")
+meta = system("sed -n 2p " . dir . "/plot_engines.txt")
+nnotes = int(system("tail -n +3 " . dir . "/plot_engines.txt | wc -l"))
+NE = words(engines)
+reps = word(meta, 1)
+mode = word(meta, 2)
+
+col(n) = n eq "kchan-mutex" ? "#1f5fbf" : n eq "kchan-lockfree" ? "#7fb2ff" : \
+         n eq "naive-ring" ? "#9a9a9a" : n eq "crossbeam" ? "#e07b00" : n eq "go" ? "#00a0a0" : "#aa3377"
+
+set terminal pngcairo size 1700,820 font "DejaVu Sans,11" noenhanced
+set output out
+set encoding utf8
+set multiplot title sprintf("kchan vs peers: median of %s repetitions (%s run) on a shared 2-core machine; compare engines within a workload, whiskers = min..max", reps, mode) font ",13"
+
+set style data histograms
+set style histogram errorbars gap 1.5 lw 1
+set style fill solid 0.85 border rgb "#333333"
+set boxwidth 0.9
+set logscale y
+set grid ytics mytics lc rgb "#dddddd"
+set xtics nomirror scale 0 font ",10"
+set ytics nomirror
+set key top left horizontal font ",10" samplen 2
+set datafile missing "NaN"
+set bmargin 6
+# one footnote line per peer substitute (W3/W4 on Go, W10 batches on crossbeam and Go)
+if (nnotes > 0) set label 100 "peers without a native equivalent:" at screen 0.01, screen 0.02 + 0.022 * nnotes font ",9"
+do for [k=1:nnotes] {
+    set label 100 + k system(sprintf("sed -n %dp %s/plot_engines.txt", k + 2, dir)) at screen 0.03, screen 0.02 + 0.022 * (nnotes - k) font ",9"
+}
+
+set size 0.72, 0.86
+set origin 0.0, 0.09
+set title "streams: million messages / s (higher is better)"
+set ylabel "Mmsg/s (log)"
+set yrange [*:*]
+plot for [i=1:NE] dir . "/plot_stream.dat" \
+    using (column(3*i-1)):(column(3*i)):(column(3*i+1)):xtic(1) title word(engines, i) lc rgb col(word(engines, i))
+
+unset label
+set size 0.28, 0.86
+set origin 0.72, 0.09
+set title "ping-pong: ns per round trip (lower is better)"
+set ylabel "ns / round trip (log)"
+set key off     # same colours as the left panel
+plot for [i=1:NE] dir . "/plot_pingpong.dat" \
+    using (column(3*i-1)):(column(3*i)):(column(3*i+1)):xtic(1) notitle lc rgb col(word(engines, i))
+
+unset multiplot

@@ -55,7 +55,7 @@ $(foreach e,$(ENGINES),$(eval $(call suite,tsan,$(e),TSAN_FLAGS,TSAN_OPTIONS=hal
 asan: $(foreach e,$(ENGINES),run-asan-$(e))
 tsan: $(foreach e,$(ENGINES),run-tsan-$(e))
 
-test: compile-checks lint asan tsan run-examples
+test: compile-checks lint asan tsan run-examples bench-quick
 	@echo "make test: all green"
 
 stress: $(foreach e,$(ENGINES),$(B)/tsan-$(e)/kchan_tests)
@@ -90,6 +90,25 @@ $(B)/examples/%: examples/%.c kchan.h
 examples: $(EXAMPLES)
 run-examples: examples
 	@for x in $(EXAMPLES); do echo "== $$x"; $$x > $$x.out 2>&1 || { cat $$x.out; echo "$$x failed"; exit 1; }; tail -n 3 $$x.out; done
+
+# ---- benchmarks ---------------------------------------------------------------------------
+-include bench/peers.mk
+BENCH_ENGINES := mutex
+BENCH_OBJS := $(foreach e,$(BENCH_ENGINES),$(B)/bench/engine_$(e).o) $(B)/bench/naive_ring.o
+$(B)/bench/engine_%.o: bench/engine_kchan.c bench/bench.h kchan.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -O2 $(ENGINE_FLAGS_$*) -DBENCH_ENGINE=bench_engine_$* -c $< -o $@
+$(B)/bench/naive_ring.o: bench/naive_ring.c bench/bench.h
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -g -c $< -o $@
+$(B)/bench/kchan_bench: bench/kchan_bench.c bench/bench.h $(BENCH_OBJS)
+	$(CC) $(WARN) -O2 -g -D_GNU_SOURCE $(if $(filter lockfree,$(BENCH_ENGINES)),-DBENCH_HAVE_LOCKFREE) \
+	    bench/kchan_bench.c $(BENCH_OBJS) -o $@ $(LDLIBS)
+.PHONY: bench bench-quick
+bench: $(B)/bench/kchan_bench
+	$(B)/bench/kchan_bench
+bench-quick: $(B)/bench/kchan_bench
+	$(B)/bench/kchan_bench --quick --reps 1
 
 demo: $(B)/examples/01_hello
 	$(B)/examples/01_hello

@@ -296,7 +296,6 @@ KCHAN_DEF int      kchan__create_typed(void *out, size_t elem_size, const kchan_
 #  error "kchan: the lock-free engine (KCHAN_LOCKFREE) is not built yet; use the default mutex engine"
 #endif
 
-#include <stdatomic.h>
 #include <string.h>
 #include <stdio.h>
 #include <limits.h>
@@ -332,51 +331,84 @@ KCHAN_DEF int      kchan__create_typed(void *out, size_t elem_size, const kchan_
      kchan__wait(word, expected, deadline_ns)  sleep while *word == expected (0 or KCHAN_TIMEDOUT)
      kchan__wake_all(word)                     wake every sleeper on word; never dereferences it
      kchan__clock_ns()                         monotonic nanoseconds
-     kchan__yield()                            give the core away once
-   Deadlines are absolute on the kchan__clock_ns clock; -1 means none. */
+     kchan__yield(), kchan__cpu_relax()        give the core away / ease a spin
+   and KCHAN__CAN_WAIT (0 only for _NONE, where every op that would wait says
+   KCHAN_WOULDBLOCK). Deadlines are absolute on kchan__clock_ns; -1 means none. */
 
-#if defined(KCHAN_PLATFORM_C11) || defined(KCHAN_PLATFORM_WIN32) || \
-    defined(KCHAN_PLATFORM_CUSTOM) || defined(KCHAN_PLATFORM_NONE)
-#  error "kchan: this platform layer is not built yet; use KCHAN_PLATFORM_LINUX or KCHAN_PLATFORM_POSIX"
+#if defined(KCHAN_PLATFORM_LINUX) + defined(KCHAN_PLATFORM_POSIX) + defined(KCHAN_PLATFORM_C11) + \
+    defined(KCHAN_PLATFORM_WIN32) + defined(KCHAN_PLATFORM_CUSTOM) + defined(KCHAN_PLATFORM_NONE) > 1
+#  error "kchan: define at most one KCHAN_PLATFORM_* (LINUX, POSIX, C11, WIN32, CUSTOM or NONE)"
 #endif
-#if defined(KCHAN_PLATFORM_LINUX) && defined(KCHAN_PLATFORM_POSIX)
-#  error "kchan: define at most one KCHAN_PLATFORM_*"
-#endif
-#if !defined(KCHAN_PLATFORM_LINUX) && !defined(KCHAN_PLATFORM_POSIX)
+#if !defined(KCHAN_PLATFORM_LINUX) && !defined(KCHAN_PLATFORM_POSIX) && !defined(KCHAN_PLATFORM_C11) && \
+    !defined(KCHAN_PLATFORM_WIN32) && !defined(KCHAN_PLATFORM_CUSTOM) && !defined(KCHAN_PLATFORM_NONE)
 #  if defined(__linux__)
 #    define KCHAN_PLATFORM_LINUX
+#  elif defined(_WIN32)
+#    define KCHAN_PLATFORM_WIN32
 #  elif defined(__unix__) || defined(__APPLE__)
 #    define KCHAN_PLATFORM_POSIX
+#  elif !defined(__STDC_NO_THREADS__)
+#    define KCHAN_PLATFORM_C11
 #  else
-#    error "kchan: no platform layer detected; define KCHAN_PLATFORM_POSIX or another KCHAN_PLATFORM_*"
+#    error "kchan: no platform layer detected: define KCHAN_PLATFORM_CUSTOM (RTOS hooks) or KCHAN_PLATFORM_NONE (single-threaded)"
 #  endif
 #endif
-
-#include <time.h>
-#include <errno.h>
-#include <sched.h>
-#if !defined(CLOCK_MONOTONIC)
-#  error "kchan: CLOCK_MONOTONIC is not declared: include kchan.h first in the implementation file, or build with -D_POSIX_C_SOURCE=200809L"
+#if defined(KCHAN_PLATFORM_LINUX) && !defined(__linux__)
+#  error "kchan: KCHAN_PLATFORM_LINUX needs Linux (futex); use KCHAN_PLATFORM_POSIX elsewhere"
+#endif
+#if defined(KCHAN_PLATFORM_WIN32) && !defined(_WIN32)
+#  error "kchan: KCHAN_PLATFORM_WIN32 needs a Windows target"
 #endif
 
-KCHAN__PRIV int64_t kchan__clock_ns(void)
+#if defined(KCHAN_PLATFORM_NONE) && !defined(ATOMIC_INT_LOCK_FREE)
+/* Single-threaded: the atomic operations below become plain accesses, so small cores need
+   no libatomic. These names are free because <stdatomic.h> is not included; they are
+   #undef'd at the end of the implementation. */
+#  define KCHAN__ATOMIC(T) T
+#  define KCHAN__PLAIN_ATOMICS
+#  define memory_order_relaxed 0
+#  define memory_order_acquire 2
+#  define memory_order_release 3
+#  define memory_order_acq_rel 4
+#  define memory_order_seq_cst 5
+KCHAN__PRIV uint32_t kchan__plain_xchg32(uint32_t *p, uint32_t v) { uint32_t o = *p; *p = v; return o; }
+KCHAN__PRIV uint32_t kchan__plain_add32(uint32_t *p, uint32_t v) { uint32_t o = *p; *p = o + v; return o; }
+KCHAN__PRIV int64_t kchan__plain_add64(int64_t *p, int64_t v)
+{ int64_t o = *p; *p = (int64_t)((uint64_t)o + (uint64_t)v); return o; }
+KCHAN__PRIV bool kchan__plain_cas32(uint32_t *p, uint32_t *expected, uint32_t desired)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    if (*p == *expected) { *p = desired; return true; }
+    *expected = *p;
+    return false;
 }
-
-KCHAN__PRIV void kchan__yield(void) { sched_yield(); }
+#  define atomic_load_explicit(p, mo)        (*(p))
+#  define atomic_store_explicit(p, v, mo)    ((void)(*(p) = (v)))
+#  define atomic_exchange_explicit(p, v, mo) kchan__plain_xchg32((p), (v))
+#  define atomic_compare_exchange_strong_explicit(p, e, d, s, f) kchan__plain_cas32((p), (e), (d))
+#  define atomic_compare_exchange_weak_explicit(p, e, d, s, f)   kchan__plain_cas32((p), (e), (d))
+#  define atomic_fetch_add_explicit(p, v, mo) \
+       _Generic((p), int64_t *: kchan__plain_add64, default: kchan__plain_add32)((p), (v))
+#  define atomic_fetch_sub_explicit(p, v, mo) kchan__plain_add32((p), 0u - (uint32_t)(v))
+#else
+#  include <stdatomic.h>
+#  define KCHAN__ATOMIC(T) _Atomic T
+#endif
 
 KCHAN__PRIV void kchan__cpu_relax(void)
 {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(KCHAN_PLATFORM_NONE)
+#elif (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
     __builtin_ia32_pause();
-#elif defined(__aarch64__) || defined(__arm__)
+#elif (defined(__GNUC__) || defined(__clang__)) && (defined(__aarch64__) || (defined(__arm__) && defined(__ARM_ARCH) && __ARM_ARCH >= 7))
     __asm__ __volatile__("yield");
+#elif defined(_MSC_VER)
+    YieldProcessor();
 #endif
 }
 
+#if defined(KCHAN_PLATFORM_LINUX) || defined(KCHAN_PLATFORM_POSIX) || defined(KCHAN_PLATFORM_C11)
+#  include <time.h>
+#  include <errno.h>
 KCHAN__PRIV struct timespec kchan__timespec(int64_t ns)
 {
     struct timespec ts;
@@ -384,16 +416,33 @@ KCHAN__PRIV struct timespec kchan__timespec(int64_t ns)
     ts.tv_nsec = (long)(ns % 1000000000);
     return ts;
 }
+#endif
+
+#if defined(KCHAN_PLATFORM_LINUX) || defined(KCHAN_PLATFORM_POSIX)
+#  include <sched.h>
+#  if !defined(CLOCK_MONOTONIC)
+#    error "kchan: CLOCK_MONOTONIC is not declared: include kchan.h first in the implementation file, or build with -D_POSIX_C_SOURCE=200809L"
+#  endif
+KCHAN__PRIV int64_t kchan__clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+KCHAN__PRIV void kchan__yield(void) { sched_yield(); }
+#endif
 
 #if defined(KCHAN_PLATFORM_LINUX)
-// >>platform_linux: futex lock and futex parking
+// >>platform_linux: a three-state futex lock, and futex parking
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <limits.h>
+#define KCHAN__CAN_WAIT 1
 
-typedef struct { _Atomic uint32_t state; } kchan__lock;   /* 0 free, 1 held, 2 held + sleepers */
+typedef struct { KCHAN__ATOMIC(uint32_t) state; } kchan__lock;   /* 0 free, 1 held, 2 held + sleepers */
 
-KCHAN__PRIV long kchan__futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *ts)
+KCHAN__PRIV long kchan__futex(KCHAN__ATOMIC(uint32_t) *word, int op, uint32_t val, const struct timespec *ts)
 {
     return syscall(SYS_futex, (uint32_t *)(uintptr_t)word, op, val, ts, NULL, FUTEX_BITSET_MATCH_ANY);
 }
@@ -433,7 +482,7 @@ KCHAN__PRIV void kchan__lock_release(kchan__lock *l)
         kchan__futex(&l->state, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
 
-KCHAN__PRIV int kchan__wait(_Atomic uint32_t *word, uint32_t expected, int64_t deadline_ns)
+KCHAN__PRIV int kchan__wait(KCHAN__ATOMIC(uint32_t) *word, uint32_t expected, int64_t deadline_ns)
 {
     struct timespec ts, *tsp = NULL;
     if (deadline_ns >= 0) { ts = kchan__timespec(deadline_ns); tsp = &ts; }
@@ -442,41 +491,198 @@ KCHAN__PRIV int kchan__wait(_Atomic uint32_t *word, uint32_t expected, int64_t d
     return (r == -1 && errno == ETIMEDOUT) ? KCHAN_TIMEDOUT : 0;
 }
 
-KCHAN__PRIV void kchan__wake_all(_Atomic uint32_t *word)
+KCHAN__PRIV void kchan__wake_all(KCHAN__ATOMIC(uint32_t) *word)
 {
     kchan__futex(word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
 }
 
 #elif defined(KCHAN_PLATFORM_POSIX)
-// >>platform_posix: pthread mutex, and a parking lot of condition variables keyed by address
+// >>platform_posix: pthread mutexes and condition variables (the parking lot below)
 #include <pthread.h>
+#define KCHAN__CAN_WAIT 1
+#define KCHAN__PARKING_LOT
+typedef pthread_mutex_t kchan__sys_mutex;
+typedef pthread_cond_t kchan__sys_cond;
+KCHAN__PRIV void kchan__sys_mutex_init(kchan__sys_mutex *m)    { pthread_mutex_init(m, NULL); }
+KCHAN__PRIV void kchan__sys_mutex_destroy(kchan__sys_mutex *m) { pthread_mutex_destroy(m); }
+KCHAN__PRIV void kchan__sys_mutex_lock(kchan__sys_mutex *m)    { pthread_mutex_lock(m); }
+KCHAN__PRIV void kchan__sys_mutex_unlock(kchan__sys_mutex *m)  { pthread_mutex_unlock(m); }
+KCHAN__PRIV void kchan__sys_cond_init(kchan__sys_cond *cv)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+#if !defined(__APPLE__)
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);   /* deadlines are monotonic */
+#endif
+    pthread_cond_init(cv, &attr);
+    pthread_condattr_destroy(&attr);
+}
+KCHAN__PRIV void kchan__sys_cond_broadcast(kchan__sys_cond *cv) { pthread_cond_broadcast(cv); }
+KCHAN__PRIV int kchan__sys_cond_wait(kchan__sys_cond *cv, kchan__sys_mutex *m, int64_t deadline_ns)
+{
+    if (deadline_ns < 0) { pthread_cond_wait(cv, m); return 0; }
+#if defined(__APPLE__)
+    int64_t left = deadline_ns - kchan__clock_ns();
+    struct timespec rel = kchan__timespec(left > 0 ? left : 0);
+    return pthread_cond_timedwait_relative_np(cv, m, &rel) == ETIMEDOUT ? KCHAN_TIMEDOUT : 0;
+#else
+    struct timespec ts = kchan__timespec(deadline_ns);
+    return pthread_cond_timedwait(cv, m, &ts) == ETIMEDOUT ? KCHAN_TIMEDOUT : 0;
+#endif
+}
+typedef pthread_once_t kchan__sys_once;
+#define KCHAN__SYS_ONCE_INIT PTHREAD_ONCE_INIT
+KCHAN__PRIV void kchan__sys_call_once(kchan__sys_once *o, void (*fn)(void)) { pthread_once(o, fn); }
 
-typedef pthread_mutex_t kchan__lock;
-KCHAN__PRIV void kchan__lock_init(kchan__lock *l)    { pthread_mutex_init(l, NULL); }
-KCHAN__PRIV void kchan__lock_destroy(kchan__lock *l) { pthread_mutex_destroy(l); }
-KCHAN__PRIV void kchan__lock_acquire(kchan__lock *l) { pthread_mutex_lock(l); }
-KCHAN__PRIV void kchan__lock_release(kchan__lock *l) { pthread_mutex_unlock(l); }
+#elif defined(KCHAN_PLATFORM_C11)
+// >>platform_c11: <threads.h> mutexes and condition variables (the parking lot below)
+#include <threads.h>
+#define KCHAN__CAN_WAIT 1
+#define KCHAN__PARKING_LOT
+KCHAN__PRIV int64_t kchan__clock_ns(void)
+{
+    struct timespec ts;
+#if defined(TIME_MONOTONIC)
+    timespec_get(&ts, TIME_MONOTONIC);              /* C23 */
+#elif defined(CLOCK_MONOTONIC)
+    clock_gettime(CLOCK_MONOTONIC, &ts);            /* POSIX, where <threads.h> sits on it */
+#else
+    timespec_get(&ts, TIME_UTC);                    /* C11 has no monotonic clock */
+#endif
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+KCHAN__PRIV void kchan__yield(void) { thrd_yield(); }
+typedef mtx_t kchan__sys_mutex;
+typedef cnd_t kchan__sys_cond;
+KCHAN__PRIV void kchan__sys_mutex_init(kchan__sys_mutex *m)    { mtx_init(m, mtx_plain); }
+KCHAN__PRIV void kchan__sys_mutex_destroy(kchan__sys_mutex *m) { mtx_destroy(m); }
+KCHAN__PRIV void kchan__sys_mutex_lock(kchan__sys_mutex *m)    { mtx_lock(m); }
+KCHAN__PRIV void kchan__sys_mutex_unlock(kchan__sys_mutex *m)  { mtx_unlock(m); }
+KCHAN__PRIV void kchan__sys_cond_init(kchan__sys_cond *cv)      { cnd_init(cv); }
+KCHAN__PRIV void kchan__sys_cond_broadcast(kchan__sys_cond *cv) { cnd_broadcast(cv); }
+KCHAN__PRIV int kchan__sys_cond_wait(kchan__sys_cond *cv, kchan__sys_mutex *m, int64_t deadline_ns)
+{
+    if (deadline_ns < 0) { cnd_wait(cv, m); return 0; }
+    /* cnd_timedwait wants a TIME_UTC deadline: carry over what is left of ours. */
+    int64_t left = deadline_ns - kchan__clock_ns();
+    struct timespec now;
+    timespec_get(&now, TIME_UTC);
+    struct timespec ts = kchan__timespec((int64_t)now.tv_sec * 1000000000 + now.tv_nsec + (left > 0 ? left : 0));
+    return cnd_timedwait(cv, m, &ts) == thrd_timedout ? KCHAN_TIMEDOUT : 0;
+}
+typedef once_flag kchan__sys_once;
+#define KCHAN__SYS_ONCE_INIT ONCE_FLAG_INIT
+KCHAN__PRIV void kchan__sys_call_once(kchan__sys_once *o, void (*fn)(void)) { call_once(o, fn); }
 
-/* Sleepers hash by address into buckets; a wake broadcasts its bucket (never touching the
-   word itself), and a sleeper re-checks its word under the bucket mutex, so no wake is lost. */
+#elif defined(KCHAN_PLATFORM_WIN32)
+// >>platform_win32: SRW locks, WaitOnAddress (link with -lsynchronization), QPC clock
+#ifndef WIN32_LEAN_AND_MEAN
+#  define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+#define KCHAN__CAN_WAIT 1
+typedef SRWLOCK kchan__lock;
+KCHAN__PRIV void kchan__lock_init(kchan__lock *l)    { InitializeSRWLock(l); }
+KCHAN__PRIV void kchan__lock_destroy(kchan__lock *l) { (void)l; }
+KCHAN__PRIV void kchan__lock_acquire(kchan__lock *l) { AcquireSRWLockExclusive(l); }
+KCHAN__PRIV void kchan__lock_release(kchan__lock *l) { ReleaseSRWLockExclusive(l); }
+KCHAN__PRIV int64_t kchan__clock_ns(void)
+{
+    LARGE_INTEGER freq, now;
+    QueryPerformanceFrequency(&freq);
+    QueryPerformanceCounter(&now);
+    int64_t f = (int64_t)freq.QuadPart, t = (int64_t)now.QuadPart;
+    return (t / f) * 1000000000 + (t % f) * 1000000000 / f;
+}
+KCHAN__PRIV void kchan__yield(void) { SwitchToThread(); }
+KCHAN__PRIV int kchan__wait(KCHAN__ATOMIC(uint32_t) *word, uint32_t expected, int64_t deadline_ns)
+{
+    DWORD ms = INFINITE;
+    if (deadline_ns >= 0) {
+        int64_t left = deadline_ns - kchan__clock_ns();
+        if (left <= 0) return KCHAN_TIMEDOUT;
+        int64_t round_up = (left + 999999) / 1000000;
+        ms = round_up >= (int64_t)INFINITE ? INFINITE - 1 : (DWORD)round_up;
+    }
+    if (!WaitOnAddress((volatile void *)word, &expected, sizeof expected, ms) &&
+        GetLastError() == ERROR_TIMEOUT && deadline_ns >= 0 && kchan__clock_ns() >= deadline_ns)
+        return KCHAN_TIMEDOUT;
+    return 0;
+}
+KCHAN__PRIV void kchan__wake_all(KCHAN__ATOMIC(uint32_t) *word) { WakeByAddressAll((void *)word); }
+
+#elif defined(KCHAN_PLATFORM_CUSTOM)
+// >>platform_custom: the user's RTOS or scheduler hooks (contract in API.md and the doc block)
+#ifndef KCHAN_CUSTOM_LOCK_T
+#  error "kchan: KCHAN_PLATFORM_CUSTOM needs KCHAN_CUSTOM_LOCK_T and the kchan_custom_* hooks defined before including"
+#endif
+#define KCHAN__CAN_WAIT 1
+typedef KCHAN_CUSTOM_LOCK_T kchan__lock;
+_Static_assert(sizeof(KCHAN_CUSTOM_LOCK_T) <= 64,
+               "kchan: KCHAN_CUSTOM_LOCK_T is larger than the 64 bytes KCHAN_FOOTPRINT reserves for it");
+KCHAN__PRIV void kchan__lock_init(kchan__lock *l)    { kchan_custom_lock_init(l); }
+KCHAN__PRIV void kchan__lock_destroy(kchan__lock *l) { kchan_custom_lock_destroy(l); }
+KCHAN__PRIV void kchan__lock_acquire(kchan__lock *l) { kchan_custom_lock_acquire(l); }
+KCHAN__PRIV void kchan__lock_release(kchan__lock *l) { kchan_custom_lock_release(l); }
+KCHAN__PRIV int64_t kchan__clock_ns(void) { return kchan_custom_now_ns(); }
+KCHAN__PRIV void kchan__yield(void) {}
+KCHAN__PRIV int kchan__wait(KCHAN__ATOMIC(uint32_t) *word, uint32_t expected, int64_t deadline_ns)
+{
+    return kchan_custom_wait((const volatile uint32_t *)(uintptr_t)word, expected, deadline_ns) == KCHAN_TIMEDOUT
+           ? KCHAN_TIMEDOUT : 0;
+}
+KCHAN__PRIV void kchan__wake_all(KCHAN__ATOMIC(uint32_t) *word)
+{
+    kchan_custom_wake_all((const volatile uint32_t *)(uintptr_t)word);
+}
+
+#elif defined(KCHAN_PLATFORM_NONE)
+// >>platform_none: one thread, no locks; an op that would wait says KCHAN_WOULDBLOCK
+#define KCHAN__CAN_WAIT 0
+typedef struct { unsigned char unused; } kchan__lock;
+KCHAN__PRIV void kchan__lock_init(kchan__lock *l)    { (void)l; }
+KCHAN__PRIV void kchan__lock_destroy(kchan__lock *l) { (void)l; }
+KCHAN__PRIV void kchan__lock_acquire(kchan__lock *l) { (void)l; }
+KCHAN__PRIV void kchan__lock_release(kchan__lock *l) { (void)l; }
+KCHAN__PRIV int64_t kchan__clock_ns(void)
+{
+#ifdef KCHAN_NOW_NS
+    return (int64_t)(KCHAN_NOW_NS());
+#else
+    return 0;
+#endif
+}
+KCHAN__PRIV void kchan__yield(void) {}
+KCHAN__PRIV int kchan__wait(KCHAN__ATOMIC(uint32_t) *word, uint32_t expected, int64_t deadline_ns)
+{
+    (void)word; (void)expected; (void)deadline_ns;
+    return KCHAN_TIMEDOUT;                  /* never reached: KCHAN__CAN_WAIT is 0 */
+}
+KCHAN__PRIV void kchan__wake_all(KCHAN__ATOMIC(uint32_t) *word) { (void)word; }
+#endif /* platforms */
+
+#ifdef KCHAN__PARKING_LOT
+/* POSIX and C11: the channel lock is the system mutex, and sleepers hash by address into
+   buckets of (mutex, condvar). A wake broadcasts its bucket without touching the word, and
+   a sleeper re-checks its word under the bucket mutex, so no wake is lost. */
+typedef kchan__sys_mutex kchan__lock;
+KCHAN__PRIV void kchan__lock_init(kchan__lock *l)    { kchan__sys_mutex_init(l); }
+KCHAN__PRIV void kchan__lock_destroy(kchan__lock *l) { kchan__sys_mutex_destroy(l); }
+KCHAN__PRIV void kchan__lock_acquire(kchan__lock *l) { kchan__sys_mutex_lock(l); }
+KCHAN__PRIV void kchan__lock_release(kchan__lock *l) { kchan__sys_mutex_unlock(l); }
+
 #define KCHAN__PARK_BUCKETS 64
 static struct kchan__park_bucket {
-    pthread_mutex_t mutex;
-    pthread_cond_t cond;
+    kchan__sys_mutex mutex;
+    kchan__sys_cond cond;
 } kchan__park_lot[KCHAN__PARK_BUCKETS];
-static pthread_once_t kchan__park_once = PTHREAD_ONCE_INIT;
+static kchan__sys_once kchan__park_once = KCHAN__SYS_ONCE_INIT;
 
 static void kchan__park_init(void)
 {
     for (int i = 0; i < KCHAN__PARK_BUCKETS; i++) {
-        pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-#if !defined(__APPLE__)
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-#endif
-        pthread_mutex_init(&kchan__park_lot[i].mutex, NULL);
-        pthread_cond_init(&kchan__park_lot[i].cond, &attr);
-        pthread_condattr_destroy(&attr);
+        kchan__sys_mutex_init(&kchan__park_lot[i].mutex);
+        kchan__sys_cond_init(&kchan__park_lot[i].cond);
     }
 }
 
@@ -484,44 +690,31 @@ KCHAN__PRIV struct kchan__park_bucket *kchan__bucket(const void *word)
 {
     uintptr_t h = (uintptr_t)word;
     h ^= h >> 17; h *= (uintptr_t)0x9E3779B97F4A7C15ull; h ^= h >> 29;
-    pthread_once(&kchan__park_once, kchan__park_init);
+    kchan__sys_call_once(&kchan__park_once, kchan__park_init);
     return &kchan__park_lot[h % KCHAN__PARK_BUCKETS];
 }
 
-KCHAN__PRIV int kchan__wait(_Atomic uint32_t *word, uint32_t expected, int64_t deadline_ns)
+KCHAN__PRIV int kchan__wait(KCHAN__ATOMIC(uint32_t) *word, uint32_t expected, int64_t deadline_ns)
 {
     struct kchan__park_bucket *b = kchan__bucket(word);
     int r = 0;
-    pthread_mutex_lock(&b->mutex);
+    kchan__sys_mutex_lock(&b->mutex);
     /* [P1] relaxed: the bucket mutex orders this check against the waker's broadcast, which it
        sends after changing *word; the caller re-reads *word with acquire after we return. */
-    while (r == 0 && atomic_load_explicit(word, memory_order_relaxed) == expected) {
-        if (deadline_ns < 0) {
-            pthread_cond_wait(&b->cond, &b->mutex);
-        } else {
-#if defined(__APPLE__)
-            int64_t left = deadline_ns - kchan__clock_ns();
-            struct timespec rel = kchan__timespec(left > 0 ? left : 0);
-            if (pthread_cond_timedwait_relative_np(&b->cond, &b->mutex, &rel) == ETIMEDOUT)
-                r = KCHAN_TIMEDOUT;
-#else
-            struct timespec ts = kchan__timespec(deadline_ns);
-            if (pthread_cond_timedwait(&b->cond, &b->mutex, &ts) == ETIMEDOUT) r = KCHAN_TIMEDOUT;
-#endif
-        }
-    }
-    pthread_mutex_unlock(&b->mutex);
+    while (r == 0 && atomic_load_explicit(word, memory_order_relaxed) == expected)
+        r = kchan__sys_cond_wait(&b->cond, &b->mutex, deadline_ns);
+    kchan__sys_mutex_unlock(&b->mutex);
     return r;
 }
 
-KCHAN__PRIV void kchan__wake_all(_Atomic uint32_t *word)
+KCHAN__PRIV void kchan__wake_all(KCHAN__ATOMIC(uint32_t) *word)
 {
     struct kchan__park_bucket *b = kchan__bucket(word);
-    pthread_mutex_lock(&b->mutex);
-    pthread_cond_broadcast(&b->cond);
-    pthread_mutex_unlock(&b->mutex);
+    kchan__sys_mutex_lock(&b->mutex);
+    kchan__sys_cond_broadcast(&b->cond);
+    kchan__sys_mutex_unlock(&b->mutex);
 }
-#endif /* platforms */
+#endif /* KCHAN__PARKING_LOT */
 
 // >>core
 #ifndef KCHAN_NO_UNLIMITED
@@ -604,8 +797,8 @@ enum { KCHAN__CTX_WAITING, KCHAN__CTX_CLAIMED, KCHAN__CTX_WITHDRAWN };
 enum { KCHAN__WAKE_SPINNING, KCHAN__WAKE_PARKED, KCHAN__WAKE_DONE };
 
 typedef struct kchan__ctx {
-    _Atomic uint32_t state;
-    _Atomic uint32_t wake;
+    KCHAN__ATOMIC(uint32_t) state;
+    KCHAN__ATOMIC(uint32_t) wake;
     int status;                /* KCHAN_OK / KCHAN_CLOSED, written by the claimer before wake */
     int index;                 /* which case completed, written likewise */
 } kchan__ctx;
@@ -625,12 +818,12 @@ typedef struct { kchan__waiter *head, *tail; uint32_t count; } kchan__queue;
 /* Counters: written only under the channel lock (plain load + relaxed store, no RMW),
    read by kchan_stats_get with relaxed loads. */
 typedef struct {
-    _Atomic uint64_t sends, recvs, drops_newest, drops_oldest, undelivered;
-    _Atomic uint64_t send_full, recv_empty, timeouts, cancelled_waiters;
-    _Atomic uint64_t blocked_sends, blocked_recvs;
-    _Atomic size_t len, max_len;
-    _Atomic uint32_t waiting_senders, waiting_receivers;
-    _Atomic int closed, reason;
+    KCHAN__ATOMIC(uint64_t) sends, recvs, drops_newest, drops_oldest, undelivered;
+    KCHAN__ATOMIC(uint64_t) send_full, recv_empty, timeouts, cancelled_waiters;
+    KCHAN__ATOMIC(uint64_t) blocked_sends, blocked_recvs;
+    KCHAN__ATOMIC(size_t) len, max_len;
+    KCHAN__ATOMIC(uint32_t) waiting_senders, waiting_receivers;
+    KCHAN__ATOMIC(int) closed, reason;
 } kchan__metrics;
 
 struct kchan {
@@ -658,7 +851,7 @@ typedef struct {
     _Alignas(max_align_t) unsigned char evicted[KCHAN_EVICT_MAX];
 } kchan__after;
 
-KCHAN__PRIV void kchan__bump(_Atomic uint64_t *field, uint64_t by)
+KCHAN__PRIV void kchan__bump(KCHAN__ATOMIC(uint64_t) *field, uint64_t by)
 {
     /* [M1] relaxed load + relaxed store, not an RMW: every writer holds the channel lock, so
        there is one writer at a time; readers ([M2]) only need each value to be whole. */
@@ -714,7 +907,7 @@ KCHAN__PRIV void kchan__ctx_init(kchan__ctx *x)
 
 KCHAN__PRIV void kchan__publish_waiting(kchan_t *c, const kchan__queue *q)
 {
-    _Atomic uint32_t *field = q == &c->sendq ? &c->m.waiting_senders : &c->m.waiting_receivers;
+    KCHAN__ATOMIC(uint32_t) *field = q == &c->sendq ? &c->m.waiting_senders : &c->m.waiting_receivers;
     /* [M5] relaxed: a gauge written under the lock, as [M1]. */
     atomic_store_explicit(field, q->count, memory_order_relaxed);
 }
@@ -794,7 +987,7 @@ KCHAN__PRIV void kchan__finish(kchan__after *a)
     kchan__waiter *w = a->release;
     while (w) {
         kchan__waiter *next = w->next;
-        _Atomic uint32_t *wake = &w->ctx->wake;
+        KCHAN__ATOMIC(uint32_t) *wake = &w->ctx->wake;
         /* [W3] release: publishes ctx->status/index and the element copied to or from the
            owner's buffer; pairs with [W4] acquire in kchan__park. After this store the owner
            may return and reuse its stack, so `wake` is used below only as a futex key. */
@@ -1027,7 +1220,7 @@ KCHAN__PRIV int kchan__op(kchan_t *c, int dir, void *elem, int64_t timeout_ns)
     kchan__lock_acquire(&c->lock);
     int r = dir == KCHAN__SEND ? kchan__send_locked(c, elem, &a) : kchan__recv_locked(c, elem, &a);
     if (r == KCHAN_WOULDBLOCK) {
-        if (timeout_ns == 0) {
+        if (timeout_ns == 0 || !KCHAN__CAN_WAIT) {
             kchan__bump(dir == KCHAN__SEND ? &c->m.send_full : &c->m.recv_empty, 1);
         } else {
             kchan__bump(dir == KCHAN__SEND ? &c->m.blocked_sends : &c->m.blocked_recvs, 1);
@@ -1069,7 +1262,7 @@ KCHAN_DEF int kchan_send_many(kchan_t *c, const void *elems, size_t n, size_t *s
             i++;
             if (a.cb_chan) break;
         }
-        if (r == KCHAN_WOULDBLOCK && timeout_ns == 0) {
+        if (r == KCHAN_WOULDBLOCK && (timeout_ns == 0 || !KCHAN__CAN_WAIT)) {
             kchan__bump(&c->m.send_full, 1);
         } else if (r == KCHAN_WOULDBLOCK) {
             if (!blocked) kchan__bump(&c->m.blocked_sends, 1);
@@ -1095,7 +1288,7 @@ KCHAN_DEF int kchan_recv_many(kchan_t *c, void *out, size_t max, size_t *got, in
     a.cb_chan = NULL;
     kchan__lock_acquire(&c->lock);
     int r = kchan__recv_locked(c, out, &a);
-    if (r == KCHAN_WOULDBLOCK && timeout_ns == 0) {
+    if (r == KCHAN_WOULDBLOCK && (timeout_ns == 0 || !KCHAN__CAN_WAIT)) {
         kchan__bump(&c->m.recv_empty, 1);
     } else if (r == KCHAN_WOULDBLOCK) {
         kchan__bump(&c->m.blocked_recvs, 1);
@@ -1220,8 +1413,8 @@ KCHAN__PRIV void kchan__init(kchan_t *c, unsigned char *ring, size_t elem_size, 
 #define KCHAN__ALIGN_UP(n, a) (((n) + (a) - 1) / (a) * (a))
 _Static_assert(KCHAN__ALIGN_UP(sizeof(struct kchan), KCHAN__CACHELINE) + KCHAN__CACHELINE
                <= KCHAN__FOOTPRINT_FIXED, "kchan: KCHAN__FOOTPRINT_FIXED is too small for struct kchan");
-_Static_assert(sizeof(kchan_counter) == 64 && sizeof(_Atomic int64_t) == sizeof(int64_t) &&
-               sizeof(_Atomic uint32_t) == sizeof(uint32_t), "kchan: kchan_counter layout");
+_Static_assert(sizeof(kchan_counter) == 64 && sizeof(KCHAN__ATOMIC(int64_t)) == sizeof(int64_t) &&
+               sizeof(KCHAN__ATOMIC(uint32_t)) == sizeof(uint32_t), "kchan: kchan_counter layout");
 
 KCHAN_DEF int kchan_create(kchan_t **out, size_t elem_size, const kchan_opts *opts)
 {
@@ -1310,7 +1503,11 @@ KCHAN_DEF const char *kchan_strerror(int status)
    registration. Waiter records live on this stack frame: nothing is allocated. A select's
    own waiters are registered only after its try pass, so it can never pair with itself. */
 
-#define KCHAN__THREAD_LOCAL _Thread_local
+#ifdef KCHAN_PLATFORM_NONE
+#  define KCHAN__THREAD_LOCAL              /* one thread: a plain static is per-thread */
+#else
+#  define KCHAN__THREAD_LOCAL _Thread_local
+#endif
 
 /* Per-thread xorshift64* generator, seeded lazily from the clock and the thread's address. */
 static KCHAN__THREAD_LOCAL uint64_t kchan__rng_state;
@@ -1364,7 +1561,7 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
     }
     int64_t deadline = kchan__deadline(timeout_ns);
     if (nlocks == 0) {                 /* like Go's nil channels: wait out the timeout */
-        if (timeout_ns == 0) return KCHAN_WOULDBLOCK;
+        if (timeout_ns == 0 || !KCHAN__CAN_WAIT) return KCHAN_WOULDBLOCK;
         kchan__sleep_until(deadline);
         return KCHAN_TIMEDOUT;
     }
@@ -1393,7 +1590,7 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
         k->status = r;
         return (int)order[t];
     }
-    if (timeout_ns == 0 || nomem) {
+    if (timeout_ns == 0 || nomem || !KCHAN__CAN_WAIT) {
         for (size_t j = nlocks; j-- > 0;) kchan__lock_release(&locks[j]->lock);
         kchan__finish(&a);
         /* An unlimited send case that cannot grow would wait for memory, not for a partner:
@@ -1539,9 +1736,9 @@ KCHAN_DEF int kchan_dump(const kchan_t *c, char *buf, size_t n)
 // >>counter
 /* value__, epoch__ and waiters__ are plain fields in the public struct (which must stay
    free of _Atomic for C++); the implementation reaches them only through these views. */
-KCHAN__PRIV _Atomic int64_t *kchan__cval(const kchan_counter *k) { return (_Atomic int64_t *)(uintptr_t)&k->value__; }
-KCHAN__PRIV _Atomic uint32_t *kchan__cepoch(kchan_counter *k) { return (_Atomic uint32_t *)(uintptr_t)&k->epoch__; }
-KCHAN__PRIV _Atomic uint32_t *kchan__cwaiters(kchan_counter *k) { return (_Atomic uint32_t *)(uintptr_t)&k->waiters__; }
+KCHAN__PRIV KCHAN__ATOMIC(int64_t) *kchan__cval(const kchan_counter *k) { return (KCHAN__ATOMIC(int64_t) *)(uintptr_t)&k->value__; }
+KCHAN__PRIV KCHAN__ATOMIC(uint32_t) *kchan__cepoch(kchan_counter *k) { return (KCHAN__ATOMIC(uint32_t) *)(uintptr_t)&k->epoch__; }
+KCHAN__PRIV KCHAN__ATOMIC(uint32_t) *kchan__cwaiters(kchan_counter *k) { return (KCHAN__ATOMIC(uint32_t) *)(uintptr_t)&k->waiters__; }
 
 KCHAN_DEF void kchan_counter_init(kchan_counter *k, int64_t v)
 {
@@ -1592,7 +1789,7 @@ KCHAN_DEF int kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64_t ti
 {
     if (!k) return KCHAN_INVAL;
     if (kchan_counter_load(k) >= target) return KCHAN_OK;
-    if (timeout_ns == 0) return KCHAN_WOULDBLOCK;
+    if (timeout_ns == 0 || !KCHAN__CAN_WAIT) return KCHAN_WOULDBLOCK;
     int64_t deadline = kchan__deadline(timeout_ns);
     int r = KCHAN_OK;
     /* [K3] seq_cst: see kchan__counter_changed. */
@@ -1612,6 +1809,20 @@ KCHAN_DEF int kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64_t ti
     return r;
 }
 
+#ifdef KCHAN__PLAIN_ATOMICS          /* give the names back to <stdatomic.h> */
+#  undef atomic_load_explicit
+#  undef atomic_store_explicit
+#  undef atomic_exchange_explicit
+#  undef atomic_compare_exchange_strong_explicit
+#  undef atomic_compare_exchange_weak_explicit
+#  undef atomic_fetch_add_explicit
+#  undef atomic_fetch_sub_explicit
+#  undef memory_order_relaxed
+#  undef memory_order_acquire
+#  undef memory_order_release
+#  undef memory_order_acq_rel
+#  undef memory_order_seq_cst
+#endif
 #endif /* KCHAN_IMPLEMENTATION */
 
 /*

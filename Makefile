@@ -73,7 +73,7 @@ test-c11: $(foreach e,$(ENGINES),run-asan-$(e)-c11)
 test-custom: $(foreach e,$(ENGINES),run-asan-$(e)-custom)
 .PHONY: test-posix test-c11 test-custom
 
-test: compile-checks lint asan tsan test-posix test-c11 test-custom run-examples bench-quick
+test: compile-checks lint asan tsan test-platforms run-examples bench-quick
 	@echo "make test: all green"
 
 stress: $(foreach e,$(ENGINES),$(B)/tsan-$(e)/kchan_tests)
@@ -93,6 +93,63 @@ compile-checks: kchan.h
 	@if $(CC) $(WARN) $(STB_INC) -c tests/compile_fail_types.c -o $(B)/compile_fail_types.o 2>/dev/null; then \
 	    echo "compile_fail_types.c compiled: mixing two channel types was not diagnosed"; exit 1; \
 	 else echo "ok: mixing two channel types is a compile error"; fi
+
+# ---- platforms: Windows under wine, 32-bit, bare metal, C++, embedded cross builds ---------
+# Each names the Debian package that provides a missing tool (.ci/run installs them).
+need = @command -v $(1) >/dev/null 2>&1 || { echo "missing $(1): install the Debian package $(2)"; exit 1; }
+MINGW := x86_64-w64-mingw32-gcc
+WINE  := wine
+WINE_ENV := WINEPREFIX=$(abspath $(B))/wineprefix WINEDEBUG=-all
+ARMCC := arm-none-eabi-gcc
+EMBEDDED_FLAGS := -std=c11 -Wall -Wextra -Werror -Os -mthumb -ffunction-sections -fdata-sections -DNDEBUG
+
+.PHONY: test-platforms test-win test-32 test-none test-cpp embedded
+test-platforms: test-posix test-c11 test-custom test-none test-32 test-cpp test-win embedded
+
+test-none: tests/smoke.c kchan.h
+	@mkdir -p $(B)
+	$(CC) $(WARN) -O1 -g $(STB_INC) -DKCHAN_PLATFORM_NONE -DKCHAN_NO_UNLIMITED tests/smoke.c -o $(B)/smoke_none
+	$(B)/smoke_none
+
+test-32: tests/smoke.c kchan.h
+	@mkdir -p $(B)
+	@echo 'int main(void){return 0;}' | gcc -m32 -x c - -o $(B)/m32probe 2>/dev/null || \
+	    { echo "missing 32-bit toolchain: install the Debian package gcc-multilib"; exit 1; }
+	gcc $(WARN) -m32 -O2 -g $(STB_INC) tests/smoke.c -o $(B)/smoke32 $(LDLIBS)
+	$(B)/smoke32
+
+test-cpp: compile-checks
+
+test-win: tests/smoke.c kchan.h $(wildcard examples/*.c)
+	$(call need,$(MINGW),gcc-mingw-w64-x86-64)
+	$(call need,$(WINE),wine64)
+	@mkdir -p $(B)/win
+	$(MINGW) $(WARN) -O2 $(STB_INC) tests/smoke.c -o $(B)/win/smoke.exe -static -lsynchronization
+	@for f in examples/*.c; do b=$$(basename $$f .c); \
+	    echo "$(MINGW) $$f"; \
+	    $(MINGW) $(WARN) -O2 $(STB_INC) $$f -o $(B)/win/$$b.exe -static -lpthread -lsynchronization || exit 1; done
+	@for x in $(B)/win/*.exe; do echo "== wine $$x"; \
+	    $(WINE_ENV) timeout 300 $(WINE) $$x > $$x.out 2>&1 || { cat $$x.out; echo "$$x failed under wine"; exit 1; }; \
+	    tail -n 1 $$x.out; done
+
+# Cortex-M0+ and M4, bare metal (KCHAN_PLATFORM_NONE) and RTOS hooks (KCHAN_PLATFORM_CUSTOM),
+# without the unlimited kind (no stb_ds). The bare-metal firmware is linked with --gc-sections
+# and must contain no malloc/free: it only uses kchan_create_in. Prints the .text sizes.
+embedded: tests/embedded/firmware.c tests/embedded/rtos_port.h kchan.h
+	$(call need,$(ARMCC),gcc-arm-none-eabi (and libnewlib-arm-none-eabi))
+	@mkdir -p $(B)/embedded
+	@printf '%-15s %-8s %12s %16s %s\n' cpu platform "object .text" "firmware .text" "malloc linked"
+	@for cpu in cortex-m0plus cortex-m4; do for p in NONE CUSTOM; do \
+	    o=$(B)/embedded/fw_$${cpu}_$$p; \
+	    $(ARMCC) $(EMBEDDED_FLAGS) -mcpu=$$cpu -DKCHAN_PLATFORM_$$p -c tests/embedded/firmware.c -o $$o.o || exit 1; \
+	    obj=$$(arm-none-eabi-size $$o.o | awk 'NR==2 {print $$1}'); fw=-; mal=-; \
+	    if [ $$p = NONE ]; then \
+	        $(ARMCC) $(EMBEDDED_FLAGS) -mcpu=$$cpu -DKCHAN_PLATFORM_$$p tests/embedded/firmware.c \
+	            -Wl,--gc-sections --specs=nosys.specs -o $$o.elf 2>$$o.ld.log || { cat $$o.ld.log; exit 1; }; \
+	        fw=$$(arm-none-eabi-size $$o.elf | awk 'NR==2 {print $$1}'); \
+	        if arm-none-eabi-nm $$o.elf | grep -qE ' (malloc|free|realloc|_malloc_r)$$'; then \
+	            echo "$$o.elf links malloc: a create_in-only build must not"; exit 1; fi; mal=no; fi; \
+	    printf '%-15s %-8s %12s %16s %s\n' $$cpu $$p $$obj $$fw $$mal; done; done
 
 lint: kchan.h
 	@awk '/memory_order_/ { ok = 0; for (i = 1; i <= 3; i++) if (prev[i] ~ /\/\*|\/\/|\*\// ) ok = 1; \

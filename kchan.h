@@ -816,11 +816,18 @@ typedef struct kchan__waiter {
 typedef struct { kchan__waiter *head, *tail; uint32_t count; } kchan__queue;
 
 /* Counters: written only under the channel lock (plain load + relaxed store, no RMW),
-   read by kchan_stats_get with relaxed loads. */
+   read by kchan_stats_get with relaxed loads. 64-bit where the target has lock-free 64-bit
+   atomics; pointer-width otherwise (32-bit MCUs: they wrap after 2^32 events), so no
+   libatomic is needed there. */
+#if defined(KCHAN__PLAIN_ATOMICS) || (defined(ATOMIC_LLONG_LOCK_FREE) && ATOMIC_LLONG_LOCK_FREE == 2)
+typedef uint64_t kchan__count;
+#else
+typedef uintptr_t kchan__count;
+#endif
 typedef struct {
-    KCHAN__ATOMIC(uint64_t) sends, recvs, drops_newest, drops_oldest, undelivered;
-    KCHAN__ATOMIC(uint64_t) send_full, recv_empty, timeouts, cancelled_waiters;
-    KCHAN__ATOMIC(uint64_t) blocked_sends, blocked_recvs;
+    KCHAN__ATOMIC(kchan__count) sends, recvs, drops_newest, drops_oldest, undelivered;
+    KCHAN__ATOMIC(kchan__count) send_full, recv_empty, timeouts, cancelled_waiters;
+    KCHAN__ATOMIC(kchan__count) blocked_sends, blocked_recvs;
     KCHAN__ATOMIC(size_t) len, max_len;
     KCHAN__ATOMIC(uint32_t) waiting_senders, waiting_receivers;
     KCHAN__ATOMIC(int) closed, reason;
@@ -851,11 +858,11 @@ typedef struct {
     _Alignas(max_align_t) unsigned char evicted[KCHAN_EVICT_MAX];
 } kchan__after;
 
-KCHAN__PRIV void kchan__bump(KCHAN__ATOMIC(uint64_t) *field, uint64_t by)
+KCHAN__PRIV void kchan__bump(KCHAN__ATOMIC(kchan__count) *field, size_t by)
 {
     /* [M1] relaxed load + relaxed store, not an RMW: every writer holds the channel lock, so
        there is one writer at a time; readers ([M2]) only need each value to be whole. */
-    atomic_store_explicit(field, atomic_load_explicit(field, memory_order_relaxed) + by,
+    atomic_store_explicit(field, (kchan__count)(atomic_load_explicit(field, memory_order_relaxed) + by),
                           memory_order_relaxed);
 }
 
@@ -1503,27 +1510,46 @@ KCHAN_DEF const char *kchan_strerror(int status)
    registration. Waiter records live on this stack frame: nothing is allocated. A select's
    own waiters are registered only after its try pass, so it can never pair with itself. */
 
-#ifdef KCHAN_PLATFORM_NONE
-#  define KCHAN__THREAD_LOCAL              /* one thread: a plain static is per-thread */
+/* Each select draws its case order from a xorshift64* generator. Threaded platforms keep
+   one per thread (_Thread_local), seeded lazily from the clock and the thread's address;
+   _NONE has one thread, so a plain static; _CUSTOM ports seldom have thread-local storage,
+   so each select there seeds afresh from a shared sequence number, the clock and its stack. */
+KCHAN__PRIV uint64_t kchan__mix(uint64_t x)
+{
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;      /* splitmix64 finaliser */
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    x ^= x >> 31;
+    return x ? x : 0x9E3779B97F4A7C15ull;
+}
+
+#if defined(KCHAN_PLATFORM_CUSTOM)
+static KCHAN__ATOMIC(uint32_t) kchan__rng_seq;
+KCHAN__PRIV uint64_t kchan__rng_begin(const void *stack)
+{
+    /* [R1] relaxed: only distinctness of the numbers matters, no ordering. */
+    uint32_t n = atomic_fetch_add_explicit(&kchan__rng_seq, 1, memory_order_relaxed);
+    return kchan__mix((uint64_t)kchan__clock_ns() ^ ((uint64_t)n << 32) ^ (uint64_t)(uintptr_t)stack);
+}
+KCHAN__PRIV void kchan__rng_end(uint64_t state) { (void)state; }
 #else
-#  define KCHAN__THREAD_LOCAL _Thread_local
-#endif
-
-/* Per-thread xorshift64* generator, seeded lazily from the clock and the thread's address. */
-static KCHAN__THREAD_LOCAL uint64_t kchan__rng_state;
-
-KCHAN__PRIV uint32_t kchan__random_below(uint32_t bound)
+#  ifdef KCHAN_PLATFORM_NONE
+static uint64_t kchan__rng_state;
+#  else
+static _Thread_local uint64_t kchan__rng_state;
+#  endif
+KCHAN__PRIV uint64_t kchan__rng_begin(const void *stack)
 {
     uint64_t x = kchan__rng_state;
-    if (x == 0) {
-        x = (uint64_t)kchan__clock_ns() ^ (uint64_t)(uintptr_t)&kchan__rng_state;
-        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;      /* splitmix64 finaliser */
-        x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-        x ^= x >> 31;
-        if (x == 0) x = 0x9E3779B97F4A7C15ull;
-    }
+    return x ? x : kchan__mix((uint64_t)kchan__clock_ns() ^ (uint64_t)(uintptr_t)stack);
+}
+KCHAN__PRIV void kchan__rng_end(uint64_t state) { kchan__rng_state = state; }
+#endif
+
+KCHAN__PRIV uint32_t kchan__random_below(uint64_t *state, uint32_t bound)
+{
+    uint64_t x = *state;
     x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
-    kchan__rng_state = x;
+    *state = x;
     uint32_t r = (uint32_t)((x * 0x2545F4914F6CDD1Dull) >> 32);
     return (uint32_t)(((uint64_t)r * bound) >> 32);        /* unbiased enough for n <= 64 */
 }
@@ -1573,10 +1599,12 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
     for (size_t j = 0; j < nlocks; j++) kchan__lock_acquire(&locks[j]->lock);
 
     /* Try pass: a lazily drawn uniform permutation; the first case that completes wins. */
+    uint64_t rng = biased ? 0 : kchan__rng_begin(&rng);
     for (size_t i = 0; i < n; i++) order[i] = (uint16_t)i;
     for (size_t t = 0; t < n; t++) {
         if (!biased) {
-            size_t j = t + kchan__random_below((uint32_t)(n - t));
+            size_t j = t + kchan__random_below(&rng, (uint32_t)(n - t));
+            kchan__rng_end(rng);           /* keep the stream moving even if we stop early */
             uint16_t tmp = order[t]; order[t] = order[j]; order[j] = tmp;
         }
         kchan_case *k = &cases[order[t]];

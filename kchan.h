@@ -20,14 +20,41 @@
  *   KCHAN_STATIC              -                  every symbol static (single-TU builds)
  *   KCHAN_LOCKFREE            -                  buffered channels use the lock-free engine
  *                                                (not built yet: an #error says so)
- *   KCHAN_PLATFORM_LINUX      auto on Linux      futex lock and parking
+ *   KCHAN_PLATFORM_LINUX      auto on Linux      futex lock and futex parking
+ *   KCHAN_PLATFORM_WIN32      auto on Windows    SRW locks, WaitOnAddress (-lsynchronization)
  *   KCHAN_PLATFORM_POSIX      auto elsewhere     pthread mutex, parking lot of condvars
+ *   KCHAN_PLATFORM_C11        -                  <threads.h> mutex, parking lot of condvars
+ *   KCHAN_PLATFORM_CUSTOM     -                  your RTOS/scheduler hooks (below)
+ *   KCHAN_PLATFORM_NONE       -                  one thread, no locks: every op that would
+ *                                                wait returns KCHAN_WOULDBLOCK
+ *   KCHAN_NOW_NS()            -                  _NONE only: kchan_now_ns() (else it is 0)
  *   KCHAN_MALLOC/REALLOC/FREE malloc/realloc/free all three or none; stb_ds uses them too
  *   KCHAN_ASSERT(x)           assert(x)          internal invariants only, never input
- *   KCHAN_SELECT_MAX          64                 most cases one select may take
+ *   KCHAN_SELECT_MAX          64                 most cases one select may take (<= 65535)
  *   KCHAN_EVICT_MAX           256                largest element a drop-oldest/conflated
  *                                                channel hands to on_undelivered (see LIMITS)
  *   KCHAN_NO_UNLIMITED        -                  no unlimited kind, no stb_ds dependency
+ *
+ * CUSTOM PLATFORM HOOKS (KCHAN_PLATFORM_CUSTOM): define, before including in the
+ * implementation file, functions or macros of these shapes (L = KCHAN_CUSTOM_LOCK_T, a type
+ * of at most 64 bytes):
+ *   #define KCHAN_CUSTOM_LOCK_T my_lock
+ *   void    kchan_custom_lock_init(L *l);    void kchan_custom_lock_destroy(L *l);
+ *   void    kchan_custom_lock_acquire(L *l); void kchan_custom_lock_release(L *l);
+ *   int     kchan_custom_wait(const volatile uint32_t *word, uint32_t expected, int64_t deadline_ns);
+ *           sleep while *word == expected, until woken or until the absolute deadline on
+ *           kchan_custom_now_ns's clock (-1: none); return 0 (woken, maybe spuriously: kchan
+ *           re-checks) or KCHAN_TIMEDOUT. It must not miss a wake that follows a change of
+ *           *word (check the word and sleep atomically with respect to wake_all).
+ *   void    kchan_custom_wake_all(const volatile uint32_t *word);
+ *           wake every sleeper on word. Never dereference it: it is only a key, and the
+ *           memory may already belong to someone else.
+ *   int64_t kchan_custom_now_ns(void);        monotonic nanoseconds
+ * The lock needs no fairness and is never taken recursively; kchan holds at most one
+ * channel lock at a time except in select, which takes its channels' locks in address
+ * order. The port must give C11 atomics on 32-bit words (ARMv6-M: the __atomic_*_4
+ * helpers, e.g. by masking interrupts); kchan_counter also uses 64-bit atomics. No
+ * thread-local storage is needed. tests/custom_hooks_impl.c is a complete port on pthreads.
  *
  * API              blocks?                         allocates?
  *   kchan_create / kchan_new   no                  yes (once; never after, but unlimited growth)

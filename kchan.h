@@ -1590,6 +1590,28 @@ KCHAN__PRIV void kchan__sleep_until(int64_t deadline_ns)
     while (kchan__wait(&never.wake, KCHAN__WAKE_PARKED, deadline_ns) != KCHAN_TIMEDOUT) {}
 }
 
+/* A case's operation without waiting; its channel's lock is held. */
+KCHAN__PRIV int kchan__try_case(kchan_case *k, kchan__after *a)
+{
+    return k->op == KCHAN_OP_SEND ? kchan__send_locked(k->chan, k->elem, a)
+                                  : kchan__recv_locked(k->chan, k->elem, a);
+}
+
+/* Could this case complete now? A lock-free hint from the published counters. */
+KCHAN__PRIV bool kchan__maybe_ready(const kchan_t *c, int op)
+{
+    if (kchan__closed(c)) return true;
+    /* [M9] relaxed: a hint only. A stale "no" costs nothing but the locked pass, which
+       re-checks everything under the locks before the select may wait. */
+    if (op == KCHAN_OP_RECV)
+        return atomic_load_explicit(&c->m.len, memory_order_relaxed) > 0 ||
+               atomic_load_explicit(&c->m.waiting_senders, memory_order_relaxed) > 0;  /* [M9] */
+    if (c->kind == KCHAN__UNLIMITED || c->kind == KCHAN__CONFLATED || c->policy != KCHAN_BLOCK)
+        return true;
+    return atomic_load_explicit(&c->m.len, memory_order_relaxed) < c->ring_size ||       /* [M9] */
+           atomic_load_explicit(&c->m.waiting_receivers, memory_order_relaxed) > 0;
+}
+
 KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, bool biased)
 {
     kchan_t *locks[KCHAN_SELECT_MAX];
@@ -1623,21 +1645,43 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
     bool nomem = false;
     a.release = NULL;
     a.cb_chan = NULL;
-    for (size_t j = 0; j < nlocks; j++) kchan__lock_acquire(&locks[j]->lock);
 
-    /* Try pass: a lazily drawn uniform permutation; the first case that completes wins. */
-    uint64_t rng = biased ? 0 : kchan__rng_begin(&rng);
+    /* The order the cases are tried in: a uniform permutation (identity when biased). */
     for (size_t i = 0; i < n; i++) order[i] = (uint16_t)i;
-    for (size_t t = 0; t < n; t++) {
-        if (!biased) {
+    if (!biased) {
+        uint64_t rng = kchan__rng_begin(&rng);
+        for (size_t t = 0; t + 1 < n; t++) {
             size_t j = t + kchan__random_below(&rng, (uint32_t)(n - t));
-            kchan__rng_end(rng);           /* keep the stream moving even if we stop early */
             uint16_t tmp = order[t]; order[t] = order[j]; order[j] = tmp;
         }
+        kchan__rng_end(rng);
+    }
+
+    /* Fast pass: try the cases one channel lock at a time, skipping those a lock-free look
+       says cannot complete. A select that can complete at once usually ends here, taking
+       one lock instead of all of them; a wrong "cannot" is caught by the locked pass. */
+    if (nlocks > 1) {
+        for (size_t t = 0; t < n; t++) {
+            kchan_case *k = &cases[order[t]];
+            if (!k->chan || !kchan__maybe_ready(k->chan, k->op)) continue;
+            kchan__lock_acquire(&k->chan->lock);
+            int r = kchan__try_case(k, &a);
+            kchan__lock_release(&k->chan->lock);
+            kchan__finish(&a);
+            if (r == KCHAN_NOMEM) nomem = true;
+            if (r != KCHAN_OK && r != KCHAN_CLOSED) continue;
+            k->status = r;
+            return (int)order[t];
+        }
+    }
+
+    /* Locked pass: every channel locked in address order, so what we see cannot change
+       before we register; the first case that completes wins. */
+    for (size_t j = 0; j < nlocks; j++) kchan__lock_acquire(&locks[j]->lock);
+    for (size_t t = 0; t < n; t++) {
         kchan_case *k = &cases[order[t]];
         if (!k->chan) continue;
-        int r = k->op == KCHAN_OP_SEND ? kchan__send_locked(k->chan, k->elem, &a)
-                                       : kchan__recv_locked(k->chan, k->elem, &a);
+        int r = kchan__try_case(k, &a);
         if (r == KCHAN_NOMEM) { nomem = true; continue; }   /* let the other cases try */
         if (r == KCHAN_WOULDBLOCK) continue;
         for (size_t j = nlocks; j-- > 0;) kchan__lock_release(&locks[j]->lock);

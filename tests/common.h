@@ -35,6 +35,24 @@ static inline void t_record(void *elem, void *user)
     if (i < 4096) r->values[i] = v;
 }
 
+/* A channel of `cap` elements of `elem_size` bytes, created or the test fails. */
+static inline kchan_t *t_chan(size_t elem_size, size_t cap)
+{
+    kchan_t *c = NULL;
+    kchan_opts o = { .capacity = cap };
+    cr_assert_eq(kchan_create(&c, elem_size, &o), KCHAN_OK);
+    cr_assert_not_null(c);
+    return c;
+}
+
+/* The channel's stats as a value. */
+static inline kchan_stats t_stats(const kchan_t *c)
+{
+    kchan_stats s;
+    kchan_stats_get(c, &s);
+    return s;
+}
+
 /* Start/join helpers. */
 static inline pthread_t t_spawn(void *(*fn)(void *), void *arg)
 {

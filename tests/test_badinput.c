@@ -6,22 +6,6 @@
 
 KCHAN_DEFINE(badch, int64_t);
 
-static kchan_t *make_chan(size_t elem_size, size_t cap)
-{
-    kchan_t *c = NULL;
-    kchan_opts o = { .capacity = cap };
-    cr_assert_eq(kchan_create(&c, elem_size, &o), KCHAN_OK);
-    cr_assert_not_null(c);
-    return c;
-}
-
-static kchan_stats stats_of(const kchan_t *c)
-{
-    kchan_stats s;
-    kchan_stats_get(c, &s);
-    return s;
-}
-
 static void ignore_elem(void *elem, void *user) { (void)elem; (void)user; }
 
 /* ---- creation ---- */
@@ -211,7 +195,7 @@ Test(badinput, null_element_is_inval_and_has_no_effect, .timeout = T_TIMEOUT)
 {
     size_t caps[] = { KCHAN_RENDEZVOUS, 4, KCHAN_UNLIMITED, KCHAN_CONFLATED };
     for (size_t k = 0; k < 4; k++) {
-        kchan_t *c = make_chan(8, caps[k]);
+        kchan_t *c = t_chan(8, caps[k]);
         size_t n = 77;
         cr_assert_eq(kchan_send(c, NULL), KCHAN_INVAL);
         cr_assert_eq(kchan_try_send(c, NULL), KCHAN_INVAL);
@@ -230,7 +214,7 @@ Test(badinput, null_element_is_inval_and_has_no_effect, .timeout = T_TIMEOUT)
         cr_assert_eq(kchan_recv_many(c, NULL, 3, &n, KCHAN_FOREVER), KCHAN_INVAL);
         cr_assert_eq(kchan_peek(c, NULL), KCHAN_INVAL);
         cr_assert_eq(kchan_len(c), len, "an invalid recv took something");
-        kchan_stats st = stats_of(c);
+        kchan_stats st = t_stats(c);
         cr_assert_eq(st.recvs, 0);
         cr_assert_eq(st.sends, caps[k] == KCHAN_RENDEZVOUS ? 0 : 1);
         cr_assert_eq(st.send_full + st.recv_empty + st.timeouts + st.blocked_sends + st.blocked_recvs, 0,
@@ -246,7 +230,7 @@ Test(badinput, null_element_is_inval_and_has_no_effect, .timeout = T_TIMEOUT)
 
 Test(badinput, recv_many_max_zero_is_inval, .timeout = T_TIMEOUT)
 {
-    kchan_t *c = make_chan(8, 4);
+    kchan_t *c = t_chan(8, 4);
     int64_t v = 1, out[4];
     cr_assert_eq(kchan_send(c, &v), KCHAN_OK);
     size_t got = 77;
@@ -259,7 +243,7 @@ Test(badinput, recv_many_max_zero_is_inval, .timeout = T_TIMEOUT)
 
 Test(badinput, elem_size_zero_accepts_null, .timeout = T_TIMEOUT)
 {
-    kchan_t *c = make_chan(0, 2);
+    kchan_t *c = t_chan(0, 2);
     size_t n = 0;
     cr_assert_eq(kchan_send(c, NULL), KCHAN_OK);
     cr_assert_eq(kchan_send_many(c, NULL, 1, &n, 0), KCHAN_OK);
@@ -275,7 +259,7 @@ Test(badinput, elem_size_zero_accepts_null, .timeout = T_TIMEOUT)
 
 Test(badinput, select_invalid_cases, .timeout = T_TIMEOUT)
 {
-    kchan_t *c = make_chan(8, 4);
+    kchan_t *c = t_chan(8, 4);
     int64_t v = 5, out = -1;
     cr_assert_eq(kchan_send(c, &v), KCHAN_OK);
 
@@ -308,7 +292,7 @@ Test(badinput, select_invalid_cases, .timeout = T_TIMEOUT)
     /* none of it had any effect */
     cr_assert_eq(out, -1, "an invalid select received");
     cr_assert_eq(kchan_len(c), 1);
-    kchan_stats st = stats_of(c);
+    kchan_stats st = t_stats(c);
     cr_assert_eq(st.recvs, 0);
     cr_assert_eq(st.sends, 1);
     cr_assert_eq(st.cancelled_waiters, 0);
@@ -352,7 +336,7 @@ Test(badinput, double_close_is_closed, .timeout = T_TIMEOUT)
 {
     size_t caps[] = { KCHAN_RENDEZVOUS, 4, KCHAN_UNLIMITED, KCHAN_CONFLATED };
     for (size_t k = 0; k < 4; k++) {
-        kchan_t *c = make_chan(8, caps[k]);
+        kchan_t *c = t_chan(8, caps[k]);
         cr_assert_eq(kchan_close(c), KCHAN_OK);
         cr_assert_eq(kchan_close(c), KCHAN_CLOSED);
         cr_assert_eq(kchan_close_with(c, 4), KCHAN_CLOSED);
@@ -368,7 +352,7 @@ Test(badinput, double_close_is_closed, .timeout = T_TIMEOUT)
 
 Test(badinput, dump_and_stats_odd_buffers, .timeout = T_TIMEOUT)
 {
-    kchan_t *c = make_chan(8, 4);
+    kchan_t *c = t_chan(8, 4);
     int needed = kchan_dump(c, NULL, 0);
     cr_assert_gt(needed, 0, "dump with no buffer returns the length needed");
     char buf[8];

@@ -38,22 +38,6 @@ static void *recv_null_thread(void *p)
     return NULL;
 }
 
-static kchan_t *make_chan(size_t elem_size, size_t cap)
-{
-    kchan_t *c = NULL;
-    kchan_opts o = { .capacity = cap };
-    cr_assert_eq(kchan_create(&c, elem_size, &o), KCHAN_OK);
-    cr_assert_not_null(c);
-    return c;
-}
-
-static kchan_stats stats_of(const kchan_t *c)
-{
-    kchan_stats s;
-    kchan_stats_get(c, &s);
-    return s;
-}
-
 /* ---- every kind across threads, FIFO ---- */
 
 enum { KIND_N = 2000 };
@@ -76,7 +60,7 @@ static void *seq_producer(void *p)
 
 static void run_kind(size_t cap)
 {
-    kchan_t *c = make_chan(sizeof(int64_t), cap);
+    kchan_t *c = t_chan(sizeof(int64_t), cap);
     producer_arg pa = { .c = c, .n = KIND_N };
     pthread_t t = t_spawn(seq_producer, &pa);
     int64_t last = 0, count = 0;
@@ -95,7 +79,7 @@ static void run_kind(size_t cap)
     cr_assert(in_order, "values out of order for capacity %zu", cap);
     int64_t v;
     cr_assert_eq(kchan_try_recv(c, &v), KCHAN_WOULDBLOCK);
-    kchan_stats s = stats_of(c);
+    kchan_stats s = t_stats(c);
     cr_assert_eq(s.sends, (uint64_t)KIND_N);
     cr_assert_eq(s.recvs, (uint64_t)count);
     if (cap == KCHAN_CONFLATED)
@@ -115,7 +99,7 @@ Test(basic, fifo_single_thread_every_buffered_kind, .timeout = T_TIMEOUT)
 {
     size_t caps[] = { 1, 7, 64, KCHAN_UNLIMITED };
     for (size_t k = 0; k < sizeof caps / sizeof caps[0]; k++) {
-        kchan_t *c = make_chan(sizeof(int64_t), caps[k]);
+        kchan_t *c = t_chan(sizeof(int64_t), caps[k]);
         size_t n = caps[k] == KCHAN_UNLIMITED ? 500 : caps[k];
         /* wrap around the ring a few times */
         int64_t next_in = 0, next_out = 0;
@@ -149,7 +133,7 @@ Test(basic, fifo_single_thread_every_buffered_kind, .timeout = T_TIMEOUT)
 
 Test(basic, rendezvous_try_send_needs_a_receiver, .timeout = T_TIMEOUT)
 {
-    kchan_t *c = make_chan(sizeof(int64_t), KCHAN_RENDEZVOUS);
+    kchan_t *c = t_chan(sizeof(int64_t), KCHAN_RENDEZVOUS);
     int64_t v = 5;
     cr_assert_eq(kchan_try_send(c, &v), KCHAN_WOULDBLOCK);
     cr_assert_eq(kchan_len(c), 0);
@@ -171,21 +155,21 @@ Test(basic, rendezvous_try_send_needs_a_receiver, .timeout = T_TIMEOUT)
 
 Test(basic, rendezvous_send_completes_only_when_taken, .timeout = T_TIMEOUT)
 {
-    kchan_t *c = make_chan(sizeof(int64_t), KCHAN_RENDEZVOUS);
+    kchan_t *c = t_chan(sizeof(int64_t), KCHAN_RENDEZVOUS);
     op_arg s = { .c = c, .v = 1234 };
     pthread_t t = t_spawn(send_thread, &s);
     t_wait_senders(c, 1);
     /* Parked: the send has not completed, nothing is buffered. */
     cr_assert_eq(atomic_load_explicit(&s.done, memory_order_acquire), 0);
     cr_assert_eq(kchan_len(c), 0);
-    cr_assert_eq(stats_of(c).waiting_senders, 1);
+    cr_assert_eq(t_stats(c).waiting_senders, 1);
     int64_t v = -1;
     cr_assert_eq(kchan_try_recv(c, &v), KCHAN_OK);
     cr_assert_eq(v, 1234);
     t_join(t);
     cr_assert_eq(s.rc, KCHAN_OK);
     cr_assert_eq(kchan_try_recv(c, &v), KCHAN_WOULDBLOCK);
-    kchan_stats st = stats_of(c);
+    kchan_stats st = t_stats(c);
     cr_assert_eq(st.sends, 1);
     cr_assert_eq(st.recvs, 1);
     cr_assert_eq(st.waiting_senders, 0);
@@ -196,7 +180,7 @@ Test(basic, rendezvous_send_completes_only_when_taken, .timeout = T_TIMEOUT)
 
 Test(basic, bounded_send_waits_while_full, .timeout = T_TIMEOUT)
 {
-    kchan_t *c = make_chan(sizeof(int64_t), 2);
+    kchan_t *c = t_chan(sizeof(int64_t), 2);
     for (int64_t i = 0; i < 2; i++) cr_assert_eq(kchan_send(c, &i), KCHAN_OK);
     int64_t x = 9;
     cr_assert_eq(kchan_try_send(c, &x), KCHAN_WOULDBLOCK);
@@ -205,7 +189,7 @@ Test(basic, bounded_send_waits_while_full, .timeout = T_TIMEOUT)
     op_arg s = { .c = c, .v = 2 };
     pthread_t t = t_spawn(send_thread, &s);
     t_wait_senders(c, 1);
-    kchan_stats st = stats_of(c);
+    kchan_stats st = t_stats(c);
     cr_assert_eq(st.waiting_senders, 1);
     cr_assert_geq(st.blocked_sends, 1);
     cr_assert_eq(st.len, 2);
@@ -220,7 +204,7 @@ Test(basic, bounded_send_waits_while_full, .timeout = T_TIMEOUT)
         cr_assert_eq(kchan_recv(c, &v), KCHAN_OK);
         cr_assert_eq(v, want);
     }
-    st = stats_of(c);
+    st = t_stats(c);
     cr_assert_eq(st.waiting_senders, 0);
     cr_assert_eq(st.sends, 3);
     cr_assert_eq(st.recvs, 3);
@@ -231,7 +215,7 @@ Test(basic, bounded_send_waits_while_full, .timeout = T_TIMEOUT)
 
 Test(basic, signal_channels_elem_size_zero, .timeout = T_TIMEOUT)
 {
-    kchan_t *b = make_chan(0, 3);
+    kchan_t *b = t_chan(0, 3);
     for (int i = 0; i < 3; i++) cr_assert_eq(kchan_send(b, NULL), KCHAN_OK);
     cr_assert_eq(kchan_len(b), 3);
     cr_assert_eq(kchan_try_send(b, NULL), KCHAN_WOULDBLOCK);
@@ -246,7 +230,7 @@ Test(basic, signal_channels_elem_size_zero, .timeout = T_TIMEOUT)
     cr_assert_eq(got, 2);
     kchan_destroy(b);
 
-    kchan_t *r = make_chan(0, KCHAN_RENDEZVOUS);
+    kchan_t *r = t_chan(0, KCHAN_RENDEZVOUS);
     cr_assert_eq(kchan_try_send(r, NULL), KCHAN_WOULDBLOCK);
     op_arg a = { .c = r };
     pthread_t t = t_spawn(recv_null_thread, &a);
@@ -256,14 +240,14 @@ Test(basic, signal_channels_elem_size_zero, .timeout = T_TIMEOUT)
     cr_assert_eq(a.rc, KCHAN_OK);
     kchan_destroy(r);
 
-    kchan_t *u = make_chan(0, KCHAN_UNLIMITED);
+    kchan_t *u = t_chan(0, KCHAN_UNLIMITED);
     for (int i = 0; i < 1000; i++) cr_assert_eq(kchan_try_send(u, NULL), KCHAN_OK);
     cr_assert_eq(kchan_len(u), 1000);
     for (int i = 0; i < 1000; i++) cr_assert_eq(kchan_try_recv(u, NULL), KCHAN_OK);
     cr_assert_eq(kchan_try_recv(u, NULL), KCHAN_WOULDBLOCK);
     kchan_destroy(u);
 
-    kchan_t *f = make_chan(0, KCHAN_CONFLATED);
+    kchan_t *f = t_chan(0, KCHAN_CONFLATED);
     for (int i = 0; i < 3; i++) cr_assert_eq(kchan_send(f, NULL), KCHAN_OK);
     cr_assert_eq(kchan_len(f), 1);
     cr_assert_eq(kchan_recv(f, NULL), KCHAN_OK);
@@ -277,7 +261,7 @@ Test(basic, peek_copies_without_taking, .timeout = T_TIMEOUT)
 {
     size_t caps[] = { 4, KCHAN_UNLIMITED, KCHAN_CONFLATED };
     for (size_t k = 0; k < 3; k++) {
-        kchan_t *c = make_chan(sizeof(int64_t), caps[k]);
+        kchan_t *c = t_chan(sizeof(int64_t), caps[k]);
         int64_t v = -1;
         cr_assert_eq(kchan_peek(c, &v), KCHAN_WOULDBLOCK);
         cr_assert_eq(v, -1, "peek on empty wrote into out");
@@ -290,7 +274,7 @@ Test(basic, peek_copies_without_taking, .timeout = T_TIMEOUT)
         cr_assert_eq(kchan_peek(c, &v), KCHAN_OK);
         cr_assert_eq(v, 7);
         cr_assert_eq(kchan_len(c), len, "peek took an element");
-        cr_assert_eq(stats_of(c).recvs, 0, "peek counted as a recv");
+        cr_assert_eq(t_stats(c).recvs, 0, "peek counted as a recv");
         v = -1;
         cr_assert_eq(kchan_recv(c, &v), KCHAN_OK);
         cr_assert_eq(v, 7);
@@ -309,7 +293,7 @@ Test(basic, peek_copies_without_taking, .timeout = T_TIMEOUT)
 
 Test(basic, peek_rendezvous_always_wouldblock, .timeout = T_TIMEOUT)
 {
-    kchan_t *c = make_chan(sizeof(int64_t), KCHAN_RENDEZVOUS);
+    kchan_t *c = t_chan(sizeof(int64_t), KCHAN_RENDEZVOUS);
     int64_t v = -1;
     cr_assert_eq(kchan_peek(c, &v), KCHAN_WOULDBLOCK);
     op_arg s = { .c = c, .v = 55 };
@@ -330,16 +314,16 @@ Test(basic, peek_rendezvous_always_wouldblock, .timeout = T_TIMEOUT)
 
 Test(basic, len_and_cap_per_kind, .timeout = T_TIMEOUT)
 {
-    kchan_t *r = make_chan(8, KCHAN_RENDEZVOUS);
-    kchan_t *b = make_chan(8, 5);
-    kchan_t *u = make_chan(8, KCHAN_UNLIMITED);
-    kchan_t *f = make_chan(8, KCHAN_CONFLATED);
+    kchan_t *r = t_chan(8, KCHAN_RENDEZVOUS);
+    kchan_t *b = t_chan(8, 5);
+    kchan_t *u = t_chan(8, KCHAN_UNLIMITED);
+    kchan_t *f = t_chan(8, KCHAN_CONFLATED);
     cr_assert_eq(kchan_cap(r), 0);
     cr_assert_eq(kchan_cap(b), 5);
     cr_assert_eq(kchan_cap(u), KCHAN_UNLIMITED);
     cr_assert_eq(kchan_cap(f), 1);
-    cr_assert_eq(stats_of(b).cap, 5);
-    cr_assert_eq(stats_of(f).cap, 1);
+    cr_assert_eq(t_stats(b).cap, 5);
+    cr_assert_eq(t_stats(f).cap, 1);
     int64_t v = 1;
     for (int i = 0; i < 3; i++) {
         cr_assert_eq(kchan_send(b, &v), KCHAN_OK);
@@ -350,7 +334,7 @@ Test(basic, len_and_cap_per_kind, .timeout = T_TIMEOUT)
     cr_assert_eq(kchan_len(b), 3);
     cr_assert_eq(kchan_len(u), 3);
     cr_assert_eq(kchan_len(f), 1);
-    cr_assert_eq(stats_of(b).len, 3);
+    cr_assert_eq(t_stats(b).len, 3);
     cr_assert_eq(kchan_recv(b, &v), KCHAN_OK);
     cr_assert_eq(kchan_len(b), 2);
     cr_assert_eq(kchan_recv(f, &v), KCHAN_OK);
@@ -492,7 +476,7 @@ Test(basic, typed_foreach_until_closed_and_drained, .timeout = T_TIMEOUT)
 
 Test(basic, send_many_recv_many_order_and_partial_counts, .timeout = T_TIMEOUT)
 {
-    kchan_t *c = make_chan(sizeof(int64_t), 4);
+    kchan_t *c = t_chan(sizeof(int64_t), 4);
     int64_t in[10];
     for (int i = 0; i < 10; i++) in[i] = 100 + i;
     size_t sent = 99;
@@ -523,12 +507,12 @@ Test(basic, send_many_recv_many_order_and_partial_counts, .timeout = T_TIMEOUT)
     for (int i = 0; i < 3; i++) cr_assert_eq(out[i], 104 + i);
     cr_assert_eq(kchan_len(c), 0);
 
-    kchan_stats st = stats_of(c);
+    kchan_stats st = t_stats(c);
     cr_assert_eq(st.sends, 7, "each element of send_many counts");
     cr_assert_eq(st.recvs, 7, "each element of recv_many counts");
 
     /* unlimited: everything goes at once, in order */
-    kchan_t *u = make_chan(sizeof(int64_t), KCHAN_UNLIMITED);
+    kchan_t *u = t_chan(sizeof(int64_t), KCHAN_UNLIMITED);
     cr_assert_eq(kchan_send_many(u, in, 10, &sent, 0), KCHAN_OK);
     cr_assert_eq(sent, 10);
     cr_assert_eq(kchan_recv_many(u, out, 10, &got, 0), KCHAN_OK);
@@ -568,7 +552,7 @@ static void *send_many_thread(void *p)
 
 Test(basic, recv_many_parked_wakes_with_at_least_one, .timeout = T_TIMEOUT)
 {
-    kchan_t *c = make_chan(sizeof(int64_t), 8);
+    kchan_t *c = t_chan(sizeof(int64_t), 8);
     many_arg a = { .c = c };
     pthread_t t = t_spawn(recv_many_thread, &a);
     t_wait_receivers(c, 1);
@@ -590,7 +574,7 @@ Test(basic, recv_many_parked_wakes_with_at_least_one, .timeout = T_TIMEOUT)
 
 Test(basic, send_many_blocks_then_completes_in_order, .timeout = T_TIMEOUT)
 {
-    kchan_t *c = make_chan(sizeof(int64_t), 2);
+    kchan_t *c = t_chan(sizeof(int64_t), 2);
     send_many_arg a = { .c = c, .n = 20 };
     for (int i = 0; i < 20; i++) a.in[i] = i;
     pthread_t t = t_spawn(send_many_thread, &a);
@@ -603,7 +587,7 @@ Test(basic, send_many_blocks_then_completes_in_order, .timeout = T_TIMEOUT)
     t_join(t);
     cr_assert_eq(a.rc, KCHAN_OK);
     cr_assert_eq(a.sent, 20);
-    cr_assert_eq(stats_of(c).sends, 20);
+    cr_assert_eq(t_stats(c).sends, 20);
     kchan_destroy(c);
 }
 
@@ -653,7 +637,7 @@ static void *mp_consumer(void *p)
 
 Test(basic, many_producers_many_consumers_conservation, .timeout = T_TIMEOUT)
 {
-    kchan_t *c = make_chan(sizeof(int64_t), 8);
+    kchan_t *c = t_chan(sizeof(int64_t), 8);
     static atomic_uchar seen[MP_TOTAL];
     mp_arg prod[MP_PRODUCERS], cons[MP_CONSUMERS];
     pthread_t pt[MP_PRODUCERS], ct[MP_CONSUMERS];
@@ -676,7 +660,7 @@ Test(basic, many_producers_many_consumers_conservation, .timeout = T_TIMEOUT)
     }
     cr_assert_eq(received, MP_TOTAL);
     for (int i = 0; i < MP_TOTAL; i++) cr_assert_eq(atomic_load(&seen[i]), 1, "value %d seen %d times", i, (int)atomic_load(&seen[i]));
-    kchan_stats st = stats_of(c);
+    kchan_stats st = t_stats(c);
     cr_assert_eq(st.sends, (uint64_t)MP_TOTAL);
     cr_assert_eq(st.recvs, (uint64_t)MP_TOTAL);
     cr_assert_eq(st.len, 0);
@@ -809,7 +793,7 @@ static void *na_consumer(void *p)
 
 static void run_no_alloc(size_t cap)
 {
-    kchan_t *c = make_chan(sizeof(int64_t), cap);
+    kchan_t *c = t_chan(sizeof(int64_t), cap);
     int64_t calls0 = test_alloc_calls();
     mp_arg prod[2], cons[2];
     pthread_t pt[2], ct[2];
@@ -832,7 +816,7 @@ static void run_no_alloc(size_t cap)
         cr_assert_eq(cons[i].bad, 0);
         got += cons[i].count;
     }
-    kchan_stats st = stats_of(c);
+    kchan_stats st = t_stats(c);
     cr_assert_eq(st.sends, 2 * NA_PER);
     cr_assert_eq(st.recvs, (uint64_t)got);
     if (cap == KCHAN_CONFLATED) cr_assert_eq((uint64_t)got + st.drops_oldest, 2 * NA_PER);
@@ -852,7 +836,7 @@ enum { BURST = 1000000, CHUNK = 4096 };
 
 Test(basic, unlimited_burst_gives_memory_back, .timeout = T_TIMEOUT)
 {
-    kchan_t *c = make_chan(sizeof(int64_t), KCHAN_UNLIMITED);
+    kchan_t *c = t_chan(sizeof(int64_t), KCHAN_UNLIMITED);
     int64_t base = test_alloc_live_bytes();
     static int64_t buf[CHUNK];
     int64_t next = 0;
@@ -887,7 +871,7 @@ Test(basic, unlimited_burst_gives_memory_back, .timeout = T_TIMEOUT)
 
 Test(basic, unlimited_single_sends_in_order, .timeout = T_TIMEOUT)
 {
-    kchan_t *c = make_chan(sizeof(int64_t), KCHAN_UNLIMITED);
+    kchan_t *c = t_chan(sizeof(int64_t), KCHAN_UNLIMITED);
     /* interleave to move the head around the growing buffer */
     int64_t in = 0, out = 0;
     for (int round = 0; round < 20; round++) {
@@ -910,7 +894,7 @@ Test(basic, unlimited_single_sends_in_order, .timeout = T_TIMEOUT)
 
 Test(basic, unlimited_growth_failure_is_nomem_and_loses_nothing, .timeout = T_TIMEOUT)
 {
-    kchan_t *c = make_chan(sizeof(int64_t), KCHAN_UNLIMITED);
+    kchan_t *c = t_chan(sizeof(int64_t), KCHAN_UNLIMITED);
     int64_t next = 0;
     for (; next < 100; next++) cr_assert_eq(kchan_send(c, &next), KCHAN_OK);
     /* from now on every allocation fails: sends succeed while the buffer has
@@ -934,7 +918,7 @@ Test(basic, unlimited_growth_failure_is_nomem_and_loses_nothing, .timeout = T_TI
     cr_assert_eq(kchan_send_many(c, two, 2, &sent, KCHAN_FOREVER), KCHAN_NOMEM);
     cr_assert_eq(sent, 0);
     cr_assert_eq(kchan_len(c), len, "a failed send stored something");
-    kchan_stats st = stats_of(c);
+    kchan_stats st = t_stats(c);
     cr_assert_eq(st.sends, (uint64_t)next, "a failed send was counted");
 
     test_alloc_fail_at(0, 0);

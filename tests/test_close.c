@@ -53,13 +53,6 @@ static void rec_init(t_recorder *r, size_t elem_size)
     r->elem_size = elem_size;
 }
 
-static kchan_stats stats_of(const kchan_t *c)
-{
-    kchan_stats s;
-    kchan_stats_get(c, &s);
-    return s;
-}
-
 /* ---- close / close_with / close_reason / is_closed ---- */
 
 Test(close, close_with_first_close_wins, .timeout = T_TIMEOUT)
@@ -67,10 +60,10 @@ Test(close, close_with_first_close_wins, .timeout = T_TIMEOUT)
     kchan_t *c = make_chan(8, 4, NULL);
     cr_assert_not(kchan_is_closed(c));
     cr_assert_eq(kchan_close_reason(c), 0);
-    cr_assert_not(stats_of(c).closed);
+    cr_assert_not(t_stats(c).closed);
     cr_assert_eq(kchan_close_with(c, 42), KCHAN_OK);
     cr_assert(kchan_is_closed(c));
-    cr_assert(stats_of(c).closed);
+    cr_assert(t_stats(c).closed);
     cr_assert_eq(kchan_close_reason(c), 42);
     cr_assert_eq(kchan_close_with(c, 7), KCHAN_CLOSED);
     cr_assert_eq(kchan_close_reason(c), 42, "second close_with changed the reason");
@@ -118,7 +111,7 @@ Test(close, sends_after_close_fail_and_store_nothing, .timeout = T_TIMEOUT)
         if (caps[k] != KCHAN_RENDEZVOUS) cr_assert_eq(kchan_send(c, &v), KCHAN_OK);
         cr_assert_eq(kchan_close(c), KCHAN_OK);
         size_t len = kchan_len(c);
-        kchan_stats before = stats_of(c);
+        kchan_stats before = t_stats(c);
         int64_t x = 99;
         cr_assert_eq(kchan_send(c, &x), KCHAN_CLOSED);
         cr_assert_eq(kchan_try_send(c, &x), KCHAN_CLOSED);
@@ -130,7 +123,7 @@ Test(close, sends_after_close_fail_and_store_nothing, .timeout = T_TIMEOUT)
         cr_assert_eq(kchan_send_many(c, arr, 3, &sent, KCHAN_FOREVER), KCHAN_CLOSED);
         cr_assert_eq(sent, 0);
         cr_assert_eq(kchan_len(c), len, "a send after close stored something (cap %zu)", caps[k]);
-        kchan_stats after = stats_of(c);
+        kchan_stats after = t_stats(c);
         cr_assert_eq(after.sends, before.sends, "a failed send was counted");
         cr_assert_eq(atomic_load(&rec.calls), 0, "caller keeps its element: no on_undelivered");
         /* the buffered element still comes out, then CLOSED */
@@ -206,7 +199,7 @@ static void blocked_receivers_wake(size_t cap)
         cr_assert_eq(a[i].rc, KCHAN_CLOSED, "receiver %d woke with %d", i, a[i].rc);
         cr_assert_eq(a[i].v, -1);
     }
-    cr_assert_eq(stats_of(c).waiting_receivers, 0);
+    cr_assert_eq(t_stats(c).waiting_receivers, 0);
     kchan_destroy(c);
 }
 
@@ -240,7 +233,7 @@ Test(close, blocked_senders_on_full_bounded_wake_closed, .timeout = T_TIMEOUT)
     cr_assert_eq(kchan_recv(c, &v), KCHAN_OK);
     cr_assert_eq(v, 1);
     cr_assert_eq(kchan_recv(c, &v), KCHAN_CLOSED, "a blocked sender's element was delivered after close");
-    kchan_stats st = stats_of(c);
+    kchan_stats st = t_stats(c);
     cr_assert_eq(st.sends, 1);
     cr_assert_eq(st.waiting_senders, 0);
     cr_assert_eq(st.blocked_sends, 3);
@@ -267,7 +260,7 @@ Test(close, blocked_senders_on_rendezvous_wake_closed, .timeout = T_TIMEOUT)
     cr_assert_eq(kchan_try_recv(c, &v), KCHAN_CLOSED);
     cr_assert_eq(kchan_recv(c, &v), KCHAN_CLOSED);
     cr_assert_eq(v, -1);
-    cr_assert_eq(stats_of(c).sends, 0);
+    cr_assert_eq(t_stats(c).sends, 0);
     kchan_destroy(c);
 }
 
@@ -286,7 +279,7 @@ Test(close, cancel_hands_buffered_to_on_undelivered_in_order, .timeout = T_TIMEO
     cr_assert_eq(kchan_len(c), 0);
     cr_assert_eq(atomic_load(&rec.calls), 4);
     for (int i = 0; i < 4; i++) cr_assert_eq(rec.values[i], i + 2, "cancel order: [%d] = %lld", i, rec.values[i]);
-    kchan_stats st = stats_of(c);
+    kchan_stats st = t_stats(c);
     cr_assert_eq(st.undelivered, 4);
     cr_assert_eq(st.len, 0);
     cr_assert_eq(st.sends, st.recvs + st.drops_newest + st.drops_oldest + st.undelivered + st.len);
@@ -314,7 +307,7 @@ Test(close, cancel_after_close_still_discards, .timeout = T_TIMEOUT)
         cr_assert_eq(kchan_len(c), 0);
         cr_assert_eq(atomic_load(&rec.calls), n);
         for (int64_t i = 0; i < n; i++) cr_assert_eq(rec.values[i], i + 1);
-        cr_assert_eq(stats_of(c).undelivered, (uint64_t)n);
+        cr_assert_eq(t_stats(c).undelivered, (uint64_t)n);
         int64_t v;
         cr_assert_eq(kchan_recv(c, &v), KCHAN_CLOSED);
         kchan_destroy(c);
@@ -331,7 +324,7 @@ Test(close, cancel_unlimited_many_exactly_once, .timeout = T_TIMEOUT)
     cr_assert_eq(kchan_cancel(c), KCHAN_OK);
     cr_assert_eq(atomic_load(&rec.calls), 3000);
     for (int i = 0; i < 3000; i++) cr_assert_eq(rec.values[i], i);
-    cr_assert_eq(stats_of(c).undelivered, 3000);
+    cr_assert_eq(t_stats(c).undelivered, 3000);
     kchan_destroy(c);
     cr_assert_eq(atomic_load(&rec.calls), 3000);
 }
@@ -420,7 +413,7 @@ Test(close, on_undelivered_gets_null_for_elem_size_zero, .timeout = T_TIMEOUT)
     cr_assert_eq(kchan_cancel(c), KCHAN_OK);
     cr_assert_eq(atomic_load(&rec.calls), 3);
     cr_assert_eq(atomic_load(&rec.nulls), 3);
-    cr_assert_eq(stats_of(c).undelivered, 3);
+    cr_assert_eq(t_stats(c).undelivered, 3);
     kchan_destroy(c);
     cr_assert_eq(atomic_load(&rec.calls), 3);
 
@@ -510,7 +503,7 @@ Test(close, send_many_closed_midway_reports_sent, .timeout = T_TIMEOUT)
     cr_assert_eq(kchan_recv(c, &v), KCHAN_OK);
     cr_assert_eq(v, 11);
     cr_assert_eq(kchan_recv(c, &v), KCHAN_CLOSED);
-    cr_assert_eq(stats_of(c).sends, 2);
+    cr_assert_eq(t_stats(c).sends, 2);
     kchan_destroy(c);
 }
 

@@ -32,16 +32,9 @@ static kchan_t *make_policy(size_t cap, kchan_overflow ov, t_recorder *rec)
     return c;
 }
 
-static kchan_stats stats_of(const kchan_t *c)
-{
-    kchan_stats s;
-    kchan_stats_get(c, &s);
-    return s;
-}
-
 static void check_conservation(const kchan_t *c, const t_recorder *rec)
 {
-    kchan_stats s = stats_of(c);
+    kchan_stats s = t_stats(c);
     cr_assert_eq(s.sends, s.recvs + s.drops_newest + s.drops_oldest + s.undelivered + s.len,
                  "sends %llu recvs %llu dn %llu do %llu und %llu len %zu",
                  (unsigned long long)s.sends, (unsigned long long)s.recvs,
@@ -69,7 +62,7 @@ Test(policy, drop_newest_drops_the_new_element, .timeout = T_TIMEOUT)
     cr_assert_eq(kchan_len(c), 2);
     cr_assert_eq(atomic_load(&rec.calls), 4);
     for (int i = 0; i < 4; i++) cr_assert_eq(rec.values[i], 3 + i);
-    kchan_stats st = stats_of(c);
+    kchan_stats st = t_stats(c);
     cr_assert_eq(st.drops_newest, 4);
     cr_assert_eq(st.drops_oldest, 0);
     cr_assert_eq(st.sends, 6, "a drop-newest send counts in sends");
@@ -140,7 +133,7 @@ Test(policy, drop_newest_send_many_never_blocks, .timeout = T_TIMEOUT)
     cr_assert_eq(got, 2);
     cr_assert_eq(out[0], 1);
     cr_assert_eq(out[1], 2);
-    cr_assert_eq(stats_of(c).drops_newest, 3);
+    cr_assert_eq(t_stats(c).drops_newest, 3);
     check_conservation(c, &rec);
     kchan_destroy(c);
 }
@@ -159,7 +152,7 @@ Test(policy, drop_oldest_evicts_in_fifo_order, .timeout = T_TIMEOUT)
     cr_assert_eq(kchan_len(c), 3);
     cr_assert_eq(atomic_load(&rec.calls), 3);
     for (int i = 0; i < 3; i++) cr_assert_eq(rec.values[i], 1 + i, "evicted[%d] = %lld", i, rec.values[i]);
-    kchan_stats st = stats_of(c);
+    kchan_stats st = t_stats(c);
     cr_assert_eq(st.drops_oldest, 3);
     cr_assert_eq(st.drops_newest, 0);
     cr_assert_eq(st.sends, 6);
@@ -201,7 +194,7 @@ Test(policy, drop_oldest_send_many_keeps_the_last, .timeout = T_TIMEOUT)
     cr_assert_eq(v, 4);
     cr_assert_eq(kchan_recv(c, &v), KCHAN_OK);
     cr_assert_eq(v, 5);
-    cr_assert_eq(stats_of(c).send_full, 0);
+    cr_assert_eq(t_stats(c).send_full, 0);
     check_conservation(c, &rec);
     kchan_destroy(c);
 }
@@ -220,7 +213,7 @@ Test(policy, conflated_keeps_the_latest, .timeout = T_TIMEOUT)
     cr_assert_eq(atomic_load(&rec.calls), 2);
     cr_assert_eq(rec.values[0], 1);
     cr_assert_eq(rec.values[1], 2);
-    kchan_stats st = stats_of(c);
+    kchan_stats st = t_stats(c);
     cr_assert_eq(st.drops_oldest, 2, "each replacement counts as a drop of the oldest");
     cr_assert_eq(st.sends, 3);
     int64_t v = -1;
@@ -254,7 +247,7 @@ Test(policy, conflated_parked_receiver_gets_value_directly, .timeout = T_TIMEOUT
     cr_assert_eq(a.rc, KCHAN_OK);
     cr_assert_eq(a.v, 42);
     cr_assert_eq(kchan_len(c), 0);
-    kchan_stats st = stats_of(c);
+    kchan_stats st = t_stats(c);
     cr_assert_eq(st.drops_oldest, 0);
     cr_assert_eq(st.recvs, 1);
     cr_assert_eq(atomic_load(&rec.calls), 0);
@@ -286,7 +279,7 @@ Test(policy, drop_policies_never_block, .timeout = T_TIMEOUT)
             cr_assert_eq(kchan_send_timeout(c, &i, KCHAN_FOREVER), KCHAN_OK);
         }
         cr_assert_lt(kchan_now_ns() - t0, (int64_t)2000 * 1000000);
-        kchan_stats st = stats_of(c);
+        kchan_stats st = t_stats(c);
         cr_assert_eq(st.blocked_sends, 0);
         cr_assert_eq(st.send_full, 0);
         cr_assert_eq(st.waiting_senders, 0);
@@ -495,7 +488,7 @@ static void run_drop_mt(size_t cap, kchan_overflow ov, int consumers)
                  (long long)received, (long long)dropped, MT_TOTAL);
     cr_assert_eq(received_sum + atomic_load(&acc.dropped_sum), (int64_t)MT_TOTAL * (MT_TOTAL - 1) / 2);
     for (int i = 0; i < MT_TOTAL; i++) cr_assert_eq(atomic_load(&acc.seen[i]), 1, "value %d seen %d times", i, (int)atomic_load(&acc.seen[i]));
-    kchan_stats st = stats_of(c);
+    kchan_stats st = t_stats(c);
     cr_assert_eq(st.sends, (uint64_t)MT_TOTAL);
     cr_assert_eq(st.recvs, (uint64_t)received);
     cr_assert_eq(st.drops_newest + st.drops_oldest, (uint64_t)dropped);
@@ -601,8 +594,8 @@ Test(policy, evict_max_rule, .timeout = T_TIMEOUT)
         cr_assert_eq(kchan_recv(f, huge_out), KCHAN_OK);
         cr_assert_eq(huge_out[0], 3);
         cr_assert_eq(huge_out[sizes[s] - 1], (unsigned char)(3 + sizes[s] - 1));
-        cr_assert_eq(stats_of(d).drops_oldest, 1);
-        cr_assert_eq(stats_of(f).drops_oldest, 2);
+        cr_assert_eq(t_stats(d).drops_oldest, 1);
+        cr_assert_eq(t_stats(f).drops_oldest, 2);
         kchan_destroy(d);
         kchan_destroy(f);
     }

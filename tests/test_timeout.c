@@ -36,13 +36,6 @@ static kchan_t *make_chan(size_t cap)
     return c;
 }
 
-static kchan_stats stats_of(const kchan_t *c)
-{
-    kchan_stats s;
-    kchan_stats_get(c, &s);
-    return s;
-}
-
 /* A full channel (send impossible) of the given kind, or NULL for conflated/unlimited. */
 static kchan_t *make_full(size_t cap)
 {
@@ -70,7 +63,7 @@ Test(timeout, zero_timeout_is_try, .timeout = T_TIMEOUT)
         cr_assert_eq(kchan_send_many(c, arr, 3, &n, 0), KCHAN_WOULDBLOCK);
         cr_assert_eq(n, 0);
         cr_assert_lt(kchan_now_ns() - t0, 1000 * MS, "a try waited");
-        kchan_stats st = stats_of(c);
+        kchan_stats st = t_stats(c);
         cr_assert_eq(st.send_full, 3, "send_full counts the try calls");
         cr_assert_eq(st.timeouts, 0);
         cr_assert_eq(st.blocked_sends, 0);
@@ -88,7 +81,7 @@ Test(timeout, zero_timeout_is_try, .timeout = T_TIMEOUT)
         cr_assert_eq(kchan_recv_many(c, out, 4, &got, 0), KCHAN_WOULDBLOCK);
         cr_assert_eq(got, 0);
         cr_assert_eq(v, -1);
-        kchan_stats st = stats_of(c);
+        kchan_stats st = t_stats(c);
         cr_assert_eq(st.recv_empty, 3);
         cr_assert_eq(st.timeouts, 0);
         cr_assert_eq(st.blocked_recvs, 0);
@@ -115,7 +108,7 @@ Test(timeout, positive_timeout_expires_send, .timeout = T_TIMEOUT)
         int64_t t0 = kchan_now_ns();
         cr_assert_eq(kchan_send_timeout(c, &x, 20 * MS), KCHAN_TIMEDOUT);
         check_elapsed(t0, 20 * MS);
-        kchan_stats st = stats_of(c);
+        kchan_stats st = t_stats(c);
         cr_assert_eq(st.timeouts, 1);
         cr_assert_eq(st.blocked_sends, 1);
         cr_assert_eq(st.cancelled_waiters, 0, "API.md: cancelled_waiters counts select cases only");
@@ -144,7 +137,7 @@ Test(timeout, positive_timeout_expires_recv, .timeout = T_TIMEOUT)
         cr_assert_eq(kchan_recv_timeout(c, &v, 20 * MS), KCHAN_TIMEDOUT);
         check_elapsed(t0, 20 * MS);
         cr_assert_eq(v, -1);
-        kchan_stats st = stats_of(c);
+        kchan_stats st = t_stats(c);
         cr_assert_eq(st.timeouts, 1);
         cr_assert_eq(st.blocked_recvs, 1);
         cr_assert_eq(st.cancelled_waiters, 0, "API.md: cancelled_waiters counts select cases only");
@@ -175,7 +168,7 @@ Test(timeout, positive_timeout_expires_many, .timeout = T_TIMEOUT)
     check_elapsed(t0, 20 * MS);
     cr_assert_eq(sent, 2, "timeout midway reports what went");
     cr_assert_eq(kchan_len(c), 2);
-    kchan_stats st = stats_of(c);
+    kchan_stats st = t_stats(c);
     cr_assert_eq(st.timeouts, 1, "a _many call counts once");
     cr_assert_eq(st.blocked_sends, 1);
     cr_assert_eq(st.sends, 2);
@@ -190,7 +183,7 @@ Test(timeout, positive_timeout_expires_many, .timeout = T_TIMEOUT)
     cr_assert_eq(kchan_recv_many(c, out, 5, &got, 20 * MS), KCHAN_TIMEDOUT);
     check_elapsed(t0, 20 * MS);
     cr_assert_eq(got, 0);
-    st = stats_of(c);
+    st = t_stats(c);
     cr_assert_eq(st.timeouts, 2);
     cr_assert_eq(st.blocked_recvs, 1);
     cr_assert_eq(st.recvs, 2);
@@ -207,7 +200,7 @@ Test(timeout, short_timeouts_still_wait_at_least_asked, .timeout = T_TIMEOUT)
         cr_assert_eq(kchan_recv_timeout(c, &v, asks[i]), KCHAN_TIMEDOUT, "timeout %lld ns", (long long)asks[i]);
         check_elapsed(t0, asks[i]);
     }
-    cr_assert_eq(stats_of(c).timeouts, 4);
+    cr_assert_eq(t_stats(c).timeouts, 4);
     kchan_destroy(c);
 }
 
@@ -233,7 +226,7 @@ Test(timeout, ready_op_succeeds_with_any_timeout, .timeout = T_TIMEOUT)
             cr_assert_eq(v, x);
             cr_assert_lt(kchan_now_ns() - t0, 1000 * MS, "a ready op waited");
         }
-        kchan_stats st = stats_of(c);
+        kchan_stats st = t_stats(c);
         cr_assert_eq(st.timeouts, 0);
         cr_assert_eq(st.blocked_sends, 0);
         cr_assert_eq(st.blocked_recvs, 0);
@@ -255,7 +248,7 @@ static void parked_recv_completed(int64_t timeout, size_t cap)
     t_join(t);
     cr_assert_eq(a.rc, KCHAN_OK, "timeout %lld: recv returned %d", (long long)timeout, a.rc);
     cr_assert_eq(a.v, 31337);
-    kchan_stats st = stats_of(c);
+    kchan_stats st = t_stats(c);
     cr_assert_eq(st.blocked_recvs, 1);
     cr_assert_eq(st.timeouts, 0);
     cr_assert_eq(st.cancelled_waiters, 0, "a completed wait is not withdrawn");
@@ -279,7 +272,7 @@ static void parked_send_completed(int64_t timeout, size_t cap)
     cr_assert_eq(v, 777);
     t_join(t);
     cr_assert_eq(a.rc, KCHAN_OK, "timeout %lld: send returned %d", (long long)timeout, a.rc);
-    kchan_stats st = stats_of(c);
+    kchan_stats st = t_stats(c);
     cr_assert_eq(st.blocked_sends, 1);
     cr_assert_eq(st.timeouts, 0);
     kchan_destroy(c);
@@ -338,7 +331,7 @@ Test(timeout, timed_out_rendezvous_send_not_delivered_later, .timeout = T_TIMEOU
     t_join(t);
     cr_assert_eq(a.rc, KCHAN_OK);
     cr_assert_eq(a.v, 2, "the receiver got the timed-out element");
-    kchan_stats st = stats_of(c);
+    kchan_stats st = t_stats(c);
     cr_assert_eq(st.sends, 1);
     cr_assert_eq(st.recvs, 1);
     kchan_destroy(c);
@@ -378,7 +371,7 @@ Test(timeout, many_timed_out_waiters_leave_no_trace, .timeout = T_TIMEOUT)
         t_join(t[i]);
         cr_assert_eq(a[i].rc, KCHAN_TIMEDOUT);
     }
-    kchan_stats st = stats_of(c);
+    kchan_stats st = t_stats(c);
     cr_assert_eq(st.waiting_receivers, 0);
     cr_assert_eq(st.timeouts, N);
     cr_assert_eq(st.blocked_recvs, N);

@@ -73,10 +73,10 @@ test-c11: $(foreach e,$(ENGINES),run-asan-$(e)-c11)
 test-custom: $(foreach e,$(ENGINES),run-asan-$(e)-custom)
 .PHONY: test-posix test-c11 test-custom
 
-test: compile-checks lint asan tsan test-platforms run-examples bench-quick
+test: compile-checks lint asan tsan test-platforms reliability-ci run-examples bench-quick
 	@echo "make test: all green"
 
-stress: $(foreach e,$(ENGINES),$(B)/tsan-$(e)/kchan_tests)
+stress: stress-soak $(foreach e,$(ENGINES),$(B)/tsan-$(e)/kchan_tests)
 	@for e in $(ENGINES); do echo "== stress / $$e"; \
 	    $(STRESS_ENV) $(B)/tsan-$$e/kchan_tests --jobs=1 --filter='stress/*' || exit 1; done
 

@@ -186,8 +186,8 @@ bench: $(B)/bench/kchan_bench
 bench-quick: $(B)/bench/kchan_bench
 	$(B)/bench/kchan_bench --quick --reps 1
 
-demo: $(B)/examples/01_hello
-	$(B)/examples/01_hello
+demo: $(B)/examples/02_pipeline
+	$(B)/examples/02_pipeline
 
 clean:
 	rm -rf $(B)

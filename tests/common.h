@@ -53,6 +53,20 @@ static inline kchan_stats t_stats(const kchan_t *c)
     return s;
 }
 
+/* A blocking receive of one int64_t on another thread: spawn t_recv_thread with a t_op. */
+typedef struct {
+    kchan_t *c;
+    int64_t v;
+    int rc;
+} t_op;
+
+static inline void *t_recv_thread(void *p)
+{
+    t_op *a = (t_op *)p;
+    a->rc = kchan_recv(a->c, &a->v);
+    return NULL;
+}
+
 /* Start/join helpers. */
 static inline pthread_t t_spawn(void *(*fn)(void *), void *arg)
 {

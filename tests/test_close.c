@@ -3,36 +3,24 @@
 #include "common.h"
 #include <stdint.h>
 
-typedef struct {
-    kchan_t *c;
-    int64_t v;
-    int rc;
-} op_arg;
-
-static void *recv_thread(void *p)
-{
-    op_arg *a = (op_arg *)p;
-    a->rc = kchan_recv(a->c, &a->v);
-    return NULL;
-}
 
 static void *recv_timeout_thread(void *p)
 {
-    op_arg *a = (op_arg *)p;
+    t_op *a = (t_op *)p;
     a->rc = kchan_recv_timeout(a->c, &a->v, (int64_t)10 * 1000000000);
     return NULL;
 }
 
 static void *send_thread(void *p)
 {
-    op_arg *a = (op_arg *)p;
+    t_op *a = (t_op *)p;
     a->rc = kchan_send(a->c, &a->v);
     return NULL;
 }
 
 static void *send_timeout_thread(void *p)
 {
-    op_arg *a = (op_arg *)p;
+    t_op *a = (t_op *)p;
     a->rc = kchan_send_timeout(a->c, &a->v, (int64_t)10 * 1000000000);
     return NULL;
 }
@@ -184,13 +172,13 @@ static void blocked_receivers_wake(size_t cap)
 {
     kchan_t *c = make_chan(8, cap, NULL);
     enum { N = 3 };
-    op_arg a[N + 1];
+    t_op a[N + 1];
     pthread_t t[N + 1];
     for (int i = 0; i < N; i++) {
-        a[i] = (op_arg){ .c = c, .v = -1, .rc = 1 };
-        t[i] = t_spawn(recv_thread, &a[i]);
+        a[i] = (t_op){ .c = c, .v = -1, .rc = 1 };
+        t[i] = t_spawn(t_recv_thread, &a[i]);
     }
-    a[N] = (op_arg){ .c = c, .v = -1, .rc = 1 };
+    a[N] = (t_op){ .c = c, .v = -1, .rc = 1 };
     t[N] = t_spawn(recv_timeout_thread, &a[N]);
     t_wait_receivers(c, N + 1);
     cr_assert_eq(kchan_close(c), KCHAN_OK);
@@ -215,13 +203,13 @@ Test(close, blocked_senders_on_full_bounded_wake_closed, .timeout = T_TIMEOUT)
     kchan_t *c = make_chan(8, 1, &rec);
     int64_t first = 1;
     cr_assert_eq(kchan_send(c, &first), KCHAN_OK);
-    op_arg a[3];
+    t_op a[3];
     pthread_t t[3];
     for (int i = 0; i < 2; i++) {
-        a[i] = (op_arg){ .c = c, .v = 100 + i, .rc = 1 };
+        a[i] = (t_op){ .c = c, .v = 100 + i, .rc = 1 };
         t[i] = t_spawn(send_thread, &a[i]);
     }
-    a[2] = (op_arg){ .c = c, .v = 102, .rc = 1 };
+    a[2] = (t_op){ .c = c, .v = 102, .rc = 1 };
     t[2] = t_spawn(send_timeout_thread, &a[2]);
     t_wait_senders(c, 3);
     cr_assert_eq(kchan_close(c), KCHAN_OK);
@@ -244,10 +232,10 @@ Test(close, blocked_senders_on_full_bounded_wake_closed, .timeout = T_TIMEOUT)
 Test(close, blocked_senders_on_rendezvous_wake_closed, .timeout = T_TIMEOUT)
 {
     kchan_t *c = make_chan(8, KCHAN_RENDEZVOUS, NULL);
-    op_arg a[2];
+    t_op a[2];
     pthread_t t[2];
     for (int i = 0; i < 2; i++) {
-        a[i] = (op_arg){ .c = c, .v = 100 + i, .rc = 1 };
+        a[i] = (t_op){ .c = c, .v = 100 + i, .rc = 1 };
         t[i] = t_spawn(i ? send_timeout_thread : send_thread, &a[i]);
     }
     t_wait_senders(c, 2);
@@ -332,8 +320,8 @@ Test(close, cancel_unlimited_many_exactly_once, .timeout = T_TIMEOUT)
 Test(close, cancel_wakes_parked_receivers_and_senders, .timeout = T_TIMEOUT)
 {
     kchan_t *r = make_chan(8, 2, NULL);
-    op_arg a = { .c = r, .v = -1, .rc = 1 };
-    pthread_t t = t_spawn(recv_thread, &a);
+    t_op a = { .c = r, .v = -1, .rc = 1 };
+    pthread_t t = t_spawn(t_recv_thread, &a);
     t_wait_receivers(r, 1);
     cr_assert_eq(kchan_cancel(r), KCHAN_OK);
     t_join(t);
@@ -345,7 +333,7 @@ Test(close, cancel_wakes_parked_receivers_and_senders, .timeout = T_TIMEOUT)
     kchan_t *s = make_chan(8, 1, &rec);
     int64_t one = 1;
     cr_assert_eq(kchan_send(s, &one), KCHAN_OK);
-    op_arg b = { .c = s, .v = 2, .rc = 1 };
+    t_op b = { .c = s, .v = 2, .rc = 1 };
     t = t_spawn(send_thread, &b);
     t_wait_senders(s, 1);
     cr_assert_eq(kchan_cancel(s), KCHAN_OK);

@@ -3,18 +3,6 @@
 #include "common.h"
 #include <stdint.h>
 
-typedef struct {
-    kchan_t *c;
-    int64_t v;
-    int rc;
-} op_arg;
-
-static void *recv_thread(void *p)
-{
-    op_arg *a = (op_arg *)p;
-    a->rc = kchan_recv(a->c, &a->v);
-    return NULL;
-}
 
 static void rec_init(t_recorder *r, size_t elem_size)
 {
@@ -238,8 +226,8 @@ Test(policy, conflated_parked_receiver_gets_value_directly, .timeout = T_TIMEOUT
     t_recorder rec;
     rec_init(&rec, 8);
     kchan_t *c = make_policy(KCHAN_CONFLATED, KCHAN_BLOCK, &rec);
-    op_arg a = { .c = c, .v = -1, .rc = 1 };
-    pthread_t t = t_spawn(recv_thread, &a);
+    t_op a = { .c = c, .v = -1, .rc = 1 };
+    pthread_t t = t_spawn(t_recv_thread, &a);
     t_wait_receivers(c, 1);
     int64_t x = 42;
     cr_assert_eq(kchan_send(c, &x), KCHAN_OK);

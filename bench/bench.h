@@ -24,6 +24,9 @@ typedef struct {
     /* Non-blocking pair for the instruction-count figure. */
     int (*try_send)(bench_chan *c, uint64_t v);
     int (*try_recv)(bench_chan *c, uint64_t *v);
+    /* The engine's allocator counters (NULL where not counted): calls so far, live bytes. */
+    long long (*alloc_calls)(void);
+    long long (*live_bytes)(void);
 } bench_engine;
 
 extern const bench_engine bench_engine_mutex;

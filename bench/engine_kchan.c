@@ -1,9 +1,53 @@
 /* kchan behind the bench interface. Built once per engine: the Makefile passes
    -DBENCH_ENGINE=bench_engine_mutex (or _lockfree with -DKCHAN_LOCKFREE). KCHAN_STATIC
    keeps each build's symbols private, so both engines live in one benchmark process. */
+#include <stddef.h>
+static void *count_malloc(size_t sz);
+static void *count_realloc(void *p, size_t sz);
+static void count_free(void *p);
+#define KCHAN_MALLOC(sz)     count_malloc(sz)
+#define KCHAN_REALLOC(p, sz) count_realloc((p), (sz))
+#define KCHAN_FREE(p)        count_free(p)
 #define KCHAN_STATIC
 #define KCHAN_IMPLEMENTATION
 #include "../kchan.h"
+#include <stdatomic.h>
+#include <stdlib.h>
+
+/* A counting allocator for the memory figures: every block carries its size. Relaxed
+   counters: read only between runs, after the threads are joined. */
+static atomic_llong alloc_calls, live_bytes;
+typedef struct { size_t size; size_t pad; } block_head;
+static void *count_malloc(size_t sz)
+{
+    atomic_fetch_add_explicit(&alloc_calls, 1, memory_order_relaxed);
+    block_head *h = malloc(sizeof *h + sz);
+    if (!h) return NULL;
+    h->size = sz;
+    atomic_fetch_add_explicit(&live_bytes, (long long)sz, memory_order_relaxed);
+    return h + 1;
+}
+static void *count_realloc(void *p, size_t sz)
+{
+    if (!p) return count_malloc(sz);
+    atomic_fetch_add_explicit(&alloc_calls, 1, memory_order_relaxed);
+    block_head *old = (block_head *)p - 1;
+    size_t old_size = old->size;
+    block_head *h = realloc(old, sizeof *h + sz);
+    if (!h) return NULL;
+    h->size = sz;
+    atomic_fetch_add_explicit(&live_bytes, (long long)sz - (long long)old_size, memory_order_relaxed);
+    return h + 1;
+}
+static void count_free(void *p)
+{
+    if (!p) return;
+    block_head *h = (block_head *)p - 1;
+    atomic_fetch_sub_explicit(&live_bytes, (long long)h->size, memory_order_relaxed);
+    free(h);
+}
+static long long k_alloc_calls(void) { return atomic_load_explicit(&alloc_calls, memory_order_relaxed); }
+static long long k_live_bytes(void) { return atomic_load_explicit(&live_bytes, memory_order_relaxed); }
 #include "bench.h"
 
 #ifndef BENCH_ENGINE
@@ -56,5 +100,5 @@ static int k_select_recv(bench_chan **chans, size_t n, uint64_t *v)
 const bench_engine BENCH_ENGINE = {
     BENCH_STR(BENCH_ENGINE) + sizeof "bench_engine_" - 1,
     k_create, k_destroy, k_send, k_recv, k_send_many, k_recv_many, k_close, k_select_recv,
-    k_try_send, k_try_recv,
+    k_try_send, k_try_recv, k_alloc_calls, k_live_bytes,
 };

@@ -31,7 +31,7 @@ INSTR_ENGINES
 static int nop_send(bench_chan *c, uint64_t v) { (void)c; (void)v; return 0; }
 static int nop_recv(bench_chan *c, uint64_t *v) { (void)c; *v = 0; return 0; }
 static const bench_engine call_overhead = {
-    "call-overhead", NULL, NULL, nop_send, nop_recv, NULL, NULL, NULL, NULL, nop_send, nop_recv,
+    "call-overhead", NULL, NULL, nop_send, nop_recv, NULL, NULL, NULL, NULL, nop_send, nop_recv, NULL, NULL,
 };
 
 static const bench_engine *const engines[] = {

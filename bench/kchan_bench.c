@@ -192,7 +192,7 @@ static void *select_consumer(void *arg)
     return NULL;
 }
 
-typedef struct { double seconds, cpu; } result;
+typedef struct { double seconds, cpu; long long allocs; } result;  /* allocs: during the ops */
 
 static result run_workload(const bench_engine *e, const workload *w, uint64_t messages)
 {
@@ -221,10 +221,11 @@ static result run_workload(const bench_engine *e, const workload *w, uint64_t me
         wk->id = i < w->producers ? i : i - w->producers;
         pthread_create(&th[nthreads++], NULL, i < w->producers ? prod : cons, wk);
     }
+    long long a0 = e->alloc_calls ? e->alloc_calls() : 0;
     double c0 = cpu_s(), t0 = now_s();
     pthread_barrier_wait(&r.start);
     for (size_t i = 0; i < nthreads; i++) pthread_join(th[i], NULL);
-    result res = { now_s() - t0, cpu_s() - c0 };
+    result res = { now_s() - t0, cpu_s() - c0, e->alloc_calls ? e->alloc_calls() - a0 : -1 };
 
     /* Check: every message received once (count and sum). */
     uint64_t count = 0, sum = 0, want_count, want_sum;
@@ -272,6 +273,42 @@ static summary summarize(const double *v, const double *cpu, int n, double scale
     return out;
 }
 
+/* Memory figures for every engine with a counting allocator: bytes of an empty channel per
+   kind (8-byte elements), bytes per slot, and allocator calls made by the operations of
+   W1, W2 and W7 after their channels were created (must be 0: only create allocates). */
+static int memory_report(long long (*ops_allocs)[N_ENGINES], const int *selected)
+{
+    static const struct { const char *kind; size_t cap; } kinds[] = {
+        { "rendezvous", 0 }, { "bounded 1", 1 }, { "bounded 1024", 1024 }, { "unlimited (empty)", BENCH_UNLIMITED },
+    };
+    int bad = 0;
+    printf("\nmemory (8-byte elements; allocator calls during a run's operations must be 0 for bounded kinds)\n");
+    for (int e = 0; e < N_ENGINES; e++) {
+        const bench_engine *en = engines[e];
+        if (!en->live_bytes) continue;
+        long long bytes[4];
+        for (int k = 0; k < 4; k++) {
+            long long b0 = en->live_bytes();
+            bench_chan *c = en->create(kinds[k].cap);
+            bytes[k] = en->live_bytes() - b0;
+            en->destroy(c);
+        }
+        printf("  %-8s empty channel: rendezvous %lld B, bounded-1 %lld B, bounded-1024 %lld B, unlimited %lld B; "
+               "%.1f B per slot\n", en->name, bytes[0], bytes[1], bytes[2], bytes[3],
+               (double)(bytes[2] - bytes[1]) / 1023.0);
+        printf("  %-8s allocator calls during the ops:", en->name);
+        for (int w = 0; w < N_WORKLOADS; w++) {
+            if (!selected[w] || ops_allocs[w][e] < 0) continue;
+            if (workloads[w].cap == BENCH_UNLIMITED) continue;      /* unlimited may grow */
+            printf(" %s=%lld", workloads[w].id, ops_allocs[w][e]);
+            if (ops_allocs[w][e] != 0) bad = 1;
+        }
+        printf("\n");
+    }
+    if (bad) fprintf(stderr, "bench: an operation on a bounded, rendezvous or conflated channel allocated\n");
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     int quick = 0, json = 0, reps = 5;
@@ -287,6 +324,7 @@ int main(int argc, char **argv)
     if (quick && reps == 5) reps = 3;
 
     static double secs[N_WORKLOADS][N_ENGINES][MAX_REPS], cpus[N_WORKLOADS][N_ENGINES][MAX_REPS];
+    static long long ops_allocs[N_WORKLOADS][N_ENGINES];
     uint64_t msgs[N_WORKLOADS];
     int selected[N_WORKLOADS];
     for (int w = 0; w < N_WORKLOADS; w++) {
@@ -306,6 +344,8 @@ int main(int argc, char **argv)
                 result r = run_workload(engines[k], &workloads[w], msgs[w]);
                 secs[w][k][rep] = r.seconds;
                 cpus[w][k][rep] = r.cpu;
+                ops_allocs[w][k] += r.allocs < 0 ? 0 : r.allocs;
+                if (r.allocs < 0) ops_allocs[w][k] = -1;
                 if (!json) { fprintf(stderr, "."); fflush(stderr); }
             }
     if (!json) fprintf(stderr, "\n");
@@ -354,6 +394,6 @@ int main(int argc, char **argv)
                    rt ? s[e].median / s[0].median : s[0].median / s[e].median);
         printf("\n");
     }
-    if (json) printf("\n]}\n");
-    return 0;
+    if (json) { printf("\n]}\n"); return 0; }
+    return memory_report(ops_allocs, selected);
 }

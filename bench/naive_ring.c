@@ -210,5 +210,5 @@ static int n_select_recv(bench_chan **chans, size_t n, uint64_t *v)
 
 const bench_engine bench_engine_naive = {
     "naive", n_create, n_destroy, n_send, n_recv, n_send_many, n_recv_many, n_close, n_select_recv,
-    n_try_send, n_try_recv,
+    n_try_send, n_try_recv, NULL, NULL,
 };

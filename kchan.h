@@ -916,6 +916,9 @@ KCHAN__PRIV void *kchan__nth(const kchan_t *c, const void *base, size_t i)
     return c->elem_size ? (unsigned char *)(uintptr_t)base + i * c->elem_size : (void *)(uintptr_t)base;
 }
 
+/* Whether a call with this timeout may wait at all: not for "try" (0), never under _NONE. */
+KCHAN__PRIV bool kchan__may_wait(int64_t timeout_ns) { return timeout_ns != 0 && KCHAN__CAN_WAIT; }
+
 KCHAN__PRIV int64_t kchan__deadline(int64_t timeout_ns)
 {
     if (timeout_ns < 0) return -1;
@@ -1250,7 +1253,7 @@ KCHAN__PRIV int kchan__op(kchan_t *c, int dir, void *elem, int64_t timeout_ns)
     kchan__lock_acquire(&c->lock);
     int r = dir == KCHAN__SEND ? kchan__send_locked(c, elem, &a) : kchan__recv_locked(c, elem, &a);
     if (r == KCHAN_WOULDBLOCK) {
-        if (timeout_ns == 0 || !KCHAN__CAN_WAIT) {
+        if (!kchan__may_wait(timeout_ns)) {
             kchan__bump(dir == KCHAN__SEND ? &c->m.send_full : &c->m.recv_empty, 1);
         } else {
             kchan__bump(dir == KCHAN__SEND ? &c->m.blocked_sends : &c->m.blocked_recvs, 1);
@@ -1292,7 +1295,7 @@ KCHAN_DEF int kchan_send_many(kchan_t *c, const void *elems, size_t n, size_t *s
             i++;
             if (a.cb_chan) break;
         }
-        if (r == KCHAN_WOULDBLOCK && (timeout_ns == 0 || !KCHAN__CAN_WAIT)) {
+        if (r == KCHAN_WOULDBLOCK && !kchan__may_wait(timeout_ns)) {
             kchan__bump(&c->m.send_full, 1);
         } else if (r == KCHAN_WOULDBLOCK) {
             if (!blocked) kchan__bump(&c->m.blocked_sends, 1);
@@ -1318,7 +1321,7 @@ KCHAN_DEF int kchan_recv_many(kchan_t *c, void *out, size_t max, size_t *got, in
     a.cb_chan = NULL;
     kchan__lock_acquire(&c->lock);
     int r = kchan__recv_locked(c, out, &a);
-    if (r == KCHAN_WOULDBLOCK && (timeout_ns == 0 || !KCHAN__CAN_WAIT)) {
+    if (r == KCHAN_WOULDBLOCK && !kchan__may_wait(timeout_ns)) {
         kchan__bump(&c->m.recv_empty, 1);
     } else if (r == KCHAN_WOULDBLOCK) {
         kchan__bump(&c->m.blocked_recvs, 1);
@@ -1345,6 +1348,14 @@ KCHAN_DEF int kchan_peek(kchan_t *c, void *out)
     else r = kchan__closed(c) ? KCHAN_CLOSED : KCHAN_WOULDBLOCK;
     kchan__lock_release(&c->lock);
     return r;
+}
+
+/* Hand the n ring slots from `first` on to on_undelivered, oldest first. The caller owns
+   them: the channel is being destroyed, or they were detached by cancel. */
+KCHAN__PRIV void kchan__undeliver_slots(kchan_t *c, size_t first, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        kchan__undelivered(c, c->elem_size ? kchan__slot(c, (first + k) % c->ring_size) : NULL);
 }
 
 /* Close (and for cancel, detach the buffered elements). Wakes every parked waiter with
@@ -1377,10 +1388,7 @@ KCHAN__PRIV int kchan__close(kchan_t *c, int reason, bool discard)
     }
     kchan__lock_release(&c->lock);
     kchan__finish(&a);
-    for (size_t k = 0; k < n; k++) {
-        size_t i = c->elem_size ? (first + k) % c->ring_size : 0;
-        kchan__undelivered(c, c->elem_size ? kchan__slot(c, i) : NULL);
-    }
+    kchan__undeliver_slots(c, first, n);
     return r;
 }
 
@@ -1505,10 +1513,7 @@ KCHAN_DEF void kchan_destroy(kchan_t *c)
     if (!c) return;
     KCHAN_ASSERT(c->sendq.count == 0 && c->recvq.count == 0);   /* nobody may still wait */
     kchan__bump(&c->m.undelivered, c->count);
-    for (size_t k = 0; k < c->count; k++) {
-        size_t i = c->elem_size ? (c->head + k) % c->ring_size : 0;
-        kchan__undelivered(c, c->elem_size ? kchan__slot(c, i) : NULL);
-    }
+    kchan__undeliver_slots(c, c->head, c->count);
 #ifndef KCHAN_NO_UNLIMITED
     if (c->kind == KCHAN__UNLIMITED && c->slots) stbds_arrfree(c->slots);
 #endif
@@ -1632,7 +1637,7 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
     }
     int64_t deadline = kchan__deadline(timeout_ns);
     if (nlocks == 0) {                 /* like Go's nil channels: wait out the timeout */
-        if (timeout_ns == 0 || !KCHAN__CAN_WAIT) return KCHAN_WOULDBLOCK;
+        if (!kchan__may_wait(timeout_ns)) return KCHAN_WOULDBLOCK;
         kchan__sleep_until(deadline);
         return KCHAN_TIMEDOUT;
     }
@@ -1685,7 +1690,7 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
         k->status = r;
         return (int)order[t];
     }
-    if (timeout_ns == 0 || nomem || !KCHAN__CAN_WAIT) {
+    if (nomem || !kchan__may_wait(timeout_ns)) {
         for (size_t j = nlocks; j-- > 0;) kchan__lock_release(&locks[j]->lock);
         kchan__finish(&a);
         /* An unlimited send case that cannot grow would wait for memory, not for a partner:
@@ -1884,7 +1889,7 @@ KCHAN_DEF int kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64_t ti
 {
     if (!k) return KCHAN_INVAL;
     if (kchan_counter_load(k) >= target) return KCHAN_OK;
-    if (timeout_ns == 0 || !KCHAN__CAN_WAIT) return KCHAN_WOULDBLOCK;
+    if (!kchan__may_wait(timeout_ns)) return KCHAN_WOULDBLOCK;
     int64_t deadline = kchan__deadline(timeout_ns);
     int r = KCHAN_OK;
     /* [K3] seq_cst: see kchan__counter_changed. */

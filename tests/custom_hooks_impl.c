@@ -19,15 +19,8 @@ int     kchan_custom_wait(const volatile uint32_t *word, uint32_t expected, int6
 void    kchan_custom_wake_all(const volatile uint32_t *word);
 int64_t kchan_custom_now_ns(void);
 
-void *test_malloc(size_t sz);
-void *test_realloc(void *p, size_t sz);
-void  test_free(void *p);
-#define KCHAN_MALLOC(sz)     test_malloc(sz)
-#define KCHAN_REALLOC(p, sz) test_realloc((p), (sz))
-#define KCHAN_FREE(p)        test_free(p)
 #define KCHAN_PLATFORM_CUSTOM
-#define KCHAN_IMPLEMENTATION
-#include "../kchan.h"
+#include "kchan_impl.c"          /* the counting allocator wiring and the implementation */
 
 void kchan_custom_lock_init(test_custom_lock *l)    { pthread_mutex_init(&l->mutex, NULL); }
 void kchan_custom_lock_destroy(test_custom_lock *l) { pthread_mutex_destroy(&l->mutex); }

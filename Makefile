@@ -17,7 +17,7 @@ LDLIBS  := -lpthread
 
 # Variants of the suite: an engine, optionally on a forced platform layer. The lock-free
 # engine joins with issue 4 (add lockfree, lockfree-posix, ... here).
-ENGINES := mutex
+ENGINES := mutex lockfree
 PLATFORM_VARIANTS := $(foreach e,$(ENGINES),$(e)-posix $(e)-c11 $(e)-custom)
 ENGINE_FLAGS_mutex :=
 ENGINE_FLAGS_lockfree := -DKCHAN_LOCKFREE
@@ -51,7 +51,7 @@ $(B)/$(1)-$(2)/kchan_tests: $(TEST_SRCS) $(EXTRA_$(1)) $(call impl_of,$(2)) test
 	@mkdir -p $$(@D)
 	$(SANCC) $(WARN) $($(3)) $(STB_INC) $(VFLAGS_$(2)) -c $(call impl_of,$(2)) -o $$(@D)/kchan_impl.o
 	$(SANCC) $(WARN) $($(3)) $(TEST_DEFS) -c tests/alloc_hooks.c -o $$(@D)/alloc_hooks.o
-	$(SANCC) $(WARN) $($(3)) $(TEST_DEFS) $(TEST_SRCS) $(EXTRA_$(1)) $$(@D)/kchan_impl.o $$(@D)/alloc_hooks.o \
+	$(SANCC) $(WARN) $($(3)) $(TEST_DEFS) $(VFLAGS_$(2)) $(TEST_SRCS) $(EXTRA_$(1)) $$(@D)/kchan_impl.o $$(@D)/alloc_hooks.o \
 	    -o $$@ -lcriterion $(LDLIBS)
 .PHONY: run-$(1)-$(2)
 run-$(1)-$(2): $(B)/$(1)-$(2)/kchan_tests

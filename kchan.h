@@ -215,12 +215,18 @@ typedef struct kchan_counter {
 /* Bytes of caller memory that suffice for kchan_create_in: a constant expression.
    The fixed part covers the channel header, a 64-byte _CUSTOM lock and the
    alignment slack, so mem may have any alignment; 0 for KCHAN_UNLIMITED. */
-#define KCHAN__FOOTPRINT_FIXED 640u
+#ifdef KCHAN_LOCKFREE                    /* cells carry a stamp: up to 2 words more each */
+#  define KCHAN__FOOTPRINT_FIXED 1024u
+#  define KCHAN__FOOTPRINT_CELL(elem_size) ((size_t)(elem_size) + 2 * sizeof(size_t))
+#else
+#  define KCHAN__FOOTPRINT_FIXED 640u
+#  define KCHAN__FOOTPRINT_CELL(elem_size) ((size_t)(elem_size))
+#endif
 #define KCHAN_FOOTPRINT(elem_size, capacity)                                   \
     ((size_t)(capacity) == KCHAN_UNLIMITED ? (size_t)0                        \
      : (size_t)KCHAN__FOOTPRINT_FIXED +                                       \
        ((size_t)(capacity) == KCHAN_CONFLATED ? (size_t)(elem_size)           \
-                                              : (size_t)(capacity) * (size_t)(elem_size)))
+                                              : (size_t)(capacity) * KCHAN__FOOTPRINT_CELL(elem_size)))
 
 // >>api
 
@@ -319,9 +325,6 @@ KCHAN_DEF int      kchan__create_typed(void *out, size_t elem_size, const kchan_
 #if defined(KCHAN_IMPLEMENTATION) && !defined(KCHAN__IMPLEMENTED)
 #define KCHAN__IMPLEMENTED
 
-#ifdef KCHAN_LOCKFREE
-#  error "kchan: the lock-free engine (KCHAN_LOCKFREE) is not built yet; use the default mutex engine"
-#endif
 
 #include <string.h>
 #include <stdio.h>
@@ -818,6 +821,10 @@ enum { KCHAN__RENDEZVOUS, KCHAN__BOUNDED, KCHAN__UNLIMITED, KCHAN__CONFLATED };
    `wake` is the futex word the owner sleeps on and the partner's publication point. */
 enum { KCHAN__CTX_WAITING, KCHAN__CTX_CLAIMED, KCHAN__CTX_WITHDRAWN };
 enum { KCHAN__WAKE_SPINNING, KCHAN__WAKE_PARKED, KCHAN__WAKE_DONE };
+/* A claim's status besides KCHAN_OK / KCHAN_CLOSED: the lock-free engine moves no element
+   with a claim, it tells the waiter to try its operation again. Never returned to users. */
+#define KCHAN__RETRY 1
+enum { KCHAN__SEND, KCHAN__RECV };
 
 typedef struct kchan__ctx {
     KCHAN__ATOMIC(uint32_t) state;
@@ -856,6 +863,32 @@ typedef struct {
     KCHAN__ATOMIC(int) closed, reason;
 } kchan__metrics;
 
+#ifdef KCHAN_LOCKFREE
+#  ifdef KCHAN__PLAIN_ATOMICS
+#    error "kchan: KCHAN_LOCKFREE needs <stdatomic.h>; a KCHAN_PLATFORM_NONE build without it has one thread and gains nothing from it"
+#  endif
+/* The lock-free ring (// >>engine_lockfree). All but the two positions is read-only after
+   creation; tail and head each sit alone on a cache line (the pads), so producers and
+   consumers do not false-share. */
+typedef struct {
+    unsigned char *cells;      /* ring_size cells of `stride` bytes: a stamp, then the element */
+    size_t stride;
+    size_t mark;               /* power of two above every index: closed bit of tail, pin bit of head */
+    size_t one_lap;            /* 2 * mark: what a position gains per lap */
+    KCHAN__ATOMIC(uint32_t) discarded;   /* set once, under a pinned head, by cancel or destroy */
+    char pad0[KCHAN__CACHELINE];
+    KCHAN__ATOMIC(size_t) tail;
+    char pad1[KCHAN__CACHELINE - sizeof(size_t)];
+    KCHAN__ATOMIC(size_t) head;
+    char pad2[KCHAN__CACHELINE - sizeof(size_t)];
+} kchan__ring_lf;
+#  define kchan__is_lf(c) ((c)->lockfree)
+#  define KCHAN__LF_ONLY(...) __VA_ARGS__
+#else
+#  define kchan__is_lf(c) false
+#  define KCHAN__LF_ONLY(...)
+#endif
+
 struct kchan {
     kchan__lock lock;
     unsigned char *slots;      /* ring storage (an stb_ds array for unlimited channels) */
@@ -869,7 +902,11 @@ struct kchan {
     const char *name;
     unsigned char kind, policy;
     bool caller_memory;
+    bool lockfree;             /* served by // >>engine_lockfree (KCHAN_LOCKFREE builds only) */
     kchan__metrics m;
+#ifdef KCHAN_LOCKFREE
+    kchan__ring_lf lf;
+#endif
 };
 
 /* Work an operation gathers under the lock and does after releasing it: waking the partners
@@ -938,11 +975,19 @@ KCHAN__PRIV void kchan__ctx_init(kchan__ctx *x)
     x->index = -1;
 }
 
+#ifdef KCHAN_LOCKFREE
+/* [L11] seq_cst: the lock-free engine reads these as "someone waits" flags. This store and
+   the registrant's seq_cst re-check of the ring form one half of a Dekker pair; a pusher's
+   seq_cst CAS [L3]/[L7] and its seq_cst load [L10] of this field form the other. */
+#  define KCHAN__WAITING_ORDER memory_order_seq_cst
+#else
+/* [M5] relaxed: a gauge written under the lock, as [M1]. */
+#  define KCHAN__WAITING_ORDER memory_order_relaxed
+#endif
 KCHAN__PRIV void kchan__publish_waiting(kchan_t *c, const kchan__queue *q)
 {
     KCHAN__ATOMIC(uint32_t) *field = q == &c->sendq ? &c->m.waiting_senders : &c->m.waiting_receivers;
-    /* [M5] relaxed: a gauge written under the lock, as [M1]. */
-    atomic_store_explicit(field, q->count, memory_order_relaxed);
+    atomic_store_explicit(field, q->count, KCHAN__WAITING_ORDER);   /* [M5] / [L11] above */
 }
 
 KCHAN__PRIV void kchan__enqueue(kchan_t *c, kchan__queue *q, kchan__waiter *w)
@@ -1241,12 +1286,500 @@ KCHAN__PRIV int kchan__wait_one(kchan_t *c, kchan__queue *q, void *elem, int64_t
     return ctx.status;
 }
 
-enum { KCHAN__SEND, KCHAN__RECV };
+// >>engine_lockfree
+#ifdef KCHAN_LOCKFREE
+/* The lock-free engine (#define KCHAN_LOCKFREE): bounded channels with the block and
+   drop-newest policies, elements of at least one byte. Every other channel (rendezvous,
+   unlimited, conflated, drop-oldest, size-0 elements) keeps the mutex engine in the same
+   build, and select mixes both freely.
+
+   Algorithm: Dmitry Vyukov's bounded MPMC queue in the layout of crossbeam-channel's array
+   flavor. A position is lap * one_lap + index, one_lap = 2 * mark, mark the power of two above
+   the capacity. A cell's stamp is p while it is free for the producer at position p, p + 1
+   once that producer's element is in it. A producer claims cells by moving `tail` with one
+   CAS, copies its elements in and stores p + 1; a consumer moves `head` likewise, copies out
+   and stores p + one_lap, freeing the cell for the next lap. A batch claims up to the end of
+   the lap in the same single CAS. The mark bit of tail is the closed flag, so a send and a
+   close are ordered by one word; the mark bit of head is a pin that peek and cancel hold
+   briefly to keep consumers off the oldest cell.
+
+      tail: [ lap | mark=closed | index ]        head: [ lap | mark=pinned | index ]
+      cell: [ stamp | element ]   stamp == p: free for p;  p + 1: full;  p + one_lap: next lap
+
+   Waiting: an op that finds the ring full (empty) spins with backoff, then registers a waiter
+   under the channel lock (the queues, wait contexts and parking of // >>waiters), which
+   stores waiting_senders / waiting_receivers with seq_cst ([L11]); it then tries once more
+   and parks. A successful push (pop) loads waiting_receivers (waiting_senders) with seq_cst
+   ([L10]) after its seq_cst CAS ([L3]/[L7]); the registrant's re-check loads tail (head)
+   with seq_cst ([L6]/[L9]). That is a Dekker pair: either the registrant sees the element or
+   room, or the pusher sees the waiter and claims it with KCHAN__RETRY: "try again", no
+   element travels with the claim. A waiter that wins without needing its claim passes it on.
+   Only a waiting op, or an op that finds someone waiting, takes the lock.
+
+   Progress: push and pop retry a failed CAS only because another op succeeded, but, as in
+   every stamped ring, an op that meets a cell claimed by a preempted partner spins (then
+   yields) until that partner stores the stamp. Waiting is blocking, like the mutex engine's.
+   Counters: sends and recvs come from tail and head, drops_newest and undelivered from their
+   own rare paths, so the fast path writes no counter; max_len costs one load of head per push
+   until it reaches the capacity. kchan_len and kchan_stats_get may count a push whose CAS has
+   landed but whose copy has not. Limits: capacity below SIZE_MAX / 16; 32-bit targets wrap
+   sends and recvs every 2^32 / one_lap laps.
+   Sources: D. Vyukov, "Bounded MPMC queue" (1024cores.net); crossbeam-channel's
+   src/flavors/array.rs and waker.rs; Go's runtime/chan.go for parked waiter queues. */
+
+#define KCHAN__LF_SPIN_LIMIT 6         /* backoff: spin 1, 2, 4 .. 64 pauses, then yield */
+#define KCHAN__LF_PRE_WAIT   9         /* backoff steps an op spends before it registers */
+
+KCHAN__PRIV bool kchan__lf_fits(unsigned char kind, int policy, size_t elem_size, size_t cap)
+{
+    return kind == KCHAN__BOUNDED && policy != (int)KCHAN_DROP_OLDEST && elem_size > 0 &&
+           cap < SIZE_MAX / 16;
+}
+
+KCHAN__PRIV size_t kchan__lf_stride(size_t elem_size)
+{
+    size_t a = _Alignof(KCHAN__ATOMIC(size_t));
+    return (sizeof(KCHAN__ATOMIC(size_t)) + elem_size + a - 1) / a * a;
+}
+
+KCHAN__PRIV void kchan__lf_init(kchan_t *c, unsigned char *cells)
+{
+    size_t mark = 1;
+    while (mark <= c->ring_size) mark <<= 1;
+    c->lf.cells = cells;
+    c->lf.stride = kchan__lf_stride(c->elem_size);
+    c->lf.mark = mark;
+    c->lf.one_lap = mark << 1;
+    /* [L0] relaxed: the channel is not shared yet; whoever receives the pointer gets these
+       stores through the hand-over (a thread start, a channel, a lock). */
+    for (size_t i = 0; i < c->ring_size; i++)
+        atomic_store_explicit((KCHAN__ATOMIC(size_t) *)(void *)(cells + i * c->lf.stride), i,
+                              memory_order_relaxed);
+    atomic_store_explicit(&c->lf.tail, 0, memory_order_relaxed);        /* [L0] */
+    atomic_store_explicit(&c->lf.head, 0, memory_order_relaxed);        /* [L0] */
+    atomic_store_explicit(&c->lf.discarded, 0, memory_order_relaxed);   /* [L0] */
+}
+
+KCHAN__PRIV KCHAN__ATOMIC(size_t) *kchan__lf_stamp(const kchan_t *c, size_t pos)
+{
+    return (KCHAN__ATOMIC(size_t) *)(void *)(c->lf.cells + (pos & (c->lf.mark - 1)) * c->lf.stride);
+}
+
+KCHAN__PRIV unsigned char *kchan__lf_data(const kchan_t *c, size_t pos)
+{
+    return c->lf.cells + (pos & (c->lf.mark - 1)) * c->lf.stride + sizeof(KCHAN__ATOMIC(size_t));
+}
+
+/* The position k cells after pos, where pos + k does not pass the end of pos's lap. */
+KCHAN__PRIV size_t kchan__lf_advance(const kchan_t *c, size_t pos, size_t k)
+{
+    if ((pos & (c->lf.mark - 1)) + k < c->ring_size) return pos + k;
+    return (pos & ~(c->lf.one_lap - 1)) + c->lf.one_lap;
+}
+
+/* How many cells lie before position pos (mark bit ignored): laps * capacity + index. */
+KCHAN__PRIV size_t kchan__lf_count(const kchan_t *c, size_t pos)
+{
+    return pos / c->lf.one_lap * c->ring_size + (pos & (c->lf.mark - 1));
+}
+
+KCHAN__PRIV void kchan__lf_backoff(unsigned *step)
+{
+    if (*step <= KCHAN__LF_SPIN_LIMIT)
+        for (unsigned i = 0; i < 1u << *step; i++) kchan__cpu_relax();
+    else
+        kchan__yield();
+    (*step)++;
+}
+
+KCHAN__PRIV void kchan__lf_bump(KCHAN__ATOMIC(kchan__count) *field, size_t by)
+{
+    /* [L19] relaxed RMW: the rare-path counters of a lock-free channel have many writers and
+       no lock; each only has to be whole and monotonic ([M2] reads). */
+    atomic_fetch_add_explicit(field, (kchan__count)by, memory_order_relaxed);
+}
+
+/* Push up to n elements with one claim, never past the end of the lap. Returns how many were
+   pushed; 0 with *st = KCHAN_WOULDBLOCK (full) or KCHAN_CLOSED. */
+KCHAN__PRIV size_t kchan__lf_push(kchan_t *c, const void *elems, size_t n, int *st)
+{
+    const size_t mark = c->lf.mark;
+    unsigned step = 0;
+    /* [L1] relaxed: a first guess; the CAS [L3] checks it. */
+    size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_relaxed);
+    for (;;) {
+        if (tail & mark) { *st = KCHAN_CLOSED; return 0; }
+        size_t room = c->ring_size - (tail & (mark - 1)), k = 0;
+        if (room > n) room = n;
+        /* [L2] acquire: pairs with [L8] release of the consumer that emptied the cell a lap
+           ago, so its copy-out happens before our copy-in. */
+        while (k < room && atomic_load_explicit(kchan__lf_stamp(c, tail + k), memory_order_acquire) == tail + k)
+            k++;
+        if (k > 0) {
+            /* [L3] seq_cst on success: claims the k cells. seq_cst, not just relaxed, because
+               it is the pusher's half of the Dekker pair with a registering receiver ([L11]
+               then [L6]); the load [L10] that follows must not be ordered before it. Relaxed
+               on failure: the value read is only the next guess. */
+            if (atomic_compare_exchange_weak_explicit(&c->lf.tail, &tail, kchan__lf_advance(c, tail, k),
+                                                      memory_order_seq_cst, memory_order_relaxed)) {
+                for (size_t j = 0; j < k; j++) {
+                    memcpy(kchan__lf_data(c, tail + j), kchan__nth(c, elems, j), c->elem_size);
+                    /* [L4] release: publishes the element; pairs with [L5] acquire in pop. */
+                    atomic_store_explicit(kchan__lf_stamp(c, tail + j), tail + j + 1, memory_order_release);
+                }
+                *st = KCHAN_OK;
+                return k;
+            }
+            kchan__lf_backoff(&step);
+            continue;
+        }
+        /* [L2'] acquire: as [L2]. Last lap's element still here means full, unless its
+           consumer has claimed it and not yet freed the cell. */
+        size_t stamp = atomic_load_explicit(kchan__lf_stamp(c, tail), memory_order_acquire);
+        if (stamp + c->lf.one_lap == tail + 1) {
+            /* [L9] seq_cst: the re-check half of the Dekker pair for a registering sender
+               (its [L11] store, then this load), against a consumer's [L7] CAS and [L10]. */
+            size_t head = atomic_load_explicit(&c->lf.head, memory_order_seq_cst) & ~mark;
+            if (head + c->lf.one_lap == tail) { *st = KCHAN_WOULDBLOCK; return 0; }
+        }
+        kchan__lf_backoff(&step);
+        tail = atomic_load_explicit(&c->lf.tail, memory_order_relaxed);   /* [L1] */
+    }
+}
+
+/* Pop up to n elements with one claim into out[]. Returns how many; 0 with *st =
+   KCHAN_WOULDBLOCK (empty) or KCHAN_CLOSED (closed and drained, or cancelled). */
+KCHAN__PRIV size_t kchan__lf_pop(kchan_t *c, void *out, size_t n, int *st)
+{
+    const size_t mark = c->lf.mark;
+    unsigned step = 0;
+    /* [L1] relaxed: as for tail. */
+    size_t head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);
+    for (;;) {
+        if (head & mark) {                     /* pinned by peek, or for good by cancel */
+            /* [L16] acquire: pairs with [L15]; a set flag means the ring was discarded. */
+            if (atomic_load_explicit(&c->lf.discarded, memory_order_acquire)) { *st = KCHAN_CLOSED; return 0; }
+            kchan__lf_backoff(&step);
+            head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);   /* [L1] */
+            continue;
+        }
+        size_t avail = c->ring_size - (head & (mark - 1)), k = 0;
+        if (avail > n) avail = n;
+        /* [L5] acquire: pairs with [L4] release: the element is wholly there. */
+        while (k < avail && atomic_load_explicit(kchan__lf_stamp(c, head + k), memory_order_acquire) == head + k + 1)
+            k++;
+        if (k > 0) {
+            /* [L7] seq_cst on success: claims the k elements; the consumer's half of the
+               Dekker pair with a registering sender ([L11] then [L9]), as [L3]. Its acquire
+               part also pairs with [L17] release of an unpinning peek. Relaxed on failure. */
+            if (atomic_compare_exchange_weak_explicit(&c->lf.head, &head, kchan__lf_advance(c, head, k),
+                                                      memory_order_seq_cst, memory_order_relaxed)) {
+                for (size_t j = 0; j < k; j++) {
+                    memcpy(kchan__nth(c, out, j), kchan__lf_data(c, head + j), c->elem_size);
+                    /* [L8] release: our copy-out is done; pairs with [L2] of the next lap. */
+                    atomic_store_explicit(kchan__lf_stamp(c, head + j), head + j + c->lf.one_lap,
+                                          memory_order_release);
+                }
+                *st = KCHAN_OK;
+                return k;
+            }
+            kchan__lf_backoff(&step);
+            continue;
+        }
+        /* [L5'] acquire: as [L5]. Stamp == head: nothing pushed here yet this lap. */
+        if (atomic_load_explicit(kchan__lf_stamp(c, head), memory_order_acquire) == head) {
+            /* [L6] seq_cst: the re-check half of the Dekker pair for a registering receiver
+               ([L11], then this load), against a producer's [L3] CAS and [L10]. Its acquire
+               part pairs with close's [L13], so CLOSED implies the close reason is visible. */
+            size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_seq_cst);
+            if ((tail & ~mark) == head) { *st = tail & mark ? KCHAN_CLOSED : KCHAN_WOULDBLOCK; return 0; }
+        }
+        kchan__lf_backoff(&step);              /* a push or pop in flight on this cell */
+        head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);   /* [L1] */
+    }
+}
+
+/* Tell up to n waiters of q to try again, if anyone waits there at all. */
+KCHAN__PRIV void kchan__lf_notify(kchan_t *c, kchan__queue *q, size_t n)
+{
+    KCHAN__ATOMIC(uint32_t) *waiting = q == &c->sendq ? &c->m.waiting_senders : &c->m.waiting_receivers;
+    /* [L10] seq_cst: sequenced after our [L3]/[L7] CAS; with it, the other half of the Dekker
+       pair against [L11] + [L6]/[L9]. Usually reads 0 and the op is done without the lock. */
+    if (atomic_load_explicit(waiting, memory_order_seq_cst) == 0) return;
+    kchan__after a;
+    kchan__waiter *w;
+    a.release = NULL;
+    a.cb_chan = NULL;
+    kchan__lock_acquire(&c->lock);
+    while (n-- > 0 && (w = kchan__take_partner(c, q, KCHAN__RETRY)) != NULL) kchan__defer_release(&a, w);
+    kchan__lock_release(&c->lock);
+    kchan__finish(&a);
+}
+
+/* max_len: the high-water mark, kept while below the capacity. */
+KCHAN__PRIV size_t kchan__lf_len(const kchan_t *c)
+{
+    /* [L18] relaxed: a gauge; head first, so tail (read later) is never behind it. */
+    size_t head = atomic_load_explicit(&c->lf.head, memory_order_relaxed) & ~c->lf.mark;
+    size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_relaxed) & ~c->lf.mark;  /* [L18] */
+    size_t len = kchan__lf_count(c, tail) - kchan__lf_count(c, head);
+    /* [L20'] acquire: as [L20]; a discarded ring holds nothing. */
+    if (atomic_load_explicit(&c->lf.discarded, memory_order_acquire)) return 0;
+    return len < c->ring_size ? len : c->ring_size;
+}
+
+KCHAN__PRIV void kchan__lf_track_len(kchan_t *c)
+{
+    /* [L12] relaxed: a monotonic gauge (the CAS only raises it); no data depends on it. */
+    size_t max = atomic_load_explicit(&c->m.max_len, memory_order_relaxed);
+    if (max >= c->ring_size) return;
+    size_t len = kchan__lf_len(c);
+    while (len > max && !atomic_compare_exchange_weak_explicit(&c->m.max_len, &max, len, memory_order_relaxed,
+                                                               memory_order_relaxed)) {}   /* [L12] */
+}
+
+KCHAN__PRIV void kchan__lf_drop_newest(kchan_t *c, const void *elem)
+{
+    kchan__lf_bump(&c->m.drops_newest, 1);
+    kchan__undelivered(c, (void *)(uintptr_t)elem);
+}
+
+/* send / recv without waiting: the engine's try operations. */
+KCHAN__PRIV int kchan__lf_try(kchan_t *c, int dir, void *elem)
+{
+    int st;
+    if (dir == KCHAN__SEND) {
+        if (kchan__lf_push(c, elem, 1, &st)) {
+            kchan__lf_track_len(c);
+            kchan__lf_notify(c, &c->recvq, 1);
+        } else if (st == KCHAN_WOULDBLOCK && c->policy == KCHAN_DROP_NEWEST) {
+            kchan__lf_drop_newest(c, elem);
+            st = KCHAN_OK;
+        }
+        return st;
+    }
+    if (kchan__lf_pop(c, elem, 1, &st)) kchan__lf_notify(c, &c->sendq, 1);
+    return st;
+}
+
+/* Register on the channel, try once more, park. KCHAN__RETRY when a partner said "try again";
+   otherwise the op's result (completed by the re-check) or KCHAN_TIMEDOUT. */
+KCHAN__PRIV int kchan__lf_wait(kchan_t *c, int dir, void *elem, int64_t deadline)
+{
+    kchan__queue *q = dir == KCHAN__SEND ? &c->sendq : &c->recvq;
+    kchan__ctx ctx;
+    kchan__waiter w;
+    kchan__ctx_init(&ctx);
+    w.ctx = &ctx;
+    w.elem = NULL;
+    w.index = 0;
+    kchan__lock_acquire(&c->lock);
+    kchan__enqueue(c, q, &w);                  /* [L11] publishes the waiter */
+    kchan__lock_release(&c->lock);
+    int r = kchan__lf_try(c, dir, elem);       /* [L6]/[L9]: the re-check */
+    if (r == KCHAN_WOULDBLOCK) {
+        if (kchan__park(&ctx, deadline) != KCHAN_TIMEDOUT) return KCHAN__RETRY;   /* unlinked by the claimer */
+        if (!kchan__withdraw(&ctx)) {          /* told to retry just as time ran out */
+            (void)kchan__park(&ctx, -1);
+            if ((r = kchan__lf_try(c, dir, elem)) != KCHAN_WOULDBLOCK) return r;
+            kchan__lf_bump(&c->m.timeouts, 1);
+            return KCHAN_TIMEDOUT;
+        }
+        kchan__lf_bump(&c->m.timeouts, 1);
+        r = KCHAN_TIMEDOUT;
+    } else if (!kchan__withdraw(&ctx)) {
+        (void)kchan__park(&ctx, -1);           /* the claimer may still be writing ctx */
+        kchan__lf_notify(c, q, 1);             /* we did not need the notice: pass it on */
+        return r;
+    }
+    kchan__lock_acquire(&c->lock);
+    if (w.linked) kchan__unlink(c, q, &w);
+    kchan__lock_release(&c->lock);
+    return r;
+}
+
+/* A single op that must wait: spin with backoff, then wait as above until done. */
+KCHAN__PRIV int kchan__lf_block(kchan_t *c, int dir, void *elem, int64_t deadline)
+{
+    int r;
+    for (unsigned step = 0; step < KCHAN__LF_PRE_WAIT;) {
+        kchan__lf_backoff(&step);
+        if ((r = kchan__lf_try(c, dir, elem)) != KCHAN_WOULDBLOCK) return r;
+    }
+    while ((r = kchan__lf_wait(c, dir, elem, deadline)) == KCHAN__RETRY)
+        if ((r = kchan__lf_try(c, dir, elem)) != KCHAN_WOULDBLOCK) return r;
+    return r;
+}
+
+KCHAN__PRIV int kchan__lf_op(kchan_t *c, int dir, void *elem, int64_t timeout_ns)
+{
+    int r = kchan__lf_try(c, dir, elem);
+    if (r != KCHAN_WOULDBLOCK) return r;
+    if (!kchan__may_wait(timeout_ns)) {
+        kchan__lf_bump(dir == KCHAN__SEND ? &c->m.send_full : &c->m.recv_empty, 1);
+        return r;
+    }
+    kchan__lf_bump(dir == KCHAN__SEND ? &c->m.blocked_sends : &c->m.blocked_recvs, 1);
+    return kchan__lf_block(c, dir, elem, kchan__deadline(timeout_ns));
+}
+
+KCHAN__PRIV int kchan__lf_send_many(kchan_t *c, const void *elems, size_t n, size_t *sent, int64_t timeout_ns)
+{
+    int64_t deadline = kchan__deadline(timeout_ns);
+    size_t i = 0;
+    int r = KCHAN_OK;
+    bool blocked = false;
+    while (i < n) {
+        size_t k = kchan__lf_push(c, kchan__nth(c, elems, i), n - i, &r);
+        if (k) {
+            i += k;
+            kchan__lf_track_len(c);
+            kchan__lf_notify(c, &c->recvq, k);
+        } else if (r == KCHAN_WOULDBLOCK && c->policy == KCHAN_DROP_NEWEST) {
+            kchan__lf_drop_newest(c, kchan__nth(c, elems, i++));
+            r = KCHAN_OK;
+        } else if (r == KCHAN_WOULDBLOCK && !kchan__may_wait(timeout_ns)) {
+            kchan__lf_bump(&c->m.send_full, 1);
+            break;
+        } else if (r == KCHAN_WOULDBLOCK) {
+            if (!blocked) kchan__lf_bump(&c->m.blocked_sends, 1);
+            blocked = true;
+            if ((r = kchan__lf_block(c, KCHAN__SEND, kchan__nth(c, elems, i), deadline)) != KCHAN_OK) break;
+            i++;
+        } else {
+            break;                             /* KCHAN_CLOSED */
+        }
+    }
+    if (sent) *sent = i;
+    return r;
+}
+
+KCHAN__PRIV int kchan__lf_recv_many(kchan_t *c, void *out, size_t max, size_t *got, int64_t timeout_ns)
+{
+    int r;
+    size_t i = kchan__lf_pop(c, out, max, &r);
+    if (i == 0) {
+        if (r == KCHAN_WOULDBLOCK && !kchan__may_wait(timeout_ns)) {
+            kchan__lf_bump(&c->m.recv_empty, 1);
+            return r;
+        }
+        if (r != KCHAN_WOULDBLOCK) return r;
+        kchan__lf_bump(&c->m.blocked_recvs, 1);
+        if ((r = kchan__lf_block(c, KCHAN__RECV, out, kchan__deadline(timeout_ns))) != KCHAN_OK) return r;
+        i = 1;                                 /* lf_block notified for this one */
+    } else {
+        kchan__lf_notify(c, &c->sendq, i);
+    }
+    size_t k;
+    int st;
+    while (i < max && (k = kchan__lf_pop(c, kchan__nth(c, out, i), max - i, &st)) > 0) {
+        i += k;                                /* what else is there, up to the lap's end and on */
+        kchan__lf_notify(c, &c->sendq, k);
+    }
+    if (got) *got = i;
+    return KCHAN_OK;
+}
+
+/* Pin head (its mark bit) so no consumer can take the oldest cell. Returns the pinned
+   position, or SIZE_MAX when the ring has been discarded for good. */
+KCHAN__PRIV size_t kchan__lf_pin(kchan_t *c)
+{
+    unsigned step = 0;
+    size_t head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);   /* [L1] */
+    for (;;) {
+        if (head & c->lf.mark) {
+            if (atomic_load_explicit(&c->lf.discarded, memory_order_acquire)) return SIZE_MAX;   /* [L16] */
+            kchan__lf_backoff(&step);
+            head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);   /* [L1] */
+            continue;
+        }
+        /* [L14] acquire on success: pairs with the [L7]/[L17] that stored this head, so the
+           cells before it are done with. Relaxed on failure: a fresh guess. */
+        if (atomic_compare_exchange_weak_explicit(&c->lf.head, &head, head | c->lf.mark,
+                                                  memory_order_acquire, memory_order_relaxed))
+            return head;
+    }
+}
+
+KCHAN__PRIV int kchan__lf_peek(kchan_t *c, void *out)
+{
+    unsigned step = 0;
+    for (;;) {
+        size_t head = kchan__lf_pin(c);
+        if (head == SIZE_MAX) return KCHAN_CLOSED;
+        int r = KCHAN_OK;
+        /* [L5''] acquire: as [L5]. */
+        if (atomic_load_explicit(kchan__lf_stamp(c, head), memory_order_acquire) == head + 1) {
+            memcpy(out, kchan__lf_data(c, head), c->elem_size);
+        } else {
+            /* [L6'] acquire: pairs with [L3]/[L13]; only "empty, or closed and empty" is read. */
+            size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_acquire);
+            r = (tail & ~c->lf.mark) != head ? KCHAN__RETRY : tail & c->lf.mark ? KCHAN_CLOSED : KCHAN_WOULDBLOCK;
+        }
+        /* [L17] release: unpins; our copy-out happens before the consumer whose [L7] CAS
+           reads this value, and so before the cell is ever refilled. */
+        atomic_store_explicit(&c->lf.head, head, memory_order_release);
+        if (r != KCHAN__RETRY) return r;
+        kchan__lf_backoff(&step);              /* a push in flight on the oldest cell */
+    }
+}
+
+/* Cancel and destroy: pin head for good and hand every element still in the (closed or
+   unshared) ring to on_undelivered. Consumers that meet the pin then see KCHAN_CLOSED. */
+KCHAN__PRIV void kchan__lf_discard(kchan_t *c)
+{
+    size_t head = kchan__lf_pin(c);
+    if (head == SIZE_MAX) return;              /* discarded before */
+    /* [L6''] acquire: tail is final (closed, or nobody else holds the channel); pairs with
+       [L3] so every claim before the mark is seen. */
+    size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_acquire) & ~c->lf.mark;
+    /* [L15] release: pairs with [L16]/[L20] acquire; a reader that sees the flag sees the
+       pinned head, so the derived undelivered count (tail - head) is final. */
+    atomic_store_explicit(&c->lf.discarded, 1, memory_order_release);
+    for (size_t p = head; p != tail; p = kchan__lf_advance(c, p, 1)) {
+        unsigned step = 0;
+        /* [L5'''] acquire: as [L5]; waits out a push that claimed the cell before the close. */
+        while (atomic_load_explicit(kchan__lf_stamp(c, p), memory_order_acquire) != p + 1) kchan__lf_backoff(&step);
+        kchan__undelivered(c, kchan__lf_data(c, p));
+    }
+}
+
+/* Could an op in this direction complete now, or meet CLOSED? The select's re-check after
+   registering: its seq_cst loads are [L6]/[L9] of the Dekker pair. In-flight counts as ready. */
+KCHAN__PRIV bool kchan__lf_ready(kchan_t *c, int op)
+{
+    /* [L6]/[L9] seq_cst: see kchan__lf_pop / kchan__lf_push. */
+    size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_seq_cst);
+    size_t head = atomic_load_explicit(&c->lf.head, memory_order_seq_cst) & ~c->lf.mark;
+    if (tail & c->lf.mark) return true;
+    if (op == KCHAN_OP_RECV) return tail != head;
+    return c->policy == KCHAN_DROP_NEWEST || kchan__lf_count(c, tail) - kchan__lf_count(c, head) < c->ring_size;
+}
+
+KCHAN__PRIV void kchan__lf_stats(const kchan_t *c, kchan_stats *out)
+{
+    /* [L20] acquire: pairs with [L15]; once set, head and tail are final. */
+    bool gone = atomic_load_explicit(&c->lf.discarded, memory_order_acquire) != 0;
+    /* [L18] relaxed: as in kchan__lf_len. */
+    size_t head = atomic_load_explicit(&c->lf.head, memory_order_relaxed) & ~c->lf.mark;
+    size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_relaxed) & ~c->lf.mark;   /* [L18] */
+    size_t pops = kchan__lf_count(c, head), pushes = kchan__lf_count(c, tail);
+    size_t len = pushes - pops < c->ring_size ? pushes - pops : c->ring_size;
+    out->sends = (uint64_t)pushes + out->drops_newest;
+    out->recvs = pops;
+    out->undelivered = gone ? pushes - pops : 0;
+    out->len = gone ? 0 : len;
+}
+#endif /* KCHAN_LOCKFREE */
+
+
+// >>ops: the public operations; each dispatches to the channel's engine
 
 /* send, try_send, send_timeout; recv likewise. */
 KCHAN__PRIV int kchan__op(kchan_t *c, int dir, void *elem, int64_t timeout_ns)
 {
     if (!c || (!elem && c->elem_size)) return KCHAN_INVAL;
+    KCHAN__LF_ONLY(if (c->lockfree) return kchan__lf_op(c, dir, elem, timeout_ns);)
     kchan__after a;
     a.release = NULL;
     a.cb_chan = NULL;
@@ -1283,6 +1816,7 @@ KCHAN_DEF int kchan_send_many(kchan_t *c, const void *elems, size_t n, size_t *s
     int r = KCHAN_OK;
     if (sent) *sent = 0;
     if (!c || (!elems && n && c->elem_size)) return KCHAN_INVAL;
+    KCHAN__LF_ONLY(if (c->lockfree) return kchan__lf_send_many(c, elems, n, sent, timeout_ns);)
     int64_t deadline = kchan__deadline(timeout_ns);
     bool blocked = false;
     kchan__after a;
@@ -1316,6 +1850,7 @@ KCHAN_DEF int kchan_recv_many(kchan_t *c, void *out, size_t max, size_t *got, in
     size_t i = 0;
     if (got) *got = 0;
     if (!c || (!out && c->elem_size) || max == 0) return KCHAN_INVAL;
+    KCHAN__LF_ONLY(if (c->lockfree) return kchan__lf_recv_many(c, out, max, got, timeout_ns);)
     kchan__after a;
     a.release = NULL;
     a.cb_chan = NULL;
@@ -1342,6 +1877,7 @@ KCHAN_DEF int kchan_recv_many(kchan_t *c, void *out, size_t max, size_t *got, in
 KCHAN_DEF int kchan_peek(kchan_t *c, void *out)
 {
     if (!c || (!out && c->elem_size)) return KCHAN_INVAL;
+    KCHAN__LF_ONLY(if (c->lockfree) return kchan__lf_peek(c, out);)
     kchan__lock_acquire(&c->lock);
     int r = KCHAN_OK;
     if (c->count > 0) { if (c->elem_size) kchan__copy(c, out, kchan__slot(c, c->head)); }
@@ -1373,11 +1909,18 @@ KCHAN__PRIV int kchan__close(kchan_t *c, int reason, bool discard)
         atomic_store_explicit(&c->m.reason, reason, memory_order_relaxed);
         /* [M6] release: pairs with [M4]; publishes the reason and the closer's prior writes. */
         atomic_store_explicit(&c->m.closed, 1, memory_order_release);
+        /* [L13] seq_cst: the lock-free ring's close point: a push's [L3] CAS either lands
+           before it or fails on the mark. Release (in seq_cst) publishes the reason to a
+           consumer whose [L6] load sees the mark. */
+        KCHAN__LF_ONLY(if (c->lockfree) atomic_fetch_or_explicit(&c->lf.tail, c->lf.mark, memory_order_seq_cst);)
+        /* Lock-free waiters retry and find the mark themselves: a receiver must still drain
+           what a racing sender pushed before it. */
+        int status = kchan__is_lf(c) ? KCHAN__RETRY : KCHAN_CLOSED;
         kchan__waiter *w;
-        while ((w = kchan__take_partner(c, &c->sendq, KCHAN_CLOSED)) != NULL) kchan__defer_release(&a, w);
-        while ((w = kchan__take_partner(c, &c->recvq, KCHAN_CLOSED)) != NULL) kchan__defer_release(&a, w);
+        while ((w = kchan__take_partner(c, &c->sendq, status)) != NULL) kchan__defer_release(&a, w);
+        while ((w = kchan__take_partner(c, &c->recvq, status)) != NULL) kchan__defer_release(&a, w);
     }
-    if (discard) {
+    if (discard && !kchan__is_lf(c)) {
         /* Closed, so no send can refill these slots and no receiver sees them (count is 0):
            they are ours to hand to on_undelivered after unlocking. */
         first = c->head;
@@ -1388,6 +1931,7 @@ KCHAN__PRIV int kchan__close(kchan_t *c, int reason, bool discard)
     }
     kchan__lock_release(&c->lock);
     kchan__finish(&a);
+    KCHAN__LF_ONLY(if (discard && c->lockfree) kchan__lf_discard(c);)
     kchan__undeliver_slots(c, first, n);
     return r;
 }
@@ -1395,7 +1939,15 @@ KCHAN__PRIV int kchan__close(kchan_t *c, int reason, bool discard)
 KCHAN_DEF int kchan_close(kchan_t *c) { return c ? kchan__close(c, 0, false) : KCHAN_INVAL; }
 KCHAN_DEF int kchan_close_with(kchan_t *c, int reason) { return c ? kchan__close(c, reason, false) : KCHAN_INVAL; }
 KCHAN_DEF int kchan_cancel(kchan_t *c) { return c ? kchan__close(c, 0, true) : KCHAN_INVAL; }
-KCHAN_DEF bool kchan_is_closed(const kchan_t *c) { return c ? kchan__closed(c) : true; }
+KCHAN_DEF bool kchan_is_closed(const kchan_t *c)
+{
+    if (!c) return true;
+    /* [L13'] acquire: the ring's own close point ([L13]), so a send can't succeed after this
+       said closed; pairs with [L13] as [M4] with [M6]. */
+    KCHAN__LF_ONLY(if (c->lockfree) return (atomic_load_explicit(&((kchan_t *)(uintptr_t)c)->lf.tail,
+                                                                 memory_order_acquire) & c->lf.mark) != 0;)
+    return kchan__closed(c);
+}
 KCHAN_DEF int kchan_close_reason(const kchan_t *c)
 {
     if (!c || !kchan__closed(c)) return 0;       /* [M4] acquire, then the reason is settled */
@@ -1425,6 +1977,13 @@ KCHAN__PRIV int kchan__plan(size_t elem_size, const kchan_opts *o, unsigned char
     size_t slots = *kind == KCHAN__UNLIMITED ? 0 : *ring_size;
     if (elem_size && slots > (SIZE_MAX / 4) / elem_size) return KCHAN_INVAL;  /* cannot exist */
     *ring_bytes = slots * elem_size;
+#ifdef KCHAN_LOCKFREE
+    if (kchan__lf_fits(*kind, policy, elem_size, slots)) {
+        size_t stride = kchan__lf_stride(elem_size);
+        if (slots > (SIZE_MAX / 4) / stride) return KCHAN_INVAL;
+        *ring_bytes = slots * stride;
+    }
+#endif
     return KCHAN_OK;
 }
 
@@ -1446,6 +2005,13 @@ KCHAN__PRIV void kchan__init(kchan_t *c, unsigned char *ring, size_t elem_size, 
     c->user = o ? o->user : NULL;
     c->name = o ? o->name : NULL;
     c->caller_memory = caller_memory;
+#ifdef KCHAN_LOCKFREE
+    if (kchan__lf_fits(kind, c->policy, elem_size, ring_size)) {
+        c->lockfree = true;
+        c->slots = NULL;
+        kchan__lf_init(c, ring);
+    }
+#endif
 }
 
 #define KCHAN__ALIGN_UP(n, a) (((n) + (a) - 1) / (a) * (a))
@@ -1512,6 +2078,7 @@ KCHAN_DEF void kchan_destroy(kchan_t *c)
 {
     if (!c) return;
     KCHAN_ASSERT(c->sendq.count == 0 && c->recvq.count == 0);   /* nobody may still wait */
+    KCHAN__LF_ONLY(if (c->lockfree) kchan__lf_discard(c);)
     kchan__bump(&c->m.undelivered, c->count);
     kchan__undeliver_slots(c, c->head, c->count);
 #ifndef KCHAN_NO_UNLIMITED
@@ -1598,6 +2165,27 @@ KCHAN__PRIV int kchan__try_case(kchan_case *k, kchan__after *a)
                                   : kchan__recv_locked(k->chan, k->elem, a);
 }
 
+/* A lock-free channel's case, without any lock. */
+KCHAN__PRIV int kchan__try_case_lf(kchan_case *k)
+{
+#ifdef KCHAN_LOCKFREE
+    return kchan__lf_try(k->chan, k->op == KCHAN_OP_SEND ? KCHAN__SEND : KCHAN__RECV, k->elem);
+#else
+    (void)k;
+    return KCHAN_WOULDBLOCK;                   /* unreachable: no channel is lock-free */
+#endif
+}
+
+KCHAN__PRIV bool kchan__case_ready_lf(kchan_case *k)
+{
+#ifdef KCHAN_LOCKFREE
+    return kchan__lf_ready(k->chan, k->op);
+#else
+    (void)k;
+    return false;                              /* unreachable, as above */
+#endif
+}
+
 /* Could this case complete now? A lock-free hint from the published counters. */
 KCHAN__PRIV bool kchan__maybe_ready(const kchan_t *c, int op)
 {
@@ -1643,9 +2231,10 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
     }
 
     kchan__after a;
-    bool nomem = false;
+    bool has_lf = false;
     a.release = NULL;
     a.cb_chan = NULL;
+    for (size_t j = 0; j < nlocks; j++) has_lf |= kchan__is_lf(locks[j]);
 
     /* The order the cases are tried in: a uniform permutation (identity when biased). */
     for (size_t i = 0; i < n; i++) order[i] = (uint16_t)i;
@@ -1658,84 +2247,108 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
         kchan__rng_end(rng);
     }
 
-    /* Fast pass: try the cases one channel lock at a time, skipping those a lock-free look
-       says cannot complete. A select that can complete at once usually ends here, taking
-       one lock instead of all of them; a wrong "cannot" is caught by the locked pass. */
-    if (nlocks > 1) {
+    kchan__ctx ctx;
+    kchan__waiter ws[KCHAN_SELECT_MAX];
+    for (bool again = false;; again = true) {
+        bool nomem = false;
+        /* Fast pass: lock-free cases try their op outright; the others one channel lock at
+           a time, skipping those a lock-free look says cannot complete. A select that can
+           complete at once usually ends here; a wrong "cannot" is caught below. */
+        if (nlocks > 1 || has_lf) {
+            for (size_t t = 0; t < n; t++) {
+                kchan_case *k = &cases[order[t]];
+                int r;
+                if (!k->chan) continue;
+                if (kchan__is_lf(k->chan)) {
+                    r = kchan__try_case_lf(k);
+                } else {
+                    if (!kchan__maybe_ready(k->chan, k->op)) continue;
+                    kchan__lock_acquire(&k->chan->lock);
+                    r = kchan__try_case(k, &a);
+                    kchan__lock_release(&k->chan->lock);
+                    kchan__finish(&a);
+                }
+                if (r == KCHAN_NOMEM) nomem = true;
+                if (r != KCHAN_OK && r != KCHAN_CLOSED) continue;
+                k->status = r;
+                return (int)order[t];
+            }
+        }
+
+        /* Locked pass: every channel locked in address order, so what the mutex-engine cases
+           show cannot change before we register; the first case that completes wins. */
+        for (size_t j = 0; j < nlocks; j++) kchan__lock_acquire(&locks[j]->lock);
         for (size_t t = 0; t < n; t++) {
             kchan_case *k = &cases[order[t]];
-            if (!k->chan || !kchan__maybe_ready(k->chan, k->op)) continue;
-            kchan__lock_acquire(&k->chan->lock);
+            if (!k->chan || kchan__is_lf(k->chan)) continue;
             int r = kchan__try_case(k, &a);
-            kchan__lock_release(&k->chan->lock);
+            if (r == KCHAN_NOMEM) { nomem = true; continue; }   /* let the other cases try */
+            if (r == KCHAN_WOULDBLOCK) continue;
+            for (size_t j = nlocks; j-- > 0;) kchan__lock_release(&locks[j]->lock);
             kchan__finish(&a);
-            if (r == KCHAN_NOMEM) nomem = true;
-            if (r != KCHAN_OK && r != KCHAN_CLOSED) continue;
             k->status = r;
             return (int)order[t];
         }
-    }
-
-    /* Locked pass: every channel locked in address order, so what we see cannot change
-       before we register; the first case that completes wins. */
-    for (size_t j = 0; j < nlocks; j++) kchan__lock_acquire(&locks[j]->lock);
-    for (size_t t = 0; t < n; t++) {
-        kchan_case *k = &cases[order[t]];
-        if (!k->chan) continue;
-        int r = kchan__try_case(k, &a);
-        if (r == KCHAN_NOMEM) { nomem = true; continue; }   /* let the other cases try */
-        if (r == KCHAN_WOULDBLOCK) continue;
-        for (size_t j = nlocks; j-- > 0;) kchan__lock_release(&locks[j]->lock);
-        kchan__finish(&a);
-        k->status = r;
-        return (int)order[t];
-    }
-    if (nomem || !kchan__may_wait(timeout_ns)) {
-        for (size_t j = nlocks; j-- > 0;) kchan__lock_release(&locks[j]->lock);
-        kchan__finish(&a);
-        /* An unlimited send case that cannot grow would wait for memory, not for a partner:
-           report it rather than sleep (nothing happened on any case). */
-        return nomem ? KCHAN_NOMEM : KCHAN_WOULDBLOCK;
-    }
-
-    /* Register on every case at once, then park. */
-    kchan__ctx ctx;
-    kchan__waiter ws[KCHAN_SELECT_MAX];
-    kchan__ctx_init(&ctx);
-    for (size_t i = 0; i < n; i++) {
-        kchan_t *c = cases[i].chan;
-        if (!c) continue;
-        ws[i].ctx = &ctx;
-        ws[i].elem = cases[i].elem;
-        ws[i].index = (int)i;
-        kchan__enqueue(c, cases[i].op == KCHAN_OP_SEND ? &c->sendq : &c->recvq, &ws[i]);
-    }
-    for (size_t j = nlocks; j-- > 0;) kchan__lock_release(&locks[j]->lock);
-    kchan__finish(&a);
-
-    int won = -1;
-    if (kchan__park(&ctx, deadline) == KCHAN_TIMEDOUT && kchan__withdraw(&ctx)) {
-        won = -1;
-    } else {
-        (void)kchan__park(&ctx, -1);   /* claimed (perhaps just as we timed out): wait for [W3] */
-        won = ctx.index;
-    }
-
-    /* Withdraw every registration but the winner's (its claimer unlinked it already). */
-    for (size_t j = 0; j < nlocks; j++) {
-        kchan_t *c = locks[j];
-        kchan__lock_acquire(&c->lock);
-        for (size_t i = 0; i < n; i++) {
-            if (cases[i].chan != c || (int)i == won) continue;
-            kchan__queue *q = cases[i].op == KCHAN_OP_SEND ? &c->sendq : &c->recvq;
-            if (ws[i].linked) kchan__unlink(c, q, &ws[i]);
-            kchan__bump(&c->m.cancelled_waiters, 1);
+        bool expired = again && deadline >= 0 && kchan__clock_ns() >= deadline;
+        if (nomem || expired || !kchan__may_wait(timeout_ns)) {
+            for (size_t j = nlocks; j-- > 0;) kchan__lock_release(&locks[j]->lock);
+            kchan__finish(&a);
+            /* An unlimited send case that cannot grow would wait for memory, not for a
+               partner: report it rather than sleep (nothing happened on any case). */
+            return nomem ? KCHAN_NOMEM : expired ? KCHAN_TIMEDOUT : KCHAN_WOULDBLOCK;
         }
-        kchan__lock_release(&c->lock);
+
+        /* Register on every case at once, then park. */
+        kchan__ctx_init(&ctx);
+        for (size_t i = 0; i < n; i++) {
+            kchan_t *c = cases[i].chan;
+            if (!c) continue;
+            ws[i].ctx = &ctx;
+            ws[i].elem = cases[i].elem;
+            ws[i].index = (int)i;
+            kchan__enqueue(c, cases[i].op == KCHAN_OP_SEND ? &c->sendq : &c->recvq, &ws[i]);  /* [L11] */
+        }
+        for (size_t j = nlocks; j-- > 0;) kchan__lock_release(&locks[j]->lock);
+        kchan__finish(&a);
+
+        /* Lock-free cases were tried without their locks: look again now that we are
+           registered ([L6]/[L9] of the Dekker pair). A ready one is handled as if its
+           partner had told us to retry it, provided nobody has claimed us meanwhile. */
+        int ready = -1;
+        for (size_t t = 0; t < n && has_lf && ready < 0; t++) {
+            kchan_case *k = &cases[order[t]];
+            if (k->chan && kchan__is_lf(k->chan) && kchan__case_ready_lf(k)) ready = order[t];
+        }
+        int won = -1, r = KCHAN__RETRY;
+        if (ready >= 0 && kchan__withdraw(&ctx)) {
+            won = ready;
+        } else if (ready < 0 && kchan__park(&ctx, deadline) == KCHAN_TIMEDOUT && kchan__withdraw(&ctx)) {
+            won = -1;
+        } else {
+            (void)kchan__park(&ctx, -1);   /* claimed (perhaps just as we timed out): wait for [W3] */
+            won = ctx.index;
+            r = ctx.status;
+        }
+
+        /* Withdraw every registration but a claimed winner's (its claimer unlinked it);
+           the others were lost or timed out. */
+        for (size_t j = 0; j < nlocks; j++) {
+            kchan_t *c = locks[j];
+            kchan__lock_acquire(&c->lock);
+            for (size_t i = 0; i < n; i++) {
+                if (cases[i].chan != c) continue;
+                kchan__queue *q = cases[i].op == KCHAN_OP_SEND ? &c->sendq : &c->recvq;
+                if (ws[i].linked) kchan__unlink(c, q, &ws[i]);
+                if ((int)i != won) kchan__bump(&c->m.cancelled_waiters, 1);
+            }
+            kchan__lock_release(&c->lock);
+        }
+        if (won < 0) return KCHAN_TIMEDOUT;
+        if (r == KCHAN__RETRY && (r = kchan__try_case_lf(&cases[won])) == KCHAN_WOULDBLOCK)
+            continue;                          /* someone else was quicker: start over */
+        cases[won].status = r;
+        return won;
     }
-    if (won < 0) return KCHAN_TIMEDOUT;
-    cases[won].status = ctx.status;
-    return won;
 }
 
 KCHAN_DEF int kchan_select(kchan_case *cases, size_t n, int64_t timeout_ns)
@@ -1773,12 +2386,15 @@ KCHAN_DEF void kchan_stats_get(const kchan_t *c, kchan_stats *out)
     out->closed = KCHAN__LOAD(closed) != 0;
 #undef KCHAN__LOAD
     out->cap = c->capacity;
+    KCHAN__LF_ONLY(if (c->lockfree) kchan__lf_stats(c, out);)
 }
 
 KCHAN_DEF size_t kchan_len(const kchan_t *c)
 {
+    if (!c) return 0;
+    KCHAN__LF_ONLY(if (c->lockfree) return kchan__lf_len(c);)
     /* [M2'] relaxed: as [M2]. */
-    return c ? atomic_load_explicit(&c->m.len, memory_order_relaxed) : 0;
+    return atomic_load_explicit(&c->m.len, memory_order_relaxed);
 }
 KCHAN_DEF size_t kchan_cap(const kchan_t *c) { return c ? c->capacity : 0; }
 

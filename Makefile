@@ -169,7 +169,7 @@ run-examples: examples
 # ---- benchmarks ---------------------------------------------------------------------------
 -include bench/peers.mk
 -include tests/reliability.mk
-BENCH_ENGINES := mutex
+BENCH_ENGINES := mutex lockfree
 BENCH_OBJS := $(foreach e,$(BENCH_ENGINES),$(B)/bench/engine_$(e).o) $(B)/bench/naive_ring.o
 $(B)/bench/engine_%.o: bench/engine_kchan.c bench/bench.h kchan.h
 	@mkdir -p $(@D)

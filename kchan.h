@@ -18,8 +18,9 @@
  *   macro                     default            effect
  *   KCHAN_IMPLEMENTATION      -                  emit the implementation here
  *   KCHAN_STATIC              -                  every symbol static (single-TU builds)
- *   KCHAN_LOCKFREE            -                  buffered channels use the lock-free engine
- *                                                (not built yet: an #error says so)
+ *   KCHAN_LOCKFREE            -                  bounded block/drop-newest channels use the
+ *                                                lock-free ring (// >>engine_lockfree); define
+ *                                                it project-wide if you use KCHAN_FOOTPRINT
  *   KCHAN_PLATFORM_LINUX      auto on Linux      futex lock and futex parking
  *   KCHAN_PLATFORM_WIN32      auto on Windows    SRW locks, WaitOnAddress (-lsynchronization)
  *   KCHAN_PLATFORM_POSIX      auto elsewhere     pthread mutex, parking lot of condvars
@@ -91,6 +92,12 @@
  *     otherwise): the evicted element is copied to the evicting thread's stack so
  *     the callback can run after the lock is released, and nothing may allocate.
  *   - The implementation file must not include stb_ds.h itself before kchan.h.
+ *   - KCHAN_LOCKFREE serves bounded channels with the block or drop-newest policy and
+ *     elements of at least one byte; rendezvous, unlimited, conflated and drop-oldest
+ *     channels keep the mutex engine in the same build (select mixes both). It needs
+ *     <stdatomic.h>, and its KCHAN_FOOTPRINT is larger (a stamp per cell): compile every
+ *     file that uses the macro with the same KCHAN_LOCKFREE setting, or kchan_create_in
+ *     may say KCHAN_INVAL. On it, kchan_peek and kchan_cancel briefly hold back receivers.
  *
  * LICENSE: MIT, see the end of the file.
  */
@@ -875,6 +882,7 @@ typedef struct {
     size_t stride;
     size_t mark;               /* power of two above every index: closed bit of tail, pin bit of head */
     size_t one_lap;            /* 2 * mark: what a position gains per lap */
+    unsigned lap_shift;        /* log2(one_lap) */
     KCHAN__ATOMIC(uint32_t) discarded;   /* set once, under a pinned head, by cancel or destroy */
     char pad0[KCHAN__CACHELINE];
     KCHAN__ATOMIC(size_t) tail;
@@ -942,9 +950,20 @@ KCHAN__PRIV bool kchan__closed(const kchan_t *c)
     return atomic_load_explicit(&c->m.closed, memory_order_acquire) != 0;
 }
 
+/* memcpy with the usual element sizes spelled out, so those compile to plain moves. */
+KCHAN__PRIV void kchan__move(void *dst, const void *src, size_t n)
+{
+    switch (n) {
+    case 4:  memcpy(dst, src, 4); break;
+    case 8:  memcpy(dst, src, 8); break;
+    case 16: memcpy(dst, src, 16); break;
+    default: memcpy(dst, src, n); break;
+    }
+}
+
 KCHAN__PRIV void kchan__copy(const kchan_t *c, void *dst, const void *src)
 {
-    if (c->elem_size) memcpy(dst, src, c->elem_size);
+    if (c->elem_size) kchan__move(dst, src, c->elem_size);
 }
 
 /* Address of element i of a caller's array (which may be NULL for zero-size elements). */
@@ -1083,14 +1102,23 @@ KCHAN__PRIV void kchan__finish(kchan__after *a)
 
 /* Wait until a partner completes the context ([W3]) or the deadline passes: spin briefly
    (a handoff on the other core takes well under a wake-up's ~35 us), yield, then sleep. */
-#define KCHAN__SPINS  128
-#define KCHAN__YIELDS 8
-KCHAN__PRIV int kchan__park(kchan__ctx *x, int64_t deadline_ns)
+#ifndef KCHAN__SPINS
+#  define KCHAN__SPINS  128
+#endif
+#ifndef KCHAN__YIELDS
+#  define KCHAN__YIELDS 8
+#endif
+KCHAN__PRIV int kchan__park_after(kchan__ctx *x, int64_t deadline_ns, int spins, int yields)
 {
-    for (int i = 0; i < KCHAN__SPINS + KCHAN__YIELDS; i++) {
+    for (int i = 0; i < spins + yields; i++) {
         /* [W4] acquire: pairs with [W3]; makes the partner's copy and status visible. */
         if (atomic_load_explicit(&x->wake, memory_order_acquire) == KCHAN__WAKE_DONE) return 0;
-        if (i < KCHAN__SPINS) kchan__cpu_relax(); else kchan__yield();
+        if (i < spins) {
+            kchan__cpu_relax();
+        } else {
+            if (deadline_ns >= 0 && kchan__clock_ns() >= deadline_ns) break;   /* a busy machine's */
+            kchan__yield();                                                 /* yields can be long */
+        }
     }
     uint32_t expected = KCHAN__WAKE_SPINNING;
     /* [W5] acquire: if the value is DONE this pairs with [W3] as [W4] does (C11 wants the
@@ -1109,6 +1137,11 @@ KCHAN__PRIV int kchan__park(kchan__ctx *x, int64_t deadline_ns)
     }
 }
 
+KCHAN__PRIV int kchan__park(kchan__ctx *x, int64_t deadline_ns)
+{
+    return kchan__park_after(x, deadline_ns, KCHAN__SPINS, KCHAN__YIELDS);
+}
+
 // >>engine_mutex
 /* One lock per channel guards the ring, both waiter queues and the counters. A send first
    hands its element straight to the oldest parked receiver (Go's sendDirect), else stores it,
@@ -1123,7 +1156,7 @@ KCHAN__PRIV void kchan__ring_push(kchan_t *c, const void *src)
     if (c->elem_size) {
         size_t t = c->head + c->count;
         if (t >= c->ring_size) t -= c->ring_size;
-        memcpy(kchan__slot(c, t), src, c->elem_size);
+        kchan__move(kchan__slot(c, t), src, c->elem_size);
     }
     kchan__set_len(c, c->count + 1);
 }
@@ -1131,7 +1164,7 @@ KCHAN__PRIV void kchan__ring_push(kchan_t *c, const void *src)
 KCHAN__PRIV void kchan__ring_pop(kchan_t *c, void *dst)
 {
     if (c->elem_size) {
-        if (dst) memcpy(dst, kchan__slot(c, c->head), c->elem_size);
+        if (dst) kchan__move(dst, kchan__slot(c, c->head), c->elem_size);
         if (++c->head == c->ring_size) c->head = 0;
     }
     kchan__set_len(c, c->count - 1);
@@ -1327,8 +1360,18 @@ KCHAN__PRIV int kchan__wait_one(kchan_t *c, kchan__queue *q, void *elem, int64_t
    Sources: D. Vyukov, "Bounded MPMC queue" (1024cores.net); crossbeam-channel's
    src/flavors/array.rs and waker.rs; Go's runtime/chan.go for parked waiter queues. */
 
-#define KCHAN__LF_SPIN_LIMIT 6         /* backoff: spin 1, 2, 4 .. 64 pauses, then yield */
-#define KCHAN__LF_PRE_WAIT   9         /* backoff steps an op spends before it registers */
+#ifndef KCHAN__LF_SPIN_LIMIT
+#  define KCHAN__LF_SPIN_LIMIT 6       /* backoff: spin 1, 2, 4 .. 64 pauses, then yield */
+#endif
+#ifndef KCHAN__LF_PRE_WAIT
+#  define KCHAN__LF_PRE_WAIT   9       /* backoff steps an op spends before it registers */
+#endif
+#ifndef KCHAN__LF_SPINS
+#  define KCHAN__LF_SPINS      KCHAN__SPINS
+#endif
+#ifndef KCHAN__LF_YIELDS
+#  define KCHAN__LF_YIELDS     KCHAN__YIELDS
+#endif
 
 KCHAN__PRIV bool kchan__lf_fits(unsigned char kind, int policy, size_t elem_size, size_t cap)
 {
@@ -1350,6 +1393,8 @@ KCHAN__PRIV void kchan__lf_init(kchan_t *c, unsigned char *cells)
     c->lf.stride = kchan__lf_stride(c->elem_size);
     c->lf.mark = mark;
     c->lf.one_lap = mark << 1;
+    c->lf.lap_shift = 0;
+    while (((size_t)1 << c->lf.lap_shift) < c->lf.one_lap) c->lf.lap_shift++;
     /* [L0] relaxed: the channel is not shared yet; whoever receives the pointer gets these
        stores through the hand-over (a thread start, a channel, a lock). */
     for (size_t i = 0; i < c->ring_size; i++)
@@ -1380,7 +1425,7 @@ KCHAN__PRIV size_t kchan__lf_advance(const kchan_t *c, size_t pos, size_t k)
 /* How many cells lie before position pos (mark bit ignored): laps * capacity + index. */
 KCHAN__PRIV size_t kchan__lf_count(const kchan_t *c, size_t pos)
 {
-    return pos / c->lf.one_lap * c->ring_size + (pos & (c->lf.mark - 1));
+    return (pos >> c->lf.lap_shift) * c->ring_size + (pos & (c->lf.mark - 1));
 }
 
 KCHAN__PRIV void kchan__lf_backoff(unsigned *step)
@@ -1423,7 +1468,7 @@ KCHAN__PRIV size_t kchan__lf_push(kchan_t *c, const void *elems, size_t n, int *
             if (atomic_compare_exchange_weak_explicit(&c->lf.tail, &tail, kchan__lf_advance(c, tail, k),
                                                       memory_order_seq_cst, memory_order_relaxed)) {
                 for (size_t j = 0; j < k; j++) {
-                    memcpy(kchan__lf_data(c, tail + j), kchan__nth(c, elems, j), c->elem_size);
+                    kchan__move(kchan__lf_data(c, tail + j), kchan__nth(c, elems, j), c->elem_size);
                     /* [L4] release: publishes the element; pairs with [L5] acquire in pop. */
                     atomic_store_explicit(kchan__lf_stamp(c, tail + j), tail + j + 1, memory_order_release);
                 }
@@ -1475,7 +1520,7 @@ KCHAN__PRIV size_t kchan__lf_pop(kchan_t *c, void *out, size_t n, int *st)
             if (atomic_compare_exchange_weak_explicit(&c->lf.head, &head, kchan__lf_advance(c, head, k),
                                                       memory_order_seq_cst, memory_order_relaxed)) {
                 for (size_t j = 0; j < k; j++) {
-                    memcpy(kchan__nth(c, out, j), kchan__lf_data(c, head + j), c->elem_size);
+                    kchan__move(kchan__nth(c, out, j), kchan__lf_data(c, head + j), c->elem_size);
                     /* [L8] release: our copy-out is done; pairs with [L2] of the next lap. */
                     atomic_store_explicit(kchan__lf_stamp(c, head + j), head + j + c->lf.one_lap,
                                           memory_order_release);
@@ -1499,21 +1544,42 @@ KCHAN__PRIV size_t kchan__lf_pop(kchan_t *c, void *out, size_t n, int *st)
     }
 }
 
-/* Tell up to n waiters of q to try again, if anyone waits there at all. */
-KCHAN__PRIV void kchan__lf_notify(kchan_t *c, kchan__queue *q, size_t n)
+KCHAN__PRIV void kchan__lf_track_len(kchan_t *c);
+
+/* After a push (pop) of n elements: if anyone waits on the other side, claim up to n
+   waiters. A claimed sender gets its element pushed for it (Go's and the mutex engine's
+   hand-over, so it wakes with its send done); anyone else is told to retry. */
+KCHAN__PRIV void kchan__lf_notify_slow(kchan_t *c, kchan__queue *q, size_t n);
+static inline void kchan__lf_notify(kchan_t *c, kchan__queue *q, size_t n)
 {
     KCHAN__ATOMIC(uint32_t) *waiting = q == &c->sendq ? &c->m.waiting_senders : &c->m.waiting_receivers;
     /* [L10] seq_cst: sequenced after our [L3]/[L7] CAS; with it, the other half of the Dekker
        pair against [L11] + [L6]/[L9]. Usually reads 0 and the op is done without the lock. */
-    if (atomic_load_explicit(waiting, memory_order_seq_cst) == 0) return;
+    if (atomic_load_explicit(waiting, memory_order_seq_cst) != 0) kchan__lf_notify_slow(c, q, n);
+}
+
+KCHAN__PRIV void kchan__lf_notify_slow(kchan_t *c, kchan__queue *q, size_t n)
+{
     kchan__after a;
     kchan__waiter *w;
+    size_t pushed = 0;
+    int st;
     a.release = NULL;
     a.cb_chan = NULL;
     kchan__lock_acquire(&c->lock);
-    while (n-- > 0 && (w = kchan__take_partner(c, q, KCHAN__RETRY)) != NULL) kchan__defer_release(&a, w);
+    while (n-- > 0 && (w = kchan__take_partner(c, q, KCHAN__RETRY)) != NULL) {
+        if (q == &c->sendq && kchan__lf_push(c, w->elem, 1, &st) == 1) {
+            w->ctx->status = KCHAN_OK;         /* ours since the claim; published by [W3] */
+            pushed++;
+        }
+        kchan__defer_release(&a, w);
+    }
     kchan__lock_release(&c->lock);
     kchan__finish(&a);
+    if (pushed) {
+        kchan__lf_track_len(c);
+        kchan__lf_notify(c, &c->recvq, pushed);
+    }
 }
 
 /* max_len: the high-water mark, kept while below the capacity. */
@@ -1534,8 +1600,11 @@ KCHAN__PRIV void kchan__lf_track_len(kchan_t *c)
     size_t max = atomic_load_explicit(&c->m.max_len, memory_order_relaxed);
     if (max >= c->ring_size) return;
     size_t len = kchan__lf_len(c);
-    while (len > max && !atomic_compare_exchange_weak_explicit(&c->m.max_len, &max, len, memory_order_relaxed,
-                                                               memory_order_relaxed)) {}   /* [L12] */
+    if (len <= max) return;
+    /* [L12'] relaxed both ways: as [L12]; a failed CAS reloads max and we retry only if
+       our length is still higher. */
+    while (len > max && !atomic_compare_exchange_weak_explicit(&c->m.max_len, &max, len,
+                                                               memory_order_relaxed, memory_order_relaxed)) {}
 }
 
 KCHAN__PRIV void kchan__lf_drop_newest(kchan_t *c, const void *elem)
@@ -1544,26 +1613,63 @@ KCHAN__PRIV void kchan__lf_drop_newest(kchan_t *c, const void *elem)
     kchan__undelivered(c, (void *)(uintptr_t)elem);
 }
 
+/* One element, first attempt only: the uncontended case without the batch loop. Returns
+   false if anything is unusual (closed, pinned, full, empty, a lost race); the general
+   routine then starts over. Orders as in kchan__lf_push / kchan__lf_pop. */
+static inline bool kchan__lf_push1(kchan_t *c, const void *elem)
+{
+    size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_relaxed);       /* [L1] */
+    KCHAN__ATOMIC(size_t) *stamp = kchan__lf_stamp(c, tail);
+    if ((tail & c->lf.mark) || atomic_load_explicit(stamp, memory_order_acquire) != tail ||   /* [L2] */
+        !atomic_compare_exchange_strong_explicit(&c->lf.tail, &tail, kchan__lf_advance(c, tail, 1),
+                                                 memory_order_seq_cst, memory_order_relaxed))  /* [L3] */
+        return false;
+    kchan__move(kchan__lf_data(c, tail), elem, c->elem_size);
+    atomic_store_explicit(stamp, tail + 1, memory_order_release);                   /* [L4] */
+    return true;
+}
+
+static inline bool kchan__lf_pop1(kchan_t *c, void *out)
+{
+    size_t head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);       /* [L1] */
+    KCHAN__ATOMIC(size_t) *stamp = kchan__lf_stamp(c, head);
+    if ((head & c->lf.mark) || atomic_load_explicit(stamp, memory_order_acquire) != head + 1 ||   /* [L5] */
+        !atomic_compare_exchange_strong_explicit(&c->lf.head, &head, kchan__lf_advance(c, head, 1),
+                                                 memory_order_seq_cst, memory_order_relaxed))  /* [L7] */
+        return false;
+    kchan__move(out, kchan__lf_data(c, head), c->elem_size);
+    atomic_store_explicit(stamp, head + c->lf.one_lap, memory_order_release);       /* [L8] */
+    return true;
+}
+
 /* send / recv without waiting: the engine's try operations. */
 KCHAN__PRIV int kchan__lf_try(kchan_t *c, int dir, void *elem)
 {
     int st;
     if (dir == KCHAN__SEND) {
-        if (kchan__lf_push(c, elem, 1, &st)) {
+        if (kchan__lf_push1(c, elem) || kchan__lf_push(c, elem, 1, &st)) {
             kchan__lf_track_len(c);
             kchan__lf_notify(c, &c->recvq, 1);
+            st = KCHAN_OK;
         } else if (st == KCHAN_WOULDBLOCK && c->policy == KCHAN_DROP_NEWEST) {
             kchan__lf_drop_newest(c, elem);
             st = KCHAN_OK;
         }
         return st;
     }
-    if (kchan__lf_pop(c, elem, 1, &st)) kchan__lf_notify(c, &c->sendq, 1);
+    if (kchan__lf_pop1(c, elem) || kchan__lf_pop(c, elem, 1, &st)) {
+        kchan__lf_notify(c, &c->sendq, 1);
+        return KCHAN_OK;
+    }
     return st;
 }
 
-/* Register on the channel, try once more, park. KCHAN__RETRY when a partner said "try again";
-   otherwise the op's result (completed by the re-check) or KCHAN_TIMEDOUT. */
+KCHAN__PRIV bool kchan__lf_ready(kchan_t *c, int op);
+
+/* Register on the channel, look again, park. Returns the claimer's verdict: KCHAN_OK (a
+   receiver pushed our element for us) or KCHAN__RETRY; else KCHAN_TIMEDOUT, or the result of
+   the last try when a verdict came just as time ran out. A registered sender never pushes
+   its own element: a receiver may be pushing it already. */
 KCHAN__PRIV int kchan__lf_wait(kchan_t *c, int dir, void *elem, int64_t deadline)
 {
     kchan__queue *q = dir == KCHAN__SEND ? &c->sendq : &c->recvq;
@@ -1571,31 +1677,28 @@ KCHAN__PRIV int kchan__lf_wait(kchan_t *c, int dir, void *elem, int64_t deadline
     kchan__waiter w;
     kchan__ctx_init(&ctx);
     w.ctx = &ctx;
-    w.elem = NULL;
+    w.elem = dir == KCHAN__SEND ? elem : NULL;
     w.index = 0;
     kchan__lock_acquire(&c->lock);
     kchan__enqueue(c, q, &w);                  /* [L11] publishes the waiter */
     kchan__lock_release(&c->lock);
-    int r = kchan__lf_try(c, dir, elem);       /* [L6]/[L9]: the re-check */
-    if (r == KCHAN_WOULDBLOCK) {
-        if (kchan__park(&ctx, deadline) != KCHAN_TIMEDOUT) return KCHAN__RETRY;   /* unlinked by the claimer */
-        if (!kchan__withdraw(&ctx)) {          /* told to retry just as time ran out */
-            (void)kchan__park(&ctx, -1);
-            if ((r = kchan__lf_try(c, dir, elem)) != KCHAN_WOULDBLOCK) return r;
-            kchan__lf_bump(&c->m.timeouts, 1);
-            return KCHAN_TIMEDOUT;
-        }
+    int r = KCHAN__RETRY;
+    bool ready = kchan__lf_ready(c, dir == KCHAN__SEND ? KCHAN_OP_SEND : KCHAN_OP_RECV);  /* [L6]/[L9] */
+    if ((ready || kchan__park_after(&ctx, deadline, KCHAN__LF_SPINS, KCHAN__LF_YIELDS) == KCHAN_TIMEDOUT) &&
+        kchan__withdraw(&ctx)) {
+        kchan__lock_acquire(&c->lock);
+        if (w.linked) kchan__unlink(c, q, &w);
+        kchan__lock_release(&c->lock);
+        if (ready) return KCHAN__RETRY;
         kchan__lf_bump(&c->m.timeouts, 1);
-        r = KCHAN_TIMEDOUT;
-    } else if (!kchan__withdraw(&ctx)) {
-        (void)kchan__park(&ctx, -1);           /* the claimer may still be writing ctx */
-        kchan__lf_notify(c, q, 1);             /* we did not need the notice: pass it on */
-        return r;
+        return KCHAN_TIMEDOUT;
     }
-    kchan__lock_acquire(&c->lock);
-    if (w.linked) kchan__unlink(c, q, &w);
-    kchan__lock_release(&c->lock);
-    return r;
+    (void)kchan__park(&ctx, -1);               /* claimed: wait until the claimer is done ([W3]) */
+    if (ctx.status != KCHAN__RETRY || ready || deadline < 0 || kchan__clock_ns() < deadline)
+        return ctx.status;
+    if ((r = kchan__lf_try(c, dir, elem)) != KCHAN_WOULDBLOCK) return r;   /* told to retry at the deadline */
+    kchan__lf_bump(&c->m.timeouts, 1);
+    return KCHAN_TIMEDOUT;
 }
 
 /* A single op that must wait: spin with backoff, then wait as above until done. */
@@ -2201,19 +2304,27 @@ KCHAN__PRIV bool kchan__maybe_ready(const kchan_t *c, int op)
            atomic_load_explicit(&c->m.waiting_receivers, memory_order_relaxed) > 0;
 }
 
-KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, bool biased)
+/* The order cases are tried in is a uniform permutation (the identity when biased), drawn
+   lazily: position t is fixed the first time a pass reaches it (one Fisher-Yates step), so a
+   select whose first case completes draws one number instead of n - 1. */
+KCHAN__PRIV size_t kchan__pick(uint16_t *order, size_t t, size_t n, size_t *fixed)
 {
-    kchan_t *locks[KCHAN_SELECT_MAX];
-    uint16_t order[KCHAN_SELECT_MAX];
-    size_t nlocks = 0;
-
-    if ((n && !cases) || n > KCHAN_SELECT_MAX) return KCHAN_INVAL;
-    for (size_t i = 0; i < n; i++) {
-        kchan_case *k = &cases[i];
-        if (k->op != KCHAN_OP_SEND && k->op != KCHAN_OP_RECV) return KCHAN_INVAL;
-        if (k->chan && !k->elem && k->chan->elem_size) return KCHAN_INVAL;
+    if (t < *fixed) return order[t];
+    if (t + 1 < n) {
+        uint64_t rng = kchan__rng_begin(&rng);
+        size_t j = t + kchan__random_below(&rng, (uint32_t)(n - t));
+        kchan__rng_end(rng);
+        uint16_t tmp = order[t]; order[t] = order[j]; order[j] = tmp;
     }
-    for (size_t i = 0; i < n; i++) {   /* distinct channels, sorted by address */
+    *fixed = t + 1;
+    return order[t];
+}
+
+/* The distinct channels of the cases, sorted by address: the one global lock order. */
+KCHAN__PRIV size_t kchan__lock_order(const kchan_case *cases, size_t n, kchan_t **locks)
+{
+    size_t nlocks = 0;
+    for (size_t i = 0; i < n; i++) {
         kchan_t *c = cases[i].chan;
         size_t j = 0;
         if (!c) continue;
@@ -2223,29 +2334,34 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
         locks[j] = c;
         nlocks++;
     }
+    return nlocks;
+}
+
+KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, bool biased)
+{
+    kchan_t *locks[KCHAN_SELECT_MAX];
+    uint16_t order[KCHAN_SELECT_MAX];
+    size_t nlocks = 0, live = 0, fixed = biased ? n : 0;
+    bool has_lf = false;
+
+    if ((n && !cases) || n > KCHAN_SELECT_MAX) return KCHAN_INVAL;
+    for (size_t i = 0; i < n; i++) {
+        kchan_case *k = &cases[i];
+        if (k->op != KCHAN_OP_SEND && k->op != KCHAN_OP_RECV) return KCHAN_INVAL;
+        if (k->chan && !k->elem && k->chan->elem_size) return KCHAN_INVAL;
+        if (k->chan) live++, has_lf |= kchan__is_lf(k->chan);
+        order[i] = (uint16_t)i;
+    }
     int64_t deadline = kchan__deadline(timeout_ns);
-    if (nlocks == 0) {                 /* like Go's nil channels: wait out the timeout */
+    if (live == 0) {                   /* like Go's nil channels: wait out the timeout */
         if (!kchan__may_wait(timeout_ns)) return KCHAN_WOULDBLOCK;
         kchan__sleep_until(deadline);
         return KCHAN_TIMEDOUT;
     }
 
     kchan__after a;
-    bool has_lf = false;
     a.release = NULL;
     a.cb_chan = NULL;
-    for (size_t j = 0; j < nlocks; j++) has_lf |= kchan__is_lf(locks[j]);
-
-    /* The order the cases are tried in: a uniform permutation (identity when biased). */
-    for (size_t i = 0; i < n; i++) order[i] = (uint16_t)i;
-    if (!biased) {
-        uint64_t rng = kchan__rng_begin(&rng);
-        for (size_t t = 0; t + 1 < n; t++) {
-            size_t j = t + kchan__random_below(&rng, (uint32_t)(n - t));
-            uint16_t tmp = order[t]; order[t] = order[j]; order[j] = tmp;
-        }
-        kchan__rng_end(rng);
-    }
 
     kchan__ctx ctx;
     kchan__waiter ws[KCHAN_SELECT_MAX];
@@ -2254,9 +2370,9 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
         /* Fast pass: lock-free cases try their op outright; the others one channel lock at
            a time, skipping those a lock-free look says cannot complete. A select that can
            complete at once usually ends here; a wrong "cannot" is caught below. */
-        if (nlocks > 1 || has_lf) {
+        if (live > 1 || has_lf) {
             for (size_t t = 0; t < n; t++) {
-                kchan_case *k = &cases[order[t]];
+                kchan_case *k = &cases[kchan__pick(order, t, n, &fixed)];
                 int r;
                 if (!k->chan) continue;
                 if (kchan__is_lf(k->chan)) {
@@ -2277,9 +2393,10 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
 
         /* Locked pass: every channel locked in address order, so what the mutex-engine cases
            show cannot change before we register; the first case that completes wins. */
+        if (nlocks == 0) nlocks = kchan__lock_order(cases, n, locks);
         for (size_t j = 0; j < nlocks; j++) kchan__lock_acquire(&locks[j]->lock);
         for (size_t t = 0; t < n; t++) {
-            kchan_case *k = &cases[order[t]];
+            kchan_case *k = &cases[kchan__pick(order, t, n, &fixed)];
             if (!k->chan || kchan__is_lf(k->chan)) continue;
             int r = kchan__try_case(k, &a);
             if (r == KCHAN_NOMEM) { nomem = true; continue; }   /* let the other cases try */
@@ -2316,8 +2433,8 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
            partner had told us to retry it, provided nobody has claimed us meanwhile. */
         int ready = -1;
         for (size_t t = 0; t < n && has_lf && ready < 0; t++) {
-            kchan_case *k = &cases[order[t]];
-            if (k->chan && kchan__is_lf(k->chan) && kchan__case_ready_lf(k)) ready = order[t];
+            int i = (int)kchan__pick(order, t, n, &fixed);
+            if (cases[i].chan && kchan__is_lf(cases[i].chan) && kchan__case_ready_lf(&cases[i])) ready = i;
         }
         int won = -1, r = KCHAN__RETRY;
         if (ready >= 0 && kchan__withdraw(&ctx)) {

@@ -2323,7 +2323,7 @@ KCHAN__PRIV size_t kchan__pick(uint16_t *order, size_t t, size_t n, size_t *fixe
 {
     if (t < *fixed) return order[t];
     if (t + 1 < n) {
-        uint64_t rng = kchan__rng_begin(&rng);
+        uint64_t rng = kchan__rng_begin(order);   /* a stack address seeds a fresh thread */
         size_t j = t + kchan__random_below(&rng, (uint32_t)(n - t));
         kchan__rng_end(rng);
         uint16_t tmp = order[t]; order[t] = order[j]; order[j] = tmp;

@@ -24,7 +24,7 @@ $(B)/fuzz-$(1)/fuzz_model: tests/fuzz/fuzz_model.c tests/kchan_impl.c tests/allo
 	@mkdir -p $$(@D)
 	$(SANCC) $(WARN) $(FUZZ_FLAGS) $(STB_INC) $(ENGINE_FLAGS_$(1)) -c tests/kchan_impl.c -o $$(@D)/kchan_impl.o
 	$(SANCC) $(WARN) $(FUZZ_FLAGS) $(TEST_DEFS) -c tests/alloc_hooks.c -o $$(@D)/alloc_hooks.o
-	$(SANCC) $(WARN) $(FUZZ_FLAGS) $(TEST_DEFS) tests/fuzz/fuzz_model.c $$(@D)/kchan_impl.o $$(@D)/alloc_hooks.o -o $$@ $(LDLIBS)
+	$(SANCC) $(WARN) $(FUZZ_FLAGS) $(TEST_DEFS) $(ENGINE_FLAGS_$(1)) tests/fuzz/fuzz_model.c $$(@D)/kchan_impl.o $$(@D)/alloc_hooks.o -o $$@ $(LDLIBS)
 .PHONY: fuzz-$(1) fuzz-ci-$(1)
 fuzz-$(1): $(B)/fuzz-$(1)/fuzz_model
 	@mkdir -p $(B)/fuzz-$(1)/corpus
@@ -48,7 +48,7 @@ $(B)/soak-$(1)-$(2)/soak: tests/soak.c tests/kchan_impl.c tests/alloc_hooks.c te
 	@mkdir -p $$(@D)
 	$(SANCC) $(WARN) $($(3)) $(STB_INC) $(ENGINE_FLAGS_$(2)) -c tests/kchan_impl.c -o $$(@D)/kchan_impl.o
 	$(SANCC) $(WARN) $($(3)) $(TEST_DEFS) -c tests/alloc_hooks.c -o $$(@D)/alloc_hooks.o
-	$(SANCC) $(WARN) $($(3)) $(TEST_DEFS) tests/soak.c $$(@D)/kchan_impl.o $$(@D)/alloc_hooks.o -o $$@ $(LDLIBS)
+	$(SANCC) $(WARN) $($(3)) $(TEST_DEFS) $(ENGINE_FLAGS_$(2)) tests/soak.c $$(@D)/kchan_impl.o $$(@D)/alloc_hooks.o -o $$@ $(LDLIBS)
 .PHONY: soak-$(1)-$(2)
 soak-$(1)-$(2): $(B)/soak-$(1)-$(2)/soak
 	@echo "== soak / $(1) / $(2) engine, $(SOAK_SECONDS) s"

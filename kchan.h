@@ -945,6 +945,9 @@ KCHAN__PRIV void kchan__set_len(kchan_t *c, size_t n)
 
 KCHAN__PRIV bool kchan__closed(const kchan_t *c)
 {
+    /* [L13'] acquire: a lock-free ring's close point is the mark bit of tail ([L13]), so a
+       send can't succeed after this said closed; pairs with [L13] as [M4] with [M6]. */
+    KCHAN__LF_ONLY(if (c->lockfree) return (atomic_load_explicit(&c->lf.tail, memory_order_acquire) & c->lf.mark) != 0;)
     /* [M4] acquire: pairs with [M6] release, so a thread that sees the channel closed also
        sees the close reason and whatever the closer wrote before closing. */
     return atomic_load_explicit(&c->m.closed, memory_order_acquire) != 0;
@@ -994,19 +997,17 @@ KCHAN__PRIV void kchan__ctx_init(kchan__ctx *x)
     x->index = -1;
 }
 
-#ifdef KCHAN_LOCKFREE
-/* [L11] seq_cst: the lock-free engine reads these as "someone waits" flags. This store and
-   the registrant's seq_cst re-check of the ring form one half of a Dekker pair; a pusher's
-   seq_cst CAS [L3]/[L7] and its seq_cst load [L10] of this field form the other. */
-#  define KCHAN__WAITING_ORDER memory_order_seq_cst
-#else
-/* [M5] relaxed: a gauge written under the lock, as [M1]. */
-#  define KCHAN__WAITING_ORDER memory_order_relaxed
-#endif
 KCHAN__PRIV void kchan__publish_waiting(kchan_t *c, const kchan__queue *q)
 {
     KCHAN__ATOMIC(uint32_t) *field = q == &c->sendq ? &c->m.waiting_senders : &c->m.waiting_receivers;
-    atomic_store_explicit(field, q->count, KCHAN__WAITING_ORDER);   /* [M5] / [L11] above */
+    if (kchan__is_lf(c))
+        /* [L11] seq_cst: the lock-free engine reads these as "someone waits" flags. This
+           store and the registrant's seq_cst re-check of the ring form one half of a Dekker
+           pair; a pusher's seq_cst CAS [L3]/[L7] and its seq_cst load [L10] the other. */
+        atomic_store_explicit(field, q->count, memory_order_seq_cst);
+    else
+        /* [M5] relaxed: a gauge written under the lock, as [M1]. */
+        atomic_store_explicit(field, q->count, memory_order_relaxed);
 }
 
 KCHAN__PRIV void kchan__enqueue(kchan_t *c, kchan__queue *q, kchan__waiter *w)
@@ -1598,17 +1599,26 @@ KCHAN__PRIV void kchan__lf_notify_slow(kchan_t *c, kchan__queue *q, size_t n)
     }
 }
 
-/* max_len: the high-water mark, kept while below the capacity. */
+/* What the counters are derived from: elements popped and pushed so far, and whether the
+   ring was discarded (cancel/destroy: then the difference is what was handed back). */
+KCHAN__PRIV bool kchan__lf_positions(const kchan_t *c, size_t *pops, size_t *pushes)
+{
+    /* [L20] acquire: pairs with [L15]; once set, head and tail are final. */
+    bool gone = atomic_load_explicit(&c->lf.discarded, memory_order_acquire) != 0;
+    /* [L18] relaxed: gauges; head first, so tail (read later) is never behind it. */
+    *pops = kchan__lf_count(c, atomic_load_explicit(&c->lf.head, memory_order_relaxed) & ~c->lf.mark);
+    *pushes = kchan__lf_count(c, atomic_load_explicit(&c->lf.tail, memory_order_relaxed) & ~c->lf.mark);  /* [L18] */
+    return gone;
+}
+
 KCHAN__PRIV size_t kchan__lf_len(const kchan_t *c)
 {
-    /* [L18] relaxed: a gauge; head first, so tail (read later) is never behind it. */
-    size_t head = atomic_load_explicit(&c->lf.head, memory_order_relaxed) & ~c->lf.mark;
-    size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_relaxed) & ~c->lf.mark;  /* [L18] */
-    size_t len = kchan__lf_count(c, tail) - kchan__lf_count(c, head);
-    /* [L20'] acquire: as [L20]; a discarded ring holds nothing. */
-    if (atomic_load_explicit(&c->lf.discarded, memory_order_acquire)) return 0;
-    return len < c->ring_size ? len : c->ring_size;
+    size_t pops, pushes;
+    if (kchan__lf_positions(c, &pops, &pushes)) return 0;   /* a discarded ring holds nothing */
+    return pushes - pops < c->ring_size ? pushes - pops : c->ring_size;
 }
+
+/* max_len: the high-water mark, kept while below the capacity. */
 
 KCHAN__PRIV void kchan__lf_track_len(kchan_t *c)
 {
@@ -1873,17 +1883,12 @@ KCHAN__PRIV bool kchan__lf_ready(kchan_t *c, int op)
 
 KCHAN__PRIV void kchan__lf_stats(const kchan_t *c, kchan_stats *out)
 {
-    /* [L20] acquire: pairs with [L15]; once set, head and tail are final. */
-    bool gone = atomic_load_explicit(&c->lf.discarded, memory_order_acquire) != 0;
-    /* [L18] relaxed: as in kchan__lf_len. */
-    size_t head = atomic_load_explicit(&c->lf.head, memory_order_relaxed) & ~c->lf.mark;
-    size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_relaxed) & ~c->lf.mark;   /* [L18] */
-    size_t pops = kchan__lf_count(c, head), pushes = kchan__lf_count(c, tail);
-    size_t len = pushes - pops < c->ring_size ? pushes - pops : c->ring_size;
+    size_t pops, pushes;
+    bool gone = kchan__lf_positions(c, &pops, &pushes);
     out->sends = (uint64_t)pushes + out->drops_newest;
     out->recvs = pops;
     out->undelivered = gone ? pushes - pops : 0;
-    out->len = gone ? 0 : len;
+    out->len = gone ? 0 : pushes - pops < c->ring_size ? pushes - pops : c->ring_size;
 }
 #endif /* KCHAN_LOCKFREE */
 
@@ -2054,15 +2059,7 @@ KCHAN__PRIV int kchan__close(kchan_t *c, int reason, bool discard)
 KCHAN_DEF int kchan_close(kchan_t *c) { return c ? kchan__close(c, 0, false) : KCHAN_INVAL; }
 KCHAN_DEF int kchan_close_with(kchan_t *c, int reason) { return c ? kchan__close(c, reason, false) : KCHAN_INVAL; }
 KCHAN_DEF int kchan_cancel(kchan_t *c) { return c ? kchan__close(c, 0, true) : KCHAN_INVAL; }
-KCHAN_DEF bool kchan_is_closed(const kchan_t *c)
-{
-    if (!c) return true;
-    /* [L13'] acquire: the ring's own close point ([L13]), so a send can't succeed after this
-       said closed; pairs with [L13] as [M4] with [M6]. */
-    KCHAN__LF_ONLY(if (c->lockfree) return (atomic_load_explicit(&((kchan_t *)(uintptr_t)c)->lf.tail,
-                                                                 memory_order_acquire) & c->lf.mark) != 0;)
-    return kchan__closed(c);
-}
+KCHAN_DEF bool kchan_is_closed(const kchan_t *c) { return c ? kchan__closed(c) : true; }
 KCHAN_DEF int kchan_close_reason(const kchan_t *c)
 {
     if (!c || !kchan__closed(c)) return 0;       /* [M4] acquire, then the reason is settled */

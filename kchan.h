@@ -18,8 +18,8 @@
  *   macro                     default            effect
  *   KCHAN_IMPLEMENTATION      -                  emit the implementation here
  *   KCHAN_STATIC              -                  every symbol static (single-TU builds)
- *   KCHAN_LOCKFREE            -                  bounded block/drop-newest channels use the
- *                                                lock-free ring (// >>engine_lockfree); define
+ *   KCHAN_LOCKFREE            -                  buffered channels use the lock-free ring or
+ *                                                segment list (// >>engine_lockfree); define
  *                                                it project-wide if you use KCHAN_FOOTPRINT
  *   KCHAN_PLATFORM_LINUX      auto on Linux      futex lock and futex parking
  *   KCHAN_PLATFORM_WIN32      auto on Windows    SRW locks, WaitOnAddress (-lsynchronization)
@@ -92,9 +92,9 @@
  *     otherwise): the evicted element is copied to the evicting thread's stack so
  *     the callback can run after the lock is released, and nothing may allocate.
  *   - The implementation file must not include stb_ds.h itself before kchan.h.
- *   - KCHAN_LOCKFREE serves bounded channels with the block or drop-newest policy and
- *     elements of at least one byte; rendezvous, unlimited, conflated and drop-oldest
- *     channels keep the mutex engine in the same build (select mixes both). It needs
+ *   - KCHAN_LOCKFREE serves bounded (every policy), conflated and unlimited channels with
+ *     elements of at least one byte; rendezvous channels and size-0 elements keep the
+ *     mutex engine in the same build (select mixes both). It needs
  *     <stdatomic.h>, and its KCHAN_FOOTPRINT is larger (a stamp per cell): compile every
  *     file that uses the macro with the same KCHAN_LOCKFREE setting, or kchan_create_in
  *     may say KCHAN_INVAL. On it, kchan_peek and kchan_cancel briefly hold back receivers.
@@ -222,18 +222,20 @@ typedef struct kchan_counter {
 /* Bytes of caller memory that suffice for kchan_create_in: a constant expression.
    The fixed part covers the channel header, a 64-byte _CUSTOM lock and the
    alignment slack, so mem may have any alignment; 0 for KCHAN_UNLIMITED. */
-#ifdef KCHAN_LOCKFREE                    /* cells carry a stamp: up to 2 words more each */
-#  define KCHAN__FOOTPRINT_FIXED 1024u
+#ifdef KCHAN_LOCKFREE   /* cells carry a stamp (up to 2 words more each); drop-oldest and */
+#  define KCHAN__FOOTPRINT_FIXED 1024u             /* conflated rings have one spare cell */
 #  define KCHAN__FOOTPRINT_CELL(elem_size) ((size_t)(elem_size) + 2 * sizeof(size_t))
+#  define KCHAN__FOOTPRINT_CELLS(capacity) ((size_t)(capacity) + 1)
 #else
 #  define KCHAN__FOOTPRINT_FIXED 640u
 #  define KCHAN__FOOTPRINT_CELL(elem_size) ((size_t)(elem_size))
+#  define KCHAN__FOOTPRINT_CELLS(capacity) ((size_t)(capacity))
 #endif
 #define KCHAN_FOOTPRINT(elem_size, capacity)                                   \
     ((size_t)(capacity) == KCHAN_UNLIMITED ? (size_t)0                        \
      : (size_t)KCHAN__FOOTPRINT_FIXED +                                       \
-       ((size_t)(capacity) == KCHAN_CONFLATED ? (size_t)(elem_size)           \
-                                              : (size_t)(capacity) * KCHAN__FOOTPRINT_CELL(elem_size)))
+       KCHAN__FOOTPRINT_CELLS((size_t)(capacity) == KCHAN_CONFLATED ? 1 : (capacity)) * \
+       KCHAN__FOOTPRINT_CELL(elem_size))
 
 // >>api
 
@@ -862,21 +864,25 @@ typedef uint64_t kchan__count;
 typedef uintptr_t kchan__count;
 #endif
 typedef struct {
+    /* First: the lock-free engine reads the waiting counts on every op, and max_len (last)
+       is written on its fast paths, so they must not share a cache line. */
+    KCHAN__ATOMIC(uint32_t) waiting_senders, waiting_receivers;
+    KCHAN__ATOMIC(int) closed, reason;
     KCHAN__ATOMIC(kchan__count) sends, recvs, drops_newest, drops_oldest, undelivered;
     KCHAN__ATOMIC(kchan__count) send_full, recv_empty, timeouts, cancelled_waiters;
     KCHAN__ATOMIC(kchan__count) blocked_sends, blocked_recvs;
     KCHAN__ATOMIC(size_t) len, max_len;
-    KCHAN__ATOMIC(uint32_t) waiting_senders, waiting_receivers;
-    KCHAN__ATOMIC(int) closed, reason;
 } kchan__metrics;
 
 #ifdef KCHAN_LOCKFREE
 #  ifdef KCHAN__PLAIN_ATOMICS
 #    error "kchan: KCHAN_LOCKFREE needs <stdatomic.h>; a KCHAN_PLATFORM_NONE build without it has one thread and gains nothing from it"
 #  endif
-/* The lock-free ring (// >>engine_lockfree). All but the two positions is read-only after
-   creation; tail and head each sit alone on a cache line (the pads), so producers and
+/* The lock-free ring (// >>engine_lockfree), or for an unlimited channel its list of
+   segments. All but the positions and segment pointers is read-only after creation; the
+   tail side and the head side each sit alone on a cache line (the pads), so producers and
    consumers do not false-share. */
+typedef struct kchan__seg *kchan__segp;   /* a typedef, so KCHAN__ATOMIC makes the pointer atomic */
 typedef struct {
     unsigned char *cells;      /* ring_size cells of `stride` bytes: a stamp, then the element */
     size_t stride;
@@ -886,9 +892,11 @@ typedef struct {
     KCHAN__ATOMIC(uint32_t) discarded;   /* set once, under a pinned head, by cancel or destroy */
     char pad0[KCHAN__CACHELINE];
     KCHAN__ATOMIC(size_t) tail;
-    char pad1[KCHAN__CACHELINE - sizeof(size_t)];
+    KCHAN__ATOMIC(kchan__segp) tail_seg;   /* unlimited: the segment tail is in */
+    char pad1[KCHAN__CACHELINE - sizeof(size_t) - sizeof(void *)];
     KCHAN__ATOMIC(size_t) head;
-    char pad2[KCHAN__CACHELINE - sizeof(size_t)];
+    KCHAN__ATOMIC(kchan__segp) head_seg;   /* unlimited: the segment head is in */
+    char pad2[KCHAN__CACHELINE - sizeof(size_t) - sizeof(void *)];
 } kchan__ring_lf;
 #  define kchan__is_lf(c) ((c)->lockfree)
 #  define KCHAN__LF_ONLY(...) __VA_ARGS__
@@ -1322,10 +1330,10 @@ KCHAN__PRIV int kchan__wait_one(kchan_t *c, kchan__queue *q, void *elem, int64_t
 
 // >>engine_lockfree
 #ifdef KCHAN_LOCKFREE
-/* The lock-free engine (#define KCHAN_LOCKFREE): bounded channels with the block and
-   drop-newest policies, elements of at least one byte. Every other channel (rendezvous,
-   unlimited, conflated, drop-oldest, size-0 elements) keeps the mutex engine in the same
-   build, and select mixes both freely.
+/* The lock-free engine (#define KCHAN_LOCKFREE): every buffered channel (bounded with any
+   policy, conflated, unlimited) whose elements have at least one byte. Rendezvous channels
+   and size-0 elements keep the mutex engine in the same build (crossbeam's zero flavor
+   takes a lock too), and select mixes both freely.
 
    Algorithm: Dmitry Vyukov's bounded MPMC queue in the layout of crossbeam-channel's array
    flavor. A position is lap * one_lap + index, one_lap = 2 * mark, mark the power of two above
@@ -1339,6 +1347,14 @@ KCHAN__PRIV int kchan__wait_one(kchan_t *c, kchan__queue *q, void *elem, int64_t
 
       tail: [ lap | mark=closed | index ]        head: [ lap | mark=pinned | index ]
       cell: [ stamp | element ]   stamp == p: free for p;  p + 1: full;  p + one_lap: next lap
+
+   Drop-oldest and conflated channels are this ring with one spare cell: a send to a full
+   channel pushes into it, then evicts the oldest while over capacity (kchan__lf_trim), so
+   a receiver never sees the channel empty mid-eviction. A conflated channel is the
+   capacity-1 case: a one-cell ring whose stamp is the seqlock-style version of the value.
+   Unlimited channels are crossbeam's list flavor: the same positions over a linked list of
+   31-cell segments, each freed by the consumer of its last cell once its other cells are
+   read (kchan__list_push / kchan__list_pop describe the protocol).
 
    Waiting: an op that finds the ring full (empty) registers a waiter under the channel
    lock (the queues, wait contexts and parking of // >>waiters), which stores
@@ -1356,13 +1372,20 @@ KCHAN__PRIV int kchan__wait_one(kchan_t *c, kchan__queue *q, void *elem, int64_t
    Progress: push and pop retry a failed CAS only because another op succeeded, but, as in
    every stamped ring, an op that meets a cell claimed by a preempted partner spins (then
    yields) until that partner stores the stamp. Waiting is blocking, like the mutex engine's.
-   Counters: sends and recvs come from tail and head, drops_newest and undelivered from their
-   own rare paths, so the fast path writes no counter; max_len costs one load of head per push
-   until it reaches the capacity. kchan_len and kchan_stats_get may count a push whose CAS has
-   landed but whose copy has not. Limits: capacity below SIZE_MAX / 16; 32-bit targets wrap
-   sends and recvs every 2^32 / one_lap laps.
+   Unlimited sends never wait; a segment allocation is the only call that can fail, and it
+   happens before the claim that needs it. Evictions take the channel lock (see
+   kchan__lf_trim): they are the drop path, and the lock keeps their counter exact.
+   Counters: sends and recvs come from tail and head (recvs minus evictions), drops_newest,
+   drops_oldest and undelivered from their own rare paths, so the fast path writes no
+   counter; max_len costs one load of head per push until it reaches the capacity (on an
+   unlimited list it is sampled, see kchan__list_pop). kchan_len and
+   kchan_stats_get may count a push whose CAS has landed but whose copy has not. Limits:
+   capacity below SIZE_MAX / 16; 32-bit targets wrap sends and recvs every 2^32 / one_lap
+   laps, and an unlimited list's positions after 2^25 segments (a thread stalled across
+   that many is needed for an ABA).
    Sources: D. Vyukov, "Bounded MPMC queue" (1024cores.net); crossbeam-channel's
-   src/flavors/array.rs and waker.rs; Go's runtime/chan.go for parked waiter queues. */
+   src/flavors/array.rs, list.rs and waker.rs; Go's runtime/chan.go for parked waiter
+   queues. */
 
 #ifndef KCHAN__LF_SPIN_LIMIT
 #  define KCHAN__LF_SPIN_LIMIT 6       /* backoff: spin 1, 2, 4 .. 64 pauses, then yield */
@@ -1378,10 +1401,40 @@ KCHAN__PRIV int kchan__wait_one(kchan_t *c, kchan__queue *q, void *elem, int64_t
 #  define KCHAN__LF_YIELDS 100
 #endif
 
-KCHAN__PRIV bool kchan__lf_fits(unsigned char kind, int policy, size_t elem_size, size_t cap)
+/* ---- unlimited channels: the list of segments ----
+   Positions as on the ring, with a segment of KCHAN__SEG_CELLS cells as the lap:
+      tail: [ segment | 0 | mark=closed | offset ]     head: [ segment | ahead | mark=pinned | offset ]
+   offset 0..30 is a cell; 31 means "this segment is used up, its successor is being linked"
+   and only the thread that claimed cell 30 moves the position on from there. That thread
+   allocated the successor before its claim, so a failed allocation is KCHAN_NOMEM with
+   nothing claimed. `ahead` says tail has left head's segment: every cell from head to the
+   segment's end is claimed, so a consumer need not look at tail. That saves a cache miss
+   per receive while consumers lag (W3 ran at half speed when a pusher read head instead),
+   and it is why max_len is sampled here, not exact: consumers raise it to the length they
+   read before a claim, the pusher that links a segment to the length then, and
+   kchan_stats_get to the length now, so a peak is missed by at most 30 elements, and only
+   while consumers are a segment behind. A cell's state word gains
+   WRITTEN when its element is in, READ when a consumer is done with it; the consumer of
+   cell 30 frees the segment once cells 0..29 are READ, and a straggler it meets (no READ
+   yet) gets FREE_ON_READ and finishes that job itself. */
+#define KCHAN__SEG_CELLS 31u
+#define KCHAN__SEG_MARK  32u
+#define KCHAN__SEG_AHEAD 64u
+#define KCHAN__SEG_LAP   128u
+#define KCHAN__SEG_SHIFT 7
+enum { KCHAN__CELL_WRITTEN = 1, KCHAN__CELL_READ = 2, KCHAN__CELL_FREE_ON_READ = 4 };
+struct kchan__seg { KCHAN__ATOMIC(kchan__segp) next; };   /* the cells follow */
+
+KCHAN__PRIV bool kchan__lf_fits(unsigned char kind, size_t elem_size, size_t cap)
 {
-    return kind == KCHAN__BOUNDED && policy != (int)KCHAN_DROP_OLDEST && elem_size > 0 &&
-           cap < SIZE_MAX / 16;
+    if (elem_size == 0 || kind == KCHAN__RENDEZVOUS) return false;
+    return kind == KCHAN__UNLIMITED || cap < SIZE_MAX / 16;
+}
+
+/* Drop-oldest and conflated channels: a send to a full ring evicts the oldest element. */
+KCHAN__PRIV bool kchan__lf_evicts(const kchan_t *c)
+{
+    return c->policy == KCHAN_DROP_OLDEST || c->kind == KCHAN__CONFLATED;
 }
 
 KCHAN__PRIV size_t kchan__lf_stride(size_t elem_size)
@@ -1393,21 +1446,24 @@ KCHAN__PRIV size_t kchan__lf_stride(size_t elem_size)
 KCHAN__PRIV void kchan__lf_init(kchan_t *c, unsigned char *cells)
 {
     size_t mark = 1;
+    if (c->kind == KCHAN__UNLIMITED) c->ring_size = KCHAN__SEG_CELLS;   /* a segment is a lap */
     while (mark <= c->ring_size) mark <<= 1;
     c->lf.cells = cells;
     c->lf.stride = kchan__lf_stride(c->elem_size);
     c->lf.mark = mark;
-    c->lf.one_lap = mark << 1;
+    c->lf.one_lap = c->kind == KCHAN__UNLIMITED ? KCHAN__SEG_LAP : mark << 1;
     c->lf.lap_shift = 0;
     while (((size_t)1 << c->lf.lap_shift) < c->lf.one_lap) c->lf.lap_shift++;
     /* [L0] relaxed: the channel is not shared yet; whoever receives the pointer gets these
        stores through the hand-over (a thread start, a channel, a lock). */
-    for (size_t i = 0; i < c->ring_size; i++)
+    for (size_t i = 0; cells && i < c->ring_size; i++)   /* a list's cells are in its segments */
         atomic_store_explicit((KCHAN__ATOMIC(size_t) *)(void *)(cells + i * c->lf.stride), i,
                               memory_order_relaxed);
     atomic_store_explicit(&c->lf.tail, 0, memory_order_relaxed);        /* [L0] */
     atomic_store_explicit(&c->lf.head, 0, memory_order_relaxed);        /* [L0] */
     atomic_store_explicit(&c->lf.discarded, 0, memory_order_relaxed);   /* [L0] */
+    atomic_store_explicit(&c->lf.tail_seg, NULL, memory_order_relaxed);   /* [L0]; kchan_create */
+    atomic_store_explicit(&c->lf.head_seg, NULL, memory_order_relaxed);   /* [L0]  links one */
 }
 
 KCHAN__PRIV KCHAN__ATOMIC(size_t) *kchan__lf_stamp(const kchan_t *c, size_t pos)
@@ -1549,6 +1605,229 @@ KCHAN__PRIV size_t kchan__lf_pop(kchan_t *c, void *out, size_t n, int *st)
     }
 }
 
+
+KCHAN__PRIV void kchan__lf_raise_max(kchan_t *c, size_t len);
+KCHAN__PRIV size_t kchan__lf_len(const kchan_t *c);
+
+KCHAN__PRIV KCHAN__ATOMIC(size_t) *kchan__seg_state(const kchan_t *c, struct kchan__seg *s, size_t off)
+{
+    return (KCHAN__ATOMIC(size_t) *)(void *)((unsigned char *)(s + 1) + off * c->lf.stride);
+}
+
+KCHAN__PRIV unsigned char *kchan__seg_data(const kchan_t *c, struct kchan__seg *s, size_t off)
+{
+    return (unsigned char *)(s + 1) + off * c->lf.stride + sizeof(KCHAN__ATOMIC(size_t));
+}
+
+KCHAN__PRIV struct kchan__seg *kchan__seg_new(const kchan_t *c)
+{
+    struct kchan__seg *s = (struct kchan__seg *)KCHAN_MALLOC(sizeof *s + KCHAN__SEG_CELLS * c->lf.stride);
+    if (!s) return NULL;
+    /* [U0] relaxed: the segment is private until a release store ([U4]/[U5]) publishes it. */
+    atomic_store_explicit(&s->next, NULL, memory_order_relaxed);
+    for (size_t i = 0; i < KCHAN__SEG_CELLS; i++)
+        atomic_store_explicit(kchan__seg_state(c, s, i), 0, memory_order_relaxed);   /* [U0] */
+    return s;
+}
+
+/* Wait until the cell's element is in (its producer may be between claim and copy). */
+KCHAN__PRIV void kchan__seg_wait_written(const kchan_t *c, struct kchan__seg *s, size_t off)
+{
+    unsigned step = 0;
+    /* [U6] acquire: pairs with [U3] release of the producer; the element is wholly there. */
+    while (!(atomic_load_explicit(kchan__seg_state(c, s, off), memory_order_acquire) & KCHAN__CELL_WRITTEN))
+        kchan__lf_backoff(&step);
+}
+
+/* The consumer of cell 30 (start 0), or a straggler told FREE_ON_READ (start = its cell
+   + 1): free the segment unless a cell from `start` on is still being read. */
+KCHAN__PRIV void kchan__seg_release(const kchan_t *c, struct kchan__seg *s, size_t start)
+{
+    for (size_t i = start; i < KCHAN__SEG_CELLS - 1; i++) {
+        KCHAN__ATOMIC(size_t) *st = kchan__seg_state(c, s, i);
+        /* [U8] acquire (load and RMW): pairs with [U7] release, so that reader's copy-out
+           happens before our free. acq_rel on the RMW: if it finds no READ, its release
+           half hands the segment to that reader, whose [U7] RMW reads FREE_ON_READ. */
+        if (!(atomic_load_explicit(st, memory_order_acquire) & KCHAN__CELL_READ) &&
+            !(atomic_fetch_or_explicit(st, KCHAN__CELL_FREE_ON_READ, memory_order_acq_rel) & KCHAN__CELL_READ))
+            return;                            /* that reader frees it when done */
+    }
+    KCHAN_FREE(s);
+}
+
+/* Push up to n elements with one claim, never past the segment's last cell. Returns how
+   many; 0 with *st = KCHAN_CLOSED or KCHAN_NOMEM (the next segment could not be allocated). */
+KCHAN__PRIV size_t kchan__list_push(kchan_t *c, const void *elems, size_t n, int *st)
+{
+    struct kchan__seg *spare = NULL;
+    unsigned step = 0;
+    for (;;) {
+        /* [U1] acquire: pairs with [U4]'s release fetch_add that moved tail into this
+           segment, so the tail_seg stored before it is seen (or a later one, and then the
+           CAS below fails). */
+        size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_acquire);
+        struct kchan__seg *seg = atomic_load_explicit(&c->lf.tail_seg, memory_order_acquire);   /* [U1] */
+        if (tail & KCHAN__SEG_MARK) { *st = KCHAN_CLOSED; break; }
+        size_t off = tail & (KCHAN__SEG_MARK - 1), k = KCHAN__SEG_CELLS - off;
+        if (off == KCHAN__SEG_CELLS) { kchan__lf_backoff(&step); continue; }   /* being linked */
+        if (k > n) k = n;
+        if (off + k == KCHAN__SEG_CELLS && !spare && !(spare = kchan__seg_new(c))) {
+            if (k == 1) { *st = KCHAN_NOMEM; return 0; }
+            k--;                               /* no memory: fill all but the last cell */
+        }
+        /* [U2] seq_cst on success: claims k cells; the pusher's half of the Dekker pair with
+           a registering receiver, as [L3]. Relaxed on failure: we start over. */
+        if (!atomic_compare_exchange_weak_explicit(&c->lf.tail, &tail, tail + k,
+                                                   memory_order_seq_cst, memory_order_relaxed)) {
+            kchan__lf_backoff(&step);
+            continue;
+        }
+        if (off + k == KCHAN__SEG_CELLS) {
+            /* [U4] release: publishes the new segment (its [U0] stores) to producers, with
+               tail_seg stored first; the fetch_add steps over offset 31 into it and keeps a
+               closed bit a close may have set meanwhile. Pairs with [U1]. */
+            atomic_store_explicit(&c->lf.tail_seg, spare, memory_order_release);
+            atomic_fetch_add_explicit(&c->lf.tail, KCHAN__SEG_LAP - KCHAN__SEG_CELLS, memory_order_release);
+            /* [U5] release: publishes the segment to the consumer of cell 30 ([U9]). */
+            atomic_store_explicit(&seg->next, spare, memory_order_release);
+            spare = NULL;
+            kchan__lf_raise_max(c, kchan__lf_len(c));   /* max_len, sampled once a segment */
+        }
+        for (size_t j = 0; j < k; j++) {
+            kchan__move(kchan__seg_data(c, seg, off + j), kchan__nth(c, elems, j), c->elem_size);
+            /* [U3] release: publishes the element; pairs with [U6]. An RMW, not a store: a
+               segment release may have set FREE_ON_READ already. */
+            atomic_fetch_or_explicit(kchan__seg_state(c, seg, off + j), KCHAN__CELL_WRITTEN, memory_order_release);
+        }
+        *st = KCHAN_OK;
+        if (spare) KCHAN_FREE(spare);
+        return k;
+    }
+    if (spare) KCHAN_FREE(spare);
+    return 0;
+}
+
+/* Pop up to n elements with one claim into out[] (or discard them if out is NULL), never
+   past the segment's last cell. Returns how many; 0 with *st = KCHAN_WOULDBLOCK or
+   KCHAN_CLOSED (closed and drained, or cancelled). */
+KCHAN__PRIV size_t kchan__list_pop(kchan_t *c, void *out, size_t n, int *st)
+{
+    unsigned step = 0;
+    for (;;) {
+        /* [U10] acquire: pairs with [U11] release of the consumer that moved head into
+           this segment, so the head_seg stored before it is seen (or a later one, and then
+           the CAS below fails). */
+        size_t head = atomic_load_explicit(&c->lf.head, memory_order_acquire);
+        struct kchan__seg *seg = atomic_load_explicit(&c->lf.head_seg, memory_order_acquire);   /* [U10] */
+        size_t off = head & (KCHAN__SEG_MARK - 1), k = KCHAN__SEG_CELLS - off, ahead = head & KCHAN__SEG_AHEAD;
+        if (head & KCHAN__SEG_MARK) {          /* pinned by peek, or for good by cancel */
+            /* [L16] acquire: as in kchan__lf_pop. */
+            if (atomic_load_explicit(&c->lf.discarded, memory_order_acquire)) { *st = KCHAN_CLOSED; return 0; }
+            kchan__lf_backoff(&step);
+            continue;
+        }
+        if (off == KCHAN__SEG_CELLS) { kchan__lf_backoff(&step); continue; }   /* being linked */
+        if (!ahead) {
+            /* [L6] seq_cst: the re-check half of the Dekker pair for a registering receiver,
+               and the close point's acquire, as in kchan__lf_pop. */
+            size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_seq_cst);
+            size_t avail = kchan__lf_count(c, tail & ~KCHAN__SEG_MARK) - kchan__lf_count(c, head);
+            if (avail == 0) { *st = tail & KCHAN__SEG_MARK ? KCHAN_CLOSED : KCHAN_WOULDBLOCK; return 0; }
+            kchan__lf_raise_max(c, avail);     /* max_len, sampled: the length before our claim */
+            if ((tail >> KCHAN__SEG_SHIFT) != (head >> KCHAN__SEG_SHIFT)) ahead = KCHAN__SEG_AHEAD;
+            else if (k > avail) k = avail;
+        }
+        if (k > n) k = n;
+        /* [U12] seq_cst on success: claims k cells; the consumer's half of the Dekker pair
+           with a registering sender, as [L7], and its acquire part pairs with [L17] of an
+           unpinning peek. Relaxed on failure: we start over. */
+        if (!atomic_compare_exchange_weak_explicit(&c->lf.head, &head, (head + k) | ahead,
+                                                   memory_order_seq_cst, memory_order_relaxed)) {
+            kchan__lf_backoff(&step);
+            continue;
+        }
+        bool last = off + k == KCHAN__SEG_CELLS;
+        if (last) {
+            struct kchan__seg *next;
+            unsigned wait = 0;
+            /* [U9] acquire: pairs with [U5]; the successor's [U0] stores are seen. */
+            while ((next = atomic_load_explicit(&seg->next, memory_order_acquire)) == NULL) kchan__lf_backoff(&wait);
+            size_t nh = ((head >> KCHAN__SEG_SHIFT) + 1) << KCHAN__SEG_SHIFT;
+            /* [U9'] relaxed: a hint; a successor's successor means tail has left `next`. */
+            if (atomic_load_explicit(&next->next, memory_order_relaxed)) nh |= KCHAN__SEG_AHEAD;
+            /* [U11] release: publishes head_seg (stored first) with the position; pairs with
+               [U10]. A plain store: at offset 31 nobody else writes head. */
+            atomic_store_explicit(&c->lf.head_seg, next, memory_order_release);
+            atomic_store_explicit(&c->lf.head, nh, memory_order_release);
+        }
+        for (size_t j = 0; j < k; j++) {
+            kchan__seg_wait_written(c, seg, off + j);
+            if (out) kchan__move(kchan__nth(c, out, j), kchan__seg_data(c, seg, off + j), c->elem_size);
+        }
+        /* Done with the cells: mark them READ, our first cell last, since a segment release
+           stops at the first unread cell it meets, which can only be that one. */
+        size_t j = last ? k - 1 : k;           /* cell 30 is never marked: its reader releases */
+        while (j-- > 1)
+            /* [U7] release: our copy-out happens before the free ([U8]). */
+            atomic_fetch_or_explicit(kchan__seg_state(c, seg, off + j), KCHAN__CELL_READ, memory_order_release);
+        if (last) {
+            if (k > 1) atomic_fetch_or_explicit(kchan__seg_state(c, seg, off), KCHAN__CELL_READ, memory_order_release);   /* [U7] */
+            kchan__seg_release(c, seg, 0);
+        } else if (atomic_fetch_or_explicit(kchan__seg_state(c, seg, off), KCHAN__CELL_READ, memory_order_acq_rel) &
+                   KCHAN__CELL_FREE_ON_READ) {
+            /* [U7'] acq_rel: release as [U7]; acquire pairs with [U8]'s release half, so the
+               releaser's reads of the cells before ours are done before we go on and free. */
+            kchan__seg_release(c, seg, off + 1);
+        }
+        *st = KCHAN_OK;
+        return k;
+    }
+}
+
+/* Cancel and destroy (after pinning head for good): hand every element from head to tail
+   to on_undelivered; the segments stay until kchan_destroy frees them. */
+KCHAN__PRIV void kchan__list_discard(kchan_t *c, size_t head, size_t tail)
+{
+    /* [U10'] acquire: as [U10]; head is pinned, so head_seg is its segment. */
+    struct kchan__seg *seg = atomic_load_explicit(&c->lf.head_seg, memory_order_acquire);
+    size_t end = kchan__lf_count(c, tail);
+    for (size_t p = head & ~(size_t)KCHAN__SEG_AHEAD; kchan__lf_count(c, p) != end;) {
+        size_t off = p & (KCHAN__SEG_MARK - 1);
+        if (off == KCHAN__SEG_CELLS) {
+            unsigned wait = 0;
+            while ((seg = atomic_load_explicit(&seg->next, memory_order_acquire)) == NULL) kchan__lf_backoff(&wait);  /* [U9] */
+            p = ((p >> KCHAN__SEG_SHIFT) + 1) << KCHAN__SEG_SHIFT;
+            continue;
+        }
+        kchan__seg_wait_written(c, seg, off);
+        kchan__undelivered(c, kchan__seg_data(c, seg, off));
+        p++;
+    }
+}
+
+/* kchan_destroy: free the segments from head's on (consumers freed the ones before). */
+KCHAN__PRIV void kchan__list_free(kchan_t *c)
+{
+    /* [U13] relaxed: nobody else holds the channel any more. */
+    struct kchan__seg *s = atomic_load_explicit(&c->lf.head_seg, memory_order_relaxed);
+    while (s) {
+        struct kchan__seg *next = atomic_load_explicit(&s->next, memory_order_relaxed);   /* [U13] */
+        KCHAN_FREE(s);
+        s = next;
+    }
+}
+
+/* Either structure: the ring's or the list's push and pop. */
+KCHAN__PRIV size_t kchan__lf_put(kchan_t *c, const void *elems, size_t n, int *st)
+{
+    return c->kind == KCHAN__UNLIMITED ? kchan__list_push(c, elems, n, st) : kchan__lf_push(c, elems, n, st);
+}
+
+KCHAN__PRIV size_t kchan__lf_take(kchan_t *c, void *out, size_t n, int *st)
+{
+    return c->kind == KCHAN__UNLIMITED ? kchan__list_pop(c, out, n, st) : kchan__lf_pop(c, out, n, st);
+}
+
 KCHAN__PRIV void kchan__lf_track_len(kchan_t *c);
 
 /* After a push (pop) of n elements: if anyone waits on the other side, claim up to n
@@ -1579,7 +1858,7 @@ KCHAN__PRIV void kchan__lf_notify_slow(kchan_t *c, kchan__queue *q, size_t n)
         while (n-- > 0 && (w = kchan__take_partner(c, q, KCHAN__RETRY)) != NULL) {
             /* Hand-over: a sender's element goes into the room we made; a receiver gets
                the oldest element. ctx->status is ours since the claim; [W3] publishes it. */
-            if ((senders ? kchan__lf_push(c, w->elem, 1, &st) : kchan__lf_pop(c, w->elem, 1, &st)) == 1) {
+            if ((senders ? kchan__lf_put(c, w->elem, 1, &st) : kchan__lf_take(c, w->elem, 1, &st)) == 1) {
                 w->ctx->status = KCHAN_OK;
                 moved++;
             }
@@ -1611,32 +1890,131 @@ KCHAN__PRIV bool kchan__lf_positions(const kchan_t *c, size_t *pops, size_t *pus
     return gone;
 }
 
+/* len from the counts: claimed cells (a push whose claim has landed and whose copy has not
+   counts), at most the capacity (an evicting ring's spare cell may be in use until
+   kchan__lf_trim runs). */
+KCHAN__PRIV size_t kchan__lf_in_use(const kchan_t *c, size_t pops, size_t pushes)
+{
+    size_t n = pushes - pops;
+    return n < c->capacity ? n : c->capacity;
+}
+
 KCHAN__PRIV size_t kchan__lf_len(const kchan_t *c)
 {
     size_t pops, pushes;
     if (kchan__lf_positions(c, &pops, &pushes)) return 0;   /* a discarded ring holds nothing */
-    return pushes - pops < c->ring_size ? pushes - pops : c->ring_size;
+    return kchan__lf_in_use(c, pops, pushes);
 }
 
-/* max_len: the high-water mark, kept while below the capacity. */
-
-KCHAN__PRIV void kchan__lf_track_len(kchan_t *c)
+/* max_len: the high-water mark, kept by a ring's pushers until it reaches the capacity. */
+KCHAN__PRIV void kchan__lf_raise_max(kchan_t *c, size_t len)
 {
     /* [L12] relaxed: a monotonic gauge (the CAS only raises it); no data depends on it. */
     size_t max = atomic_load_explicit(&c->m.max_len, memory_order_relaxed);
-    if (max >= c->ring_size) return;
-    size_t len = kchan__lf_len(c);
-    if (len <= max) return;
     /* [L12'] relaxed both ways: as [L12]; a failed CAS reloads max and we retry only if
        our length is still higher. */
     while (len > max && !atomic_compare_exchange_weak_explicit(&c->m.max_len, &max, len,
                                                                memory_order_relaxed, memory_order_relaxed)) {}
 }
 
+KCHAN__PRIV void kchan__lf_track_len(kchan_t *c)
+{
+    if (c->kind == KCHAN__UNLIMITED) return;   /* sampled instead: see kchan__list_pop */
+    /* [L12] relaxed: as in kchan__lf_raise_max. */
+    if (atomic_load_explicit(&c->m.max_len, memory_order_relaxed) >= c->capacity) return;
+    kchan__lf_raise_max(c, kchan__lf_len(c));
+}
+
 KCHAN__PRIV void kchan__lf_drop_newest(kchan_t *c, const void *elem)
 {
     kchan__lf_bump(&c->m.drops_newest, 1);
     kchan__undelivered(c, (void *)(uintptr_t)elem);
+}
+
+/* Drop-oldest and conflated rings have one cell more than their capacity. A send pushes as
+   on any ring, into the spare cell if the channel is full, then trims: while more than
+   `capacity` elements are in, it evicts the oldest. An eviction claims head only if the
+   count is over for that very head, so a receiver that took the oldest meanwhile makes it
+   unnecessary; a receiver that comes during the overlap takes the oldest, as it would have
+   just before the send. Every eviction holds the channel lock, which orders it with the
+   others and with the stats reader, which reads head and drops_oldest under it, so recvs
+   (pops minus evictions) never steps back. Its callback runs after the unlock. */
+KCHAN__PRIV bool kchan__lf_evict(kchan_t *c, void *out)
+{
+    const size_t mark = c->lf.mark;
+    unsigned step = 0;
+    size_t head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);   /* [L1] */
+    for (;;) {
+        if (head & mark) {                     /* pinned by peek, or for good by cancel */
+            if (atomic_load_explicit(&c->lf.discarded, memory_order_acquire)) return false;   /* [L16] */
+            kchan__lf_backoff(&step);
+            head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);   /* [L1] */
+            continue;
+        }
+        /* [L21] relaxed: tail only grows, so "over capacity" read here still holds at a CAS
+           that finds head unchanged; the element itself is ordered by [L5]. */
+        size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_relaxed) & ~mark;
+        if (kchan__lf_count(c, tail) - kchan__lf_count(c, head) <= c->capacity) return false;
+        /* [L5] acquire: as in kchan__lf_pop; a producer may still be copying the oldest in. */
+        if (atomic_load_explicit(kchan__lf_stamp(c, head), memory_order_acquire) != head + 1) {
+            kchan__lf_backoff(&step);
+            head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);   /* [L1] */
+            continue;
+        }
+        /* [L7] seq_cst on success, relaxed on failure: as in kchan__lf_pop. */
+        if (atomic_compare_exchange_weak_explicit(&c->lf.head, &head, kchan__lf_advance(c, head, 1),
+                                                  memory_order_seq_cst, memory_order_relaxed)) {
+            if (out) kchan__move(out, kchan__lf_data(c, head), c->elem_size);
+            /* [L8] release: as in kchan__lf_pop. */
+            atomic_store_explicit(kchan__lf_stamp(c, head), head + c->lf.one_lap, memory_order_release);
+            return true;
+        }
+        kchan__lf_backoff(&step);
+    }
+}
+
+KCHAN__PRIV void kchan__lf_trim(kchan_t *c)
+{
+    for (;;) {
+        size_t pops, pushes;
+        (void)kchan__lf_positions(c, &pops, &pushes);
+        if (pushes - pops <= c->capacity) return;
+        kchan__after a;
+        bool keep = c->on_undelivered != NULL, evicted;
+        a.release = NULL;
+        a.cb_chan = NULL;
+        kchan__lock_acquire(&c->lock);
+        if ((evicted = kchan__lf_evict(c, keep ? a.evicted : NULL)) != false) {
+            kchan__bump(&c->m.drops_oldest, 1);   /* [M1]: every writer holds the lock */
+            if (keep) { a.cb_chan = c; a.cb_elem = a.evicted; }
+        }
+        kchan__lock_release(&c->lock);
+        kchan__finish(&a);
+        if (!evicted) return;
+    }
+}
+
+/* After a push of n: trim an evicting ring, keep max_len, complete waiting receivers. */
+static inline void kchan__lf_pushed(kchan_t *c, size_t n)
+{
+    if (kchan__lf_evicts(c)) kchan__lf_trim(c);
+    kchan__lf_track_len(c);
+    kchan__lf_notify(c, &c->recvq, n);
+}
+
+/* A send to an evicting ring whose spare cell is taken too: its sender has yet to trim.
+   Trim for it (that makes room) and push again. */
+KCHAN__PRIV int kchan__lf_evict_send(kchan_t *c, const void *elem)
+{
+    int st;
+    for (;;) {
+        if (kchan__lf_push(c, elem, 1, &st) == 1) {
+            kchan__lf_pushed(c, 1);
+            return KCHAN_OK;
+        }
+        if (st != KCHAN_WOULDBLOCK) return st;   /* KCHAN_CLOSED */
+        kchan__lf_trim(c);
+    }
 }
 
 /* One element, first attempt only: the uncontended case without the batch loop. Returns
@@ -1672,18 +2050,20 @@ static inline bool kchan__lf_pop1(kchan_t *c, void *out)
 KCHAN__PRIV int kchan__lf_try(kchan_t *c, int dir, void *elem)
 {
     int st;
+    bool list = c->kind == KCHAN__UNLIMITED;
     if (dir == KCHAN__SEND) {
-        if (kchan__lf_push1(c, elem) || kchan__lf_push(c, elem, 1, &st)) {
-            kchan__lf_track_len(c);
-            kchan__lf_notify(c, &c->recvq, 1);
+        if ((!list && kchan__lf_push1(c, elem)) || kchan__lf_put(c, elem, 1, &st)) {
+            kchan__lf_pushed(c, 1);
             st = KCHAN_OK;
         } else if (st == KCHAN_WOULDBLOCK && c->policy == KCHAN_DROP_NEWEST) {
             kchan__lf_drop_newest(c, elem);
             st = KCHAN_OK;
+        } else if (st == KCHAN_WOULDBLOCK && kchan__lf_evicts(c)) {
+            st = kchan__lf_evict_send(c, elem);
         }
         return st;
     }
-    if (kchan__lf_pop1(c, elem) || kchan__lf_pop(c, elem, 1, &st)) {
+    if ((!list && kchan__lf_pop1(c, elem)) || kchan__lf_take(c, elem, 1, &st)) {
         kchan__lf_notify(c, &c->sendq, 1);
         return KCHAN_OK;
     }
@@ -1755,14 +2135,16 @@ KCHAN__PRIV int kchan__lf_send_many(kchan_t *c, const void *elems, size_t n, siz
     int r = KCHAN_OK;
     bool blocked = false;
     while (i < n) {
-        size_t k = kchan__lf_push(c, kchan__nth(c, elems, i), n - i, &r);
+        size_t k = kchan__lf_put(c, kchan__nth(c, elems, i), n - i, &r);
         if (k) {
             i += k;
-            kchan__lf_track_len(c);
-            kchan__lf_notify(c, &c->recvq, k);
+            kchan__lf_pushed(c, k);
         } else if (r == KCHAN_WOULDBLOCK && c->policy == KCHAN_DROP_NEWEST) {
             kchan__lf_drop_newest(c, kchan__nth(c, elems, i++));
             r = KCHAN_OK;
+        } else if (r == KCHAN_WOULDBLOCK && kchan__lf_evicts(c)) {
+            if ((r = kchan__lf_evict_send(c, kchan__nth(c, elems, i))) != KCHAN_OK) break;
+            i++;
         } else if (r == KCHAN_WOULDBLOCK && !kchan__may_wait(timeout_ns)) {
             kchan__lf_bump(&c->m.send_full, 1);
             break;
@@ -1772,7 +2154,7 @@ KCHAN__PRIV int kchan__lf_send_many(kchan_t *c, const void *elems, size_t n, siz
             if ((r = kchan__lf_block(c, KCHAN__SEND, kchan__nth(c, elems, i), deadline)) != KCHAN_OK) break;
             i++;
         } else {
-            break;                             /* KCHAN_CLOSED */
+            break;                             /* KCHAN_CLOSED, KCHAN_NOMEM */
         }
     }
     if (sent) *sent = i;
@@ -1782,7 +2164,7 @@ KCHAN__PRIV int kchan__lf_send_many(kchan_t *c, const void *elems, size_t n, siz
 KCHAN__PRIV int kchan__lf_recv_many(kchan_t *c, void *out, size_t max, size_t *got, int64_t timeout_ns)
 {
     int r;
-    size_t i = kchan__lf_pop(c, out, max, &r);
+    size_t i = kchan__lf_take(c, out, max, &r);
     if (i == 0) {
         if (r == KCHAN_WOULDBLOCK && !kchan__may_wait(timeout_ns)) {
             kchan__lf_bump(&c->m.recv_empty, 1);
@@ -1797,7 +2179,7 @@ KCHAN__PRIV int kchan__lf_recv_many(kchan_t *c, void *out, size_t max, size_t *g
     }
     size_t k;
     int st;
-    while (i < max && (k = kchan__lf_pop(c, kchan__nth(c, out, i), max - i, &st)) > 0) {
+    while (i < max && (k = kchan__lf_take(c, kchan__nth(c, out, i), max - i, &st)) > 0) {
         i += k;                                /* what else is there, up to the lap's end and on */
         kchan__lf_notify(c, &c->sendq, k);
     }
@@ -1818,12 +2200,32 @@ KCHAN__PRIV size_t kchan__lf_pin(kchan_t *c)
             head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);   /* [L1] */
             continue;
         }
+        if ((head & (c->lf.mark - 1)) == c->ring_size) {   /* a list's offset 31: being linked */
+            kchan__lf_backoff(&step);
+            head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);   /* [L1] */
+            continue;
+        }
         /* [L14] acquire on success: pairs with the [L7]/[L17] that stored this head, so the
            cells before it are done with. Relaxed on failure: a fresh guess. */
         if (atomic_compare_exchange_weak_explicit(&c->lf.head, &head, head | c->lf.mark,
                                                   memory_order_acquire, memory_order_relaxed))
             return head;
     }
+}
+
+/* The element at the pinned position head, or NULL if it is not (wholly) there yet. */
+KCHAN__PRIV const unsigned char *kchan__lf_oldest(const kchan_t *c, size_t head)
+{
+    if (c->kind != KCHAN__UNLIMITED)
+        /* [L5''] acquire: as [L5]. */
+        return atomic_load_explicit(kchan__lf_stamp(c, head), memory_order_acquire) == head + 1
+             ? kchan__lf_data(c, head) : NULL;
+    /* [U10'] acquire: as [U10]; head is pinned, so head_seg is its segment. */
+    struct kchan__seg *seg = atomic_load_explicit(&c->lf.head_seg, memory_order_acquire);
+    size_t off = head & (KCHAN__SEG_MARK - 1);
+    /* [U6'] acquire: as [U6]. */
+    return atomic_load_explicit(kchan__seg_state(c, seg, off), memory_order_acquire) & KCHAN__CELL_WRITTEN
+         ? kchan__seg_data(c, seg, off) : NULL;
 }
 
 KCHAN__PRIV int kchan__lf_peek(kchan_t *c, void *out)
@@ -1833,13 +2235,14 @@ KCHAN__PRIV int kchan__lf_peek(kchan_t *c, void *out)
         size_t head = kchan__lf_pin(c);
         if (head == SIZE_MAX) return KCHAN_CLOSED;
         int r = KCHAN_OK;
-        /* [L5''] acquire: as [L5]. */
-        if (atomic_load_explicit(kchan__lf_stamp(c, head), memory_order_acquire) == head + 1) {
-            memcpy(out, kchan__lf_data(c, head), c->elem_size);
+        const unsigned char *oldest = kchan__lf_oldest(c, head);
+        if (oldest) {
+            memcpy(out, oldest, c->elem_size);
         } else {
-            /* [L6'] acquire: pairs with [L3]/[L13]; only "empty, or closed and empty" is read. */
+            /* [L6'] acquire: pairs with [L3]/[U2]/[L13]; only "empty, or closed and empty" is read. */
             size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_acquire);
-            r = (tail & ~c->lf.mark) != head ? KCHAN__RETRY : tail & c->lf.mark ? KCHAN_CLOSED : KCHAN_WOULDBLOCK;
+            r = kchan__lf_count(c, tail & ~c->lf.mark) != kchan__lf_count(c, head) ? KCHAN__RETRY
+              : tail & c->lf.mark ? KCHAN_CLOSED : KCHAN_WOULDBLOCK;
         }
         /* [L17] release: unpins; our copy-out happens before the consumer whose [L7] CAS
            reads this value, and so before the cell is ever refilled. */
@@ -1861,6 +2264,7 @@ KCHAN__PRIV void kchan__lf_discard(kchan_t *c)
     /* [L15] release: pairs with [L16]/[L20] acquire; a reader that sees the flag sees the
        pinned head, so the derived undelivered count (tail - head) is final. */
     atomic_store_explicit(&c->lf.discarded, 1, memory_order_release);
+    if (c->kind == KCHAN__UNLIMITED) { kchan__list_discard(c, head, tail); return; }
     for (size_t p = head; p != tail; p = kchan__lf_advance(c, p, 1)) {
         unsigned step = 0;
         /* [L5'''] acquire: as [L5]; waits out a push that claimed the cell before the close. */
@@ -1877,18 +2281,32 @@ KCHAN__PRIV bool kchan__lf_ready(kchan_t *c, int op)
     size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_seq_cst);
     size_t head = atomic_load_explicit(&c->lf.head, memory_order_seq_cst) & ~c->lf.mark;
     if (tail & c->lf.mark) return true;
-    if (op == KCHAN_OP_RECV) return tail != head;
-    return c->policy == KCHAN_DROP_NEWEST || kchan__lf_count(c, tail) - kchan__lf_count(c, head) < c->ring_size;
+    size_t len = kchan__lf_count(c, tail) - kchan__lf_count(c, head);
+    if (op == KCHAN_OP_RECV) return len != 0;
+    return c->policy != KCHAN_BLOCK || c->kind != KCHAN__BOUNDED || len < c->ring_size;
 }
 
 KCHAN__PRIV void kchan__lf_stats(const kchan_t *c, kchan_stats *out)
 {
     size_t pops, pushes;
-    bool gone = kchan__lf_positions(c, &pops, &pushes);
+    bool gone;
+    if (kchan__lf_evicts(c)) {
+        /* An eviction is a pop that is no receive: read head and drops_oldest together,
+           under the lock every eviction holds, so recvs = pops - evictions never steps back. */
+        kchan__lock *lock = (kchan__lock *)(uintptr_t)&c->lock;   /* not part of the value */
+        kchan__lock_acquire(lock);
+        gone = kchan__lf_positions(c, &pops, &pushes);
+        /* [M2''] relaxed: as [M2]; the lock orders it with the evictions' [M1] writes. */
+        out->drops_oldest = atomic_load_explicit(&c->m.drops_oldest, memory_order_relaxed);
+        kchan__lock_release(lock);
+    } else {
+        gone = kchan__lf_positions(c, &pops, &pushes);
+    }
     out->sends = (uint64_t)pushes + out->drops_newest;
-    out->recvs = pops;
+    out->recvs = (uint64_t)pops - out->drops_oldest;
     out->undelivered = gone ? pushes - pops : 0;
-    out->len = gone ? 0 : pushes - pops < c->ring_size ? pushes - pops : c->ring_size;
+    out->len = gone ? 0 : kchan__lf_in_use(c, pops, pushes);
+    if (out->len > out->max_len) out->max_len = out->len;   /* an unlimited list's sample */
 }
 #endif /* KCHAN_LOCKFREE */
 
@@ -2090,8 +2508,9 @@ KCHAN__PRIV int kchan__plan(size_t elem_size, const kchan_opts *o, unsigned char
     if (elem_size && slots > (SIZE_MAX / 4) / elem_size) return KCHAN_INVAL;  /* cannot exist */
     *ring_bytes = slots * elem_size;
 #ifdef KCHAN_LOCKFREE
-    if (kchan__lf_fits(*kind, policy, elem_size, slots)) {
+    if (kchan__lf_fits(*kind, elem_size, slots)) {
         size_t stride = kchan__lf_stride(elem_size);
+        if (evicts) slots++;                   /* the spare cell of kchan__lf_trim */
         if (slots > (SIZE_MAX / 4) / stride) return KCHAN_INVAL;
         *ring_bytes = slots * stride;
     }
@@ -2118,10 +2537,11 @@ KCHAN__PRIV void kchan__init(kchan_t *c, unsigned char *ring, size_t elem_size, 
     c->name = o ? o->name : NULL;
     c->caller_memory = caller_memory;
 #ifdef KCHAN_LOCKFREE
-    if (kchan__lf_fits(kind, c->policy, elem_size, ring_size)) {
+    if (kchan__lf_fits(kind, elem_size, ring_size)) {
         c->lockfree = true;
         c->slots = NULL;
-        kchan__lf_init(c, ring);
+        if (kind == KCHAN__CONFLATED || c->policy == KCHAN_DROP_OLDEST) c->ring_size++;   /* spare */
+        kchan__lf_init(c, kind == KCHAN__UNLIMITED ? NULL : ring);
     }
 #endif
 }
@@ -2144,6 +2564,19 @@ KCHAN_DEF int kchan_create(kchan_t **out, size_t elem_size, const kchan_opts *op
     kchan_t *c = (kchan_t *)KCHAN_MALLOC(head + ring_bytes);
     if (!c) return KCHAN_NOMEM;
     kchan__init(c, (unsigned char *)c + head, elem_size, opts, kind, ring_size, false);
+#ifdef KCHAN_LOCKFREE
+    if (c->lockfree && kind == KCHAN__UNLIMITED) {      /* the list starts with one segment */
+        struct kchan__seg *seg = kchan__seg_new(c);
+        if (!seg) {
+            kchan__lock_destroy(&c->lock);
+            KCHAN_FREE(c);
+            return KCHAN_NOMEM;
+        }
+        /* [L0] relaxed: not shared yet, as in kchan__lf_init. */
+        atomic_store_explicit(&c->lf.tail_seg, seg, memory_order_relaxed);
+        atomic_store_explicit(&c->lf.head_seg, seg, memory_order_relaxed);   /* [L0] */
+    }
+#endif
     *out = c;
     return KCHAN_OK;
 }
@@ -2191,6 +2624,7 @@ KCHAN_DEF void kchan_destroy(kchan_t *c)
     if (!c) return;
     KCHAN_ASSERT(c->sendq.count == 0 && c->recvq.count == 0);   /* nobody may still wait */
     KCHAN__LF_ONLY(if (c->lockfree) kchan__lf_discard(c);)
+    KCHAN__LF_ONLY(if (c->lockfree && c->kind == KCHAN__UNLIMITED) kchan__list_free(c);)
     kchan__bump(&c->m.undelivered, c->count);
     kchan__undeliver_slots(c, c->head, c->count);
 #ifndef KCHAN_NO_UNLIMITED
@@ -2472,6 +2906,7 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
         if (won < 0) return KCHAN_TIMEDOUT;
         if (r == KCHAN__RETRY && (r = kchan__try_case_lf(&cases[won])) == KCHAN_WOULDBLOCK)
             continue;                          /* someone else was quicker: start over */
+        if (r == KCHAN_NOMEM) return KCHAN_NOMEM;   /* an unlimited list that cannot grow */
         cases[won].status = r;
         return won;
     }

@@ -206,6 +206,7 @@ static void *l_thread(void *p)
     return NULL;
 }
 
+
 static uint32_t l_rand(uint32_t *x) { *x ^= *x << 13; *x ^= *x >> 17; *x ^= *x << 5; return *x; }
 
 /* Record one history; returns its length (drain included). */
@@ -215,6 +216,13 @@ static int l_record(const l_spec *sp, uint32_t *rng, l_op *ops)
     kchan_opts o = { .capacity = sp->cap, .overflow = sp->policy };
     kchan_t *c = NULL;
     cr_assert_eq(kchan_create(&c, sizeof(int), &o), KCHAN_OK);
+    if (sp->cap == KCHAN_UNLIMITED) {
+        /* move the positions 20..30 cells on (the channel is empty again), so the history
+           crosses the end of the lock-free list's first 31-cell segment */
+        int warm = 20 + (int)(l_rand(rng) % 11), x = 0;
+        for (int i = 0; i < warm; i++) cr_assert_eq(kchan_try_send(c, &i), KCHAN_OK);
+        for (int i = 0; i < warm; i++) { cr_assert_eq(kchan_try_recv(c, &x), KCHAN_OK); cr_assert_eq(x, i); }
+    }
     int n = 0;
     for (int t = 0; t < LT; t++)
         for (int i = 0; i < LOPS; i++, n++) {
@@ -291,6 +299,8 @@ Test(lin, rendezvous, .timeout = T_TIMEOUT) { l_run(KCHAN_RENDEZVOUS, KCHAN_BLOC
 Test(lin, bounded2_drop_oldest, .timeout = T_TIMEOUT) { l_run(2, KCHAN_DROP_OLDEST, 0x4567123u); }
 Test(lin, bounded1_drop_newest, .timeout = T_TIMEOUT) { l_run(1, KCHAN_DROP_NEWEST, 0x5671234u); }
 Test(lin, conflated, .timeout = T_TIMEOUT) { l_run(KCHAN_CONFLATED, KCHAN_BLOCK, 0x6712345u); }
+Test(lin, unlimited, .timeout = T_TIMEOUT) { l_run(KCHAN_UNLIMITED, KCHAN_BLOCK, 0x7123456u); }
+Test(lin, bounded1_drop_oldest, .timeout = T_TIMEOUT) { l_run(1, KCHAN_DROP_OLDEST, 0x1726354u); }
 
 /* The checker must reject what is wrong, or the tests above prove nothing. */
 static l_op mk(int thread, int kind, int value, int status, int64_t inv, int64_t resp)

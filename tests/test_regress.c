@@ -20,7 +20,9 @@ static void *recv_with_timeout(void *p)
    sender to finish the hand-off: returning early let the sender write into the dead
    stack frame (a second park treated "already parked" as "done"). The sender's second
    element needs the unlimited ring to grow, and the allocator is slowed so the sender
-   holds the claim well past the receiver's deadline. */
+   holds the claim well past the receiver's deadline. (The lock-free engine's unlimited list
+   allocates before it claims anyone, so its hand-off has no slow window: there the test
+   checks only that the element reaches the receiver.) */
 Test(regress, claimed_at_deadline_waits_for_the_handoff, .timeout = T_TIMEOUT)
 {
     kchan_t *c = kchan_new(sizeof(int64_t), KCHAN_UNLIMITED);
@@ -31,13 +33,16 @@ Test(regress, claimed_at_deadline_waits_for_the_handoff, .timeout = T_TIMEOUT)
     test_alloc_delay_ns(150 * MS);            /* the growth below holds the lock 150 ms */
     int64_t two[2] = { 41, 42 };
     size_t sent = 0;
+    int64_t calls0 = test_alloc_calls();
     cr_assert_eq(kchan_send_many(c, two, 2, &sent, KCHAN_FOREVER), KCHAN_OK);
+    int grew_during_handoff = test_alloc_calls() > calls0;
     test_alloc_delay_ns(0);
     t_join(t);
     cr_assert_eq(sent, 2);
     cr_assert_eq(r.rc, KCHAN_OK, "claimed before its withdrawal: the element is its");
     cr_assert_eq(r.value, 41);
-    cr_assert_geq(r.elapsed, 100 * MS, "returned after the hand-off ended, not at its deadline");
+    if (grew_during_handoff)
+        cr_assert_geq(r.elapsed, 100 * MS, "returned after the hand-off ended, not at its deadline");
     int64_t v;
     cr_assert_eq(kchan_try_recv(c, &v), KCHAN_OK);
     cr_assert_eq(v, 42);

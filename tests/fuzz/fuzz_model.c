@@ -171,11 +171,35 @@ static int m_recv_status(const mchan *m)
 }
 
 /* ---- checks ------------------------------------------------------------------------------------ */
+/* The lock-free engine samples an unlimited channel's max_len (kchan.h, kchan__list_pop):
+   never above the model's true high-water mark, never below len, less than a segment (31)
+   short. Such a channel's reported value is checked against those bounds and then used. */
+static int max_len_sampled(const mchan *m)
+{
+#ifdef KCHAN_LOCKFREE
+    return m->kind == K_UNLIMITED && m->es > 0;
+#else
+    (void)m;
+    return 0;
+#endif
+}
+static size_t reported_max_len(const mchan *m, size_t got)
+{
+    if (!max_len_sampled(m)) return m->st.max_len;
+    if (got > m->st.max_len || got < m->len || m->st.max_len - got >= 31)
+        FAIL("sampled max_len %zu: true high-water mark %zu, len %zu", got, (size_t)m->st.max_len, m->len);
+    return got;
+}
+
 static void check_chan(int ci)
 {
     mchan *m = &ch[ci];
     kchan_stats s;
     kchan_stats_get(m->c, &s);
+    if (max_len_sampled(m)) {                  /* within its bounds: then as the model */
+        (void)reported_max_len(m, s.max_len);
+        s.max_len = m->st.max_len;
+    }
     char w[64];
 #define F(f) do { snprintf(w, sizeof w, "chan %d stats.%s", ci, #f); CHECK_EQ(w, s.f, m->st.f); } while (0)
     F(version); F(sends); F(recvs); F(drops_newest); F(drops_oldest); F(undelivered); F(send_full);
@@ -308,12 +332,15 @@ static void check_dump(int ci, size_t n)
     if (m->kind == K_UNLIMITED) snprintf(capstr, sizeof capstr, "unlimited");
     else snprintf(capstr, sizeof capstr, "%zu", (size_t)m->st.cap);
     const kchan_stats *s = &m->st;
+    kchan_stats now;
+    kchan_stats_get(m->c, &now);
+    size_t max_len = reported_max_len(m, now.max_len);
     int len = snprintf(want, sizeof want,
         "chan=%s kind=%s policy=%s cap=%s len=%zu max_len=%zu sends=%" PRIu64 " recvs=%" PRIu64
         " drops_newest=%" PRIu64 " drops_oldest=%" PRIu64 " undelivered=%" PRIu64 " send_full=%" PRIu64
         " recv_empty=%" PRIu64 " timeouts=%" PRIu64 " cancelled_waiters=%" PRIu64 " blocked_sends=%" PRIu64
         " blocked_recvs=%" PRIu64 " waiting_senders=0 waiting_receivers=0 state=%s",
-        nm, kinds[m->kind], pols[m->policy], capstr, s->len, s->max_len, s->sends, s->recvs,
+        nm, kinds[m->kind], pols[m->policy], capstr, s->len, max_len, s->sends, s->recvs,
         s->drops_newest, s->drops_oldest, s->undelivered, s->send_full, s->recv_empty, s->timeouts,
         s->cancelled_waiters, s->blocked_sends, s->blocked_recvs, m->closed ? "closed" : "open");
     memset(got, CANARY, sizeof got);

@@ -1707,7 +1707,7 @@ KCHAN__PRIV size_t kchan__list_push(kchan_t *c, const void *elems, size_t n, int
     return 0;
 }
 
-/* Pop up to n elements with one claim into out[] (or discard them if out is NULL), never
+/* Pop up to n elements with one claim into out[], never
    past the segment's last cell. Returns how many; 0 with *st = KCHAN_WOULDBLOCK or
    KCHAN_CLOSED (closed and drained, or cancelled). */
 KCHAN__PRIV size_t kchan__list_pop(kchan_t *c, void *out, size_t n, int *st)
@@ -1762,7 +1762,7 @@ KCHAN__PRIV size_t kchan__list_pop(kchan_t *c, void *out, size_t n, int *st)
         }
         for (size_t j = 0; j < k; j++) {
             kchan__seg_wait_written(c, seg, off + j);
-            if (out) kchan__move(kchan__nth(c, out, j), kchan__seg_data(c, seg, off + j), c->elem_size);
+            kchan__move(kchan__nth(c, out, j), kchan__seg_data(c, seg, off + j), c->elem_size);
         }
         /* Done with the cells: mark them READ, our first cell last, since a segment release
            stops at the first unread cell it meets, which can only be that one. */

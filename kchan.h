@@ -1367,6 +1367,8 @@ KCHAN__PRIV int kchan__wait_one(kchan_t *c, kchan__queue *q, void *elem, int64_t
    the receiver that made room pushes a claimed sender's element, the sender that pushed
    pops the oldest element into a claimed receiver's buffer. If that fails the waiter is
    told KCHAN__RETRY, "try again". A registered op never does its own push or pop.
+   A single send that sees a receiver waiting on an empty channel skips the ring and
+   copies straight into the receiver's buffer (kchan__lf_hand), as the mutex engine does.
    Only a waiting op, or an op that finds someone waiting, takes the lock.
 
    Progress: push and pop retry a failed CAS only because another op succeeded, but, as in
@@ -1375,7 +1377,8 @@ KCHAN__PRIV int kchan__wait_one(kchan_t *c, kchan__queue *q, void *elem, int64_t
    Unlimited sends never wait; a segment allocation is the only call that can fail, and it
    happens before the claim that needs it. Evictions take the channel lock (see
    kchan__lf_trim): they are the drop path, and the lock keeps their counter exact.
-   Counters: sends and recvs come from tail and head (recvs minus evictions), drops_newest,
+   Counters: sends and recvs come from tail and head (recvs minus evictions) plus the
+   direct hand-offs, which are counted in m.sends under the lock; drops_newest,
    drops_oldest and undelivered from their own rare paths, so the fast path writes no
    counter; max_len costs one load of head per push until it reaches the capacity (on an
    unlimited list it is sampled, see kchan__list_pop). kchan_len and
@@ -2046,12 +2049,48 @@ static inline bool kchan__lf_pop1(kchan_t *c, void *out)
     return true;
 }
 
+/* A send that finds a receiver waiting on an empty channel hands its element straight into
+   that receiver's buffer, as the mutex engine and Go's sendDirect do, and neither touches
+   the cells: in a ping-pong the ring's cache lines then stay clean and shared on both cores
+   instead of moving twice per message (W6). It linearizes at the instant head == tail was
+   read: the receiver was waiting then and no element was older than ours. Not taken (false)
+   if the channel is not empty, closed or pinned, or nobody can be claimed after all. */
+KCHAN__PRIV bool kchan__lf_hand(kchan_t *c, const void *elem)
+{
+    kchan__after a;
+    kchan__waiter *w = NULL;
+    a.release = NULL;
+    a.cb_chan = NULL;
+    kchan__lock_acquire(&c->lock);
+    /* [L22] seq_cst: head first, then tail. Head never passes tail, so a tail equal to the
+       head read before it was equal at that read: empty, not closed (its mark bit), not
+       pinned, and on a list not `ahead`. seq_cst puts both reads in the order [L3]/[L7]
+       CASes take, so that instant is one every op agrees on. */
+    size_t head = atomic_load_explicit(&c->lf.head, memory_order_seq_cst);
+    if (atomic_load_explicit(&c->lf.tail, memory_order_seq_cst) == head &&
+        (w = kchan__take_partner(c, &c->recvq, KCHAN_OK)) != NULL) {
+        kchan__copy(c, w->elem, elem);
+        /* On a lock-free channel m.sends counts these hand-offs; kchan__lf_stats adds them
+           to both sends and recvs. [L19] relaxed RMW, published to the receiver by [W3]. */
+        kchan__lf_bump(&c->m.sends, 1);
+        kchan__defer_release(&a, w);
+    }
+    kchan__lock_release(&c->lock);
+    kchan__finish(&a);
+    return w != NULL;
+}
+
 /* send / recv without waiting: the engine's try operations. */
 KCHAN__PRIV int kchan__lf_try(kchan_t *c, int dir, void *elem)
 {
     int st;
     bool list = c->kind == KCHAN__UNLIMITED;
     if (dir == KCHAN__SEND) {
+        /* [L23] relaxed: only a hint that kchan__lf_hand may find someone; a waiter missed
+           here is found by [L10] after the push, as always. */
+        if (atomic_load_explicit(&c->m.waiting_receivers, memory_order_relaxed) != 0 &&
+            kchan__lf_hand(c, elem))
+            return KCHAN_OK;
         if ((!list && kchan__lf_push1(c, elem)) || kchan__lf_put(c, elem, 1, &st)) {
             kchan__lf_pushed(c, 1);
             st = KCHAN_OK;
@@ -2302,8 +2341,9 @@ KCHAN__PRIV void kchan__lf_stats(const kchan_t *c, kchan_stats *out)
     } else {
         gone = kchan__lf_positions(c, &pops, &pushes);
     }
-    out->sends = (uint64_t)pushes + out->drops_newest;
-    out->recvs = (uint64_t)pops - out->drops_oldest;
+    uint64_t handed = out->sends;              /* m.sends: kchan__lf_hand's hand-offs */
+    out->sends = (uint64_t)pushes + out->drops_newest + handed;
+    out->recvs = (uint64_t)pops - out->drops_oldest + handed;
     out->undelivered = gone ? pushes - pops : 0;
     out->len = gone ? 0 : kchan__lf_in_use(c, pops, pushes);
     if (out->len > out->max_len) out->max_len = out->len;   /* an unlimited list's sample */

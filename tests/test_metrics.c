@@ -38,16 +38,6 @@ static void check_stats(const kchan_t *c, kchan_stats e, const char *where)
 }
 #define V KCHAN_STATS_VERSION
 
-/* A send to a parked receiver may hand the element over directly (max_len stays 0)
-   or pass it through the buffer (max_len 1): engine-dependent, so read it and bound it. */
-static size_t handoff_max_len(const kchan_t *c)
-{
-    kchan_stats s;
-    kchan_stats_get(c, &s);
-    cr_assert_leq(s.max_len, 1);
-    return s.max_len;
-}
-
 static void send_int(kchan_t *c, int v) { cr_assert_eq(kchan_send(c, &v), KCHAN_OK); }
 static int recv_int(kchan_t *c)
 {
@@ -295,8 +285,8 @@ Test(metrics, blocked_and_waiting, .timeout = T_TIMEOUT)
     cr_assert_eq(a.rc, KCHAN_OK);
     cr_assert_eq(a.out, 77);
     check_stats(c, (kchan_stats){ .version = V, .sends = 1, .recvs = 1, .blocked_recvs = 1,
-                                  .cap = 1, .max_len = handoff_max_len(c) },
-                "parked receiver served");
+                                  .cap = 1 },
+                "parked receiver served: handed over, never buffered (max_len 0)");
 
     /* a sender parks on the full channel */
     send_int(c, 1);
@@ -341,6 +331,41 @@ Test(metrics, blocked_and_waiting, .timeout = T_TIMEOUT)
     check_stats(r, (kchan_stats){ .version = V, .sends = 3, .recvs = 3, .blocked_sends = 1,
                                   .blocked_recvs = 2 }, "two receivers");
     kchan_destroy(r);
+}
+
+/* Every buffered kind, both engines: a send that finds a receiver parked on the empty
+   channel hands the element straight over (Go's sendDirect), so it never counts in len or
+   max_len, and sends/recvs still count it once each. */
+Test(metrics, parked_receiver_handoff_every_kind, .timeout = T_TIMEOUT)
+{
+    static const struct { size_t cap; kchan_overflow ov; size_t shown_cap; } kinds[] = {
+        { 1, KCHAN_BLOCK, 1 }, { 8, KCHAN_BLOCK, 8 }, { 2, KCHAN_DROP_NEWEST, 2 },
+        { 2, KCHAN_DROP_OLDEST, 2 }, { KCHAN_CONFLATED, KCHAN_BLOCK, 1 },
+        { KCHAN_UNLIMITED, KCHAN_BLOCK, KCHAN_UNLIMITED },
+    };
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        kchan_t *c = mk(4, kinds[k].cap, kinds[k].ov, NULL, NULL);
+        for (int round = 1; round <= 3; round++) {
+            op_arg a = { c, 0, 0, KCHAN_FOREVER, -99, -1 };
+            pthread_t t = t_spawn(op_main, &a);
+            t_wait_receivers(c, 1);
+            send_int(c, 100 * round + (int)k);
+            t_join(t);
+            cr_assert_eq(a.rc, KCHAN_OK, "kind %zu round %d", k, round);
+            cr_assert_eq(a.out, 100 * round + (int)k, "kind %zu round %d", k, round);
+            check_stats(c, (kchan_stats){ .version = V, .sends = (uint64_t)round,
+                                          .recvs = (uint64_t)round, .blocked_recvs = (uint64_t)round,
+                                          .cap = kinds[k].shown_cap },
+                        "handed over to a parked receiver");
+        }
+        /* the buffered path still counts as before */
+        send_int(c, 7);
+        cr_assert_eq(recv_int(c), 7);
+        check_stats(c, (kchan_stats){ .version = V, .sends = 4, .recvs = 4, .blocked_recvs = 3,
+                                      .cap = kinds[k].shown_cap, .max_len = 1 },
+                    "then one buffered");
+        kchan_destroy(c);
+    }
 }
 
 Test(metrics, closed_flag_and_close_wakes, .timeout = T_TIMEOUT)
@@ -415,8 +440,8 @@ Test(metrics, blocked_select_win_and_loss, .timeout = T_TIMEOUT)
     cr_assert_eq(sa.rc, 0);
     cr_assert_eq(cs[0].status, KCHAN_OK);
     cr_assert_eq(x, 3);
-    check_stats(a, (kchan_stats){ .version = V, .sends = 1, .recvs = 1, .cap = 2,
-                                  .max_len = handoff_max_len(a) }, "winner");
+    check_stats(a, (kchan_stats){ .version = V, .sends = 1, .recvs = 1, .cap = 2 },
+                "winner: handed over, never buffered");
     check_stats(b, (kchan_stats){ .version = V, .cap = 2, .cancelled_waiters = 1 }, "loser");
     kchan_destroy(a);
     kchan_destroy(b);

@@ -1831,7 +1831,7 @@ KCHAN__PRIV size_t kchan__lf_take(kchan_t *c, void *out, size_t n, int *st)
     return c->kind == KCHAN__UNLIMITED ? kchan__list_pop(c, out, n, st) : kchan__lf_pop(c, out, n, st);
 }
 
-KCHAN__PRIV void kchan__lf_track_len(kchan_t *c);
+static inline void kchan__lf_track_len(kchan_t *c);
 
 /* After a push (pop) of n elements: if anyone waits on the other side, claim up to n
    waiters and complete their ops for them (Go's and the mutex engine's hand-over, so they
@@ -1920,12 +1920,17 @@ KCHAN__PRIV void kchan__lf_raise_max(kchan_t *c, size_t len)
                                                                memory_order_relaxed, memory_order_relaxed)) {}
 }
 
-KCHAN__PRIV void kchan__lf_track_len(kchan_t *c)
+static inline void kchan__lf_track_len(kchan_t *c)
 {
     if (c->kind == KCHAN__UNLIMITED) return;   /* sampled instead: see kchan__list_pop */
     /* [L12] relaxed: as in kchan__lf_raise_max. */
     if (atomic_load_explicit(&c->m.max_len, memory_order_relaxed) >= c->capacity) return;
-    kchan__lf_raise_max(c, kchan__lf_len(c));
+    /* [L18'] relaxed: as [L18], head first. Unlike kchan__lf_len this skips the discarded
+       flag (and a call on every push): a cancelled ring's frozen positions count what it
+       held when it was cancelled, a length it really had. */
+    size_t head = atomic_load_explicit(&c->lf.head, memory_order_relaxed) & ~c->lf.mark;
+    size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_relaxed) & ~c->lf.mark;  /* [L18'] */
+    kchan__lf_raise_max(c, kchan__lf_in_use(c, kchan__lf_count(c, head), kchan__lf_count(c, tail)));
 }
 
 KCHAN__PRIV void kchan__lf_drop_newest(kchan_t *c, const void *elem)

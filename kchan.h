@@ -1883,13 +1883,18 @@ KCHAN__PRIV void kchan__lf_notify_slow(kchan_t *c, kchan__queue *q, size_t n)
 
 /* What the counters are derived from: elements popped and pushed so far, and whether the
    ring was discarded (cancel/destroy: then the difference is what was handed back). */
+static inline void kchan__lf_counts(const kchan_t *c, size_t *pops, size_t *pushes)
+{
+    /* [L18] relaxed: gauges; head first, so tail (read later) is never behind it. */
+    *pops = kchan__lf_count(c, atomic_load_explicit(&c->lf.head, memory_order_relaxed) & ~c->lf.mark);
+    *pushes = kchan__lf_count(c, atomic_load_explicit(&c->lf.tail, memory_order_relaxed) & ~c->lf.mark);  /* [L18] */
+}
+
 KCHAN__PRIV bool kchan__lf_positions(const kchan_t *c, size_t *pops, size_t *pushes)
 {
     /* [L20] acquire: pairs with [L15]; once set, head and tail are final. */
     bool gone = atomic_load_explicit(&c->lf.discarded, memory_order_acquire) != 0;
-    /* [L18] relaxed: gauges; head first, so tail (read later) is never behind it. */
-    *pops = kchan__lf_count(c, atomic_load_explicit(&c->lf.head, memory_order_relaxed) & ~c->lf.mark);
-    *pushes = kchan__lf_count(c, atomic_load_explicit(&c->lf.tail, memory_order_relaxed) & ~c->lf.mark);  /* [L18] */
+    kchan__lf_counts(c, pops, pushes);
     return gone;
 }
 
@@ -1925,12 +1930,11 @@ static inline void kchan__lf_track_len(kchan_t *c)
     if (c->kind == KCHAN__UNLIMITED) return;   /* sampled instead: see kchan__list_pop */
     /* [L12] relaxed: as in kchan__lf_raise_max. */
     if (atomic_load_explicit(&c->m.max_len, memory_order_relaxed) >= c->capacity) return;
-    /* [L18'] relaxed: as [L18], head first. Unlike kchan__lf_len this skips the discarded
-       flag (and a call on every push): a cancelled ring's frozen positions count what it
-       held when it was cancelled, a length it really had. */
-    size_t head = atomic_load_explicit(&c->lf.head, memory_order_relaxed) & ~c->lf.mark;
-    size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_relaxed) & ~c->lf.mark;  /* [L18'] */
-    kchan__lf_raise_max(c, kchan__lf_in_use(c, kchan__lf_count(c, head), kchan__lf_count(c, tail)));
+    /* Unlike kchan__lf_len, no look at the discarded flag on every push: a cancelled
+       ring's frozen positions count what it held when it was cancelled, a length it had. */
+    size_t pops, pushes;
+    kchan__lf_counts(c, &pops, &pushes);
+    kchan__lf_raise_max(c, kchan__lf_in_use(c, pops, pushes));
 }
 
 KCHAN__PRIV void kchan__lf_drop_newest(kchan_t *c, const void *elem)

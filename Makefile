@@ -47,7 +47,7 @@ all: demo
 
 # ---- the suite, per sanitizer x engine -------------------------------------------------
 define suite
-$(B)/$(1)-$(2)/kchan_tests: $(TEST_SRCS) $(EXTRA_$(1)) $(call impl_of,$(2)) tests/kchan_impl.c tests/alloc_hooks.c tests/alloc_hooks.h tests/common.h kchan.h
+$(B)/$(1)-$(2)/kchan_tests: $(TEST_SRCS) $(EXTRA_$(1)) $(call impl_of,$(2)) tests/kchan_impl.c tests/alloc_hooks.c tests/alloc_hooks.h tests/common.h tests/lfharness.h kchan.h
 	@mkdir -p $$(@D)
 	$(SANCC) $(WARN) $($(3)) $(STB_INC) $(VFLAGS_$(2)) -c $(call impl_of,$(2)) -o $$(@D)/kchan_impl.o
 	$(SANCC) $(WARN) $($(3)) $(TEST_DEFS) -c tests/alloc_hooks.c -o $$(@D)/alloc_hooks.o

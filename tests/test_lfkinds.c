@@ -32,6 +32,7 @@
    KCHAN_STRESS set: 10x the rounds of the four MPMC tests (new seeds each), within a time
    budget. Under ThreadSanitizer their element counts are smaller. */
 #include "common.h"
+#include "lfharness.h"
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,62 +68,18 @@ enum { LK_UNL_CLOSE, LK_UNL_CANCEL, LK_DROP_OLDEST, LK_CONFLATED, LK_BURST };
 static const char *const lk_mode_name[] = { "unlimited/close", "unlimited/cancel", "drop_oldest", "conflated",
                                             "burst" };
 
-typedef struct { int64_t v; uint64_t chk; } lk_elem;
-
-static uint64_t lk_chk(int64_t v)
-{
-    return ((uint64_t)v * UINT64_C(0xc2b2ae3d27d4eb4f)) ^ UINT64_C(0x5bd1e9955bd1e995);
-}
-
-static lk_elem lk_make(int producer, int64_t seq)
-{
-    lk_elem e;
-    e.v = ((int64_t)producer << 32) | seq;
-    e.chk = lk_chk(e.v);
-    return e;
-}
-
-/* xorshift32: one state per thread (rand() is not thread-safe). */
-static uint32_t lk_rand(uint32_t *x)
-{
-    *x ^= *x << 13; *x ^= *x >> 17; *x ^= *x << 5;
-    return *x;
-}
-
 /* A fixed seed per (mode, round, thread). */
 static uint32_t lk_seed(int mode, int round, int thread)
 {
-    uint32_t h = 0x6a09e667u;
     uint32_t parts[3] = { (uint32_t)mode, (uint32_t)round, (uint32_t)thread };
-    for (int i = 0; i < 3; i++) {
-        h ^= parts[i] + 0x7f4a7c15u + (h << 6) + (h >> 2);
-        h ^= h >> 16; h *= 0x85ebca6bu; h ^= h >> 13; h *= 0xc2b2ae35u; h ^= h >> 16;
-    }
-    return h ? h : 1u;
+    return lf_seed_from(0x6a09e667u, parts, 3);
 }
-
-/* A random stall: now and then yield, or spin a random number of iterations; a slow side
-   stalls on most turns. */
-static void lk_stall(uint32_t *rng, bool slow)
-{
-    uint32_t r = lk_rand(rng);
-    if (r % (slow ? 4 : 32) == 0) {
-        sched_yield();
-    } else if (r % (slow ? 2 : 8) == 0) {
-        volatile uint32_t sink = 0;
-        for (uint32_t i = (r >> 8) % (slow ? 3000 : 700); i > 0; i--) sink += i;
-        (void)sink;
-    }
-}
-
-/* A short positive timeout: 1..48 us. */
-static int64_t lk_short(uint32_t r) { return (int64_t)(1 + r % 48) * LK_US; }
 
 /* forever / try / short, by two bits of r */
 static int64_t lk_pick_timeout(uint32_t r)
 {
     int kind = (int)(r % 3);
-    return kind == 0 ? KCHAN_FOREVER : kind == 1 ? 0 : lk_short(r >> 2);
+    return kind == 0 ? KCHAN_FOREVER : kind == 1 ? 0 : lf_short(r >> 2);
 }
 
 typedef struct lk_state lk_state;
@@ -171,9 +128,9 @@ static void lk_fail(lk_state *s, const char *fmt, ...)
 static bool lk_failed(lk_state *s) { return atomic_load_explicit(&s->errors, memory_order_relaxed) != 0; }
 
 /* The bitmap index of a well-formed value, or -1. */
-static int64_t lk_index(const lk_state *s, const lk_elem *e)
+static int64_t lk_index(const lk_state *s, const lf_elem *e)
 {
-    if (e->chk != lk_chk(e->v)) return -1;
+    if (e->chk != lf_chk(e->v)) return -1;
     int64_t p = e->v >> 32, q = e->v & 0xffffffff;
     if (p < 0 || p >= s->np || q >= s->per) return -1;
     return p * s->per + q;
@@ -183,7 +140,7 @@ static void lk_on_undelivered(void *elem, void *user)
 {
     lk_state *s = user;
     atomic_fetch_add_explicit(&s->cb_calls, 1, memory_order_relaxed);
-    lk_elem e;
+    lf_elem e;
     if (!elem) { atomic_fetch_add_explicit(&s->cb_bad, 1, memory_order_relaxed); return; }
     memcpy(&e, elem, sizeof e);
     int64_t i = lk_index(s, &e);
@@ -220,7 +177,7 @@ static void lk_sends_refused(lk_arg *a, int64_t seq)
     lk_state *s = a->s;
     while (!kchan_is_closed(s->c) && !lk_failed(s)) sched_yield();
     if (lk_failed(s)) return;
-    lk_elem e[3] = { lk_make(a->id, seq), lk_make(a->id, seq + 1), lk_make(a->id, seq + 2) };
+    lf_elem e[3] = { lf_make(a->id, seq), lf_make(a->id, seq + 1), lf_make(a->id, seq + 2) };
     int rc;
     if ((rc = kchan_send(s->c, &e[0])) != KCHAN_CLOSED) lk_fail(s, "P%d send after close: %s", a->id, kchan_strerror(rc));
     if ((rc = kchan_try_send(s->c, &e[0])) != KCHAN_CLOSED)
@@ -243,12 +200,12 @@ static void *lk_producer(void *p)
     const bool unl = lk_unlimited(s);
     const size_t batch_max = unl ? LK_UNL_BATCH : LK_DROP_BATCH;
     int64_t seq = 0;
-    lk_elem batch[LK_UNL_BATCH];
+    lf_elem batch[LK_UNL_BATCH];
     int rc = KCHAN_OK;
     while (seq < s->per && !lk_failed(s)) {
-        lk_stall(&rng, false);
-        uint32_t r = lk_rand(&rng);
-        lk_elem e = lk_make(a->id, seq);
+        lf_stall(&rng, false);
+        uint32_t r = lf_rand(&rng);
+        lf_elem e = lf_make(a->id, seq);
         size_t k = 0;                          /* values this op got accepted */
         int op = (int)(r % 8);
         if (!unl && (op == 2 || op == 3)) op = 0;
@@ -260,7 +217,7 @@ static void *lk_producer(void *p)
                 lk_fail(s, "P%d send seq %lld: %s", a->id, (long long)seq, kchan_strerror(rc));
             break;
         case 2: case 3: {
-            int64_t to = lk_short(r >> 8);
+            int64_t to = lf_short(r >> 8);
             rc = kchan_send_timeout(s->c, &e, to);
             k = rc == KCHAN_OK;
             if (rc != KCHAN_OK && rc != KCHAN_CLOSED)
@@ -278,7 +235,7 @@ static void *lk_producer(void *p)
         default: {
             size_t n = 1 + (r >> 8) % batch_max;
             if ((int64_t)n > s->per - seq) n = (size_t)(s->per - seq);
-            for (size_t i = 0; i < n; i++) batch[i] = lk_make(a->id, seq + (int64_t)i);
+            for (size_t i = 0; i < n; i++) batch[i] = lf_make(a->id, seq + (int64_t)i);
             int64_t to = lk_pick_timeout(r >> 16);
             size_t sent = (size_t)-7;
             rc = kchan_send_many(s->c, batch, n, &sent, to);
@@ -304,7 +261,7 @@ static void *lk_producer(void *p)
 }
 
 /* Check and count the `got` elements a consumer took. last[p]: its last sequence of producer p. */
-static void lk_take(lk_arg *a, int64_t *last, const lk_elem *buf, size_t got)
+static void lk_take(lk_arg *a, int64_t *last, const lf_elem *buf, size_t got)
 {
     lk_state *s = a->s;
     for (size_t i = 0; i < got; i++) {
@@ -335,10 +292,10 @@ static void *lk_consumer(void *p)
     const size_t batch_max = unl ? LK_UNL_BATCH : LK_DROP_RECV_BATCH;
     int64_t last[LK_MAX_P];
     for (int i = 0; i < LK_MAX_P; i++) last[i] = -1;
-    lk_elem buf[LK_UNL_BATCH];
+    lf_elem buf[LK_UNL_BATCH];
     while (!lk_failed(s)) {
-        lk_stall(&rng, s->mode == LK_UNL_CANCEL);
-        uint32_t r = lk_rand(&rng);
+        lf_stall(&rng, s->mode == LK_UNL_CANCEL);
+        uint32_t r = lf_rand(&rng);
         size_t got = 0;
         int rc;
         int op = (int)(r % 16);
@@ -351,7 +308,7 @@ static void *lk_consumer(void *p)
             if (rc != KCHAN_OK && rc != KCHAN_CLOSED) lk_fail(s, "C%d recv: %s", a->id, kchan_strerror(rc));
             break;
         case 4: case 5: case 6: case 7: {
-            int64_t to = lk_short(r >> 8);
+            int64_t to = lf_short(r >> 8);
             rc = kchan_recv_timeout(s->c, &buf[0], to);
             got = rc == KCHAN_OK;
             if (rc == KCHAN_TIMEDOUT) a->timedout++;
@@ -367,7 +324,7 @@ static void *lk_consumer(void *p)
             break;
         case 11: {
             /* peek: another consumer may take the element first, so only its form is checked */
-            lk_elem e;
+            lf_elem e;
             int prc = kchan_peek(s->c, &e);
             if (prc == KCHAN_OK) {
                 a->peeks_ok++;
@@ -437,7 +394,7 @@ static void lk_unl_run(int mode, int64_t per, int round)
     lk_state *s = lk_state_new(mode, LK_UNL_P, per);
     kchan_opts o = { .capacity = KCHAN_UNLIMITED, .on_undelivered = lk_on_undelivered, .user = s,
                      .name = "lfkinds" };
-    cr_assert_eq(kchan_create(&s->c, sizeof(lk_elem), &o), KCHAN_OK);
+    cr_assert_eq(kchan_create(&s->c, sizeof(lf_elem), &o), KCHAN_OK);
     cr_assert_eq(kchan_cap(s->c), KCHAN_UNLIMITED);
 
     int64_t t0 = kchan_now_ns();
@@ -526,7 +483,7 @@ static void lk_unl_run(int mode, int64_t per, int round)
                  (unsigned long long)x.recv_empty, recv_wb);
 
     /* Closed and drained (or discarded): every further op says so, and hands nothing back. */
-    lk_elem e = lk_make(0, 0);
+    lf_elem e = lf_make(0, 0);
     cr_assert_eq(kchan_peek(s->c, &e), KCHAN_CLOSED);
     cr_assert_eq(kchan_try_recv(s->c, &e), KCHAN_CLOSED);
     cr_assert_eq(kchan_try_send(s->c, &e), KCHAN_CLOSED);
@@ -588,20 +545,20 @@ static void *lk_burst_producer(void *p)
     lk_arg *a = p;
     lk_state *s = a->s;
     uint32_t rng = a->seed;
-    lk_elem batch[LK_UNL_BATCH];
+    lf_elem batch[LK_UNL_BATCH];
     int64_t seq = 0;
     while (seq < s->per && !lk_failed(s)) {
-        uint32_t r = lk_rand(&rng);
+        uint32_t r = lf_rand(&rng);
         size_t n = r % 8 == 0 ? 1 : 1 + (r >> 8) % LK_UNL_BATCH;
         if ((int64_t)n > s->per - seq) n = (size_t)(s->per - seq);
         int rc;
         size_t sent = 0;
         if (n == 1) {
-            lk_elem e = lk_make(a->id, seq);
+            lf_elem e = lf_make(a->id, seq);
             rc = r % 16 == 0 ? kchan_try_send(s->c, &e) : kchan_send(s->c, &e);
             sent = rc == KCHAN_OK;
         } else {
-            for (size_t i = 0; i < n; i++) batch[i] = lk_make(a->id, seq + (int64_t)i);
+            for (size_t i = 0; i < n; i++) batch[i] = lf_make(a->id, seq + (int64_t)i);
             rc = kchan_send_many(s->c, batch, n, &sent, (r >> 16) % 2 ? 0 : KCHAN_FOREVER);
         }
         if (rc != KCHAN_OK || sent != n) {
@@ -633,9 +590,9 @@ static void *lk_burst_drain(void *p)
     uint32_t rng = 0x2545f491u;
     int64_t last[LK_MAX_P];
     for (int i = 0; i < LK_MAX_P; i++) last[i] = -1;
-    lk_elem buf[LK_UNL_BATCH];
+    lf_elem buf[LK_UNL_BATCH];
     while (a.received < total && !lk_failed(s)) {
-        uint32_t r = lk_rand(&rng);
+        uint32_t r = lf_rand(&rng);
         size_t got = 0;
         int rc;
         if (r % 8 == 0) {
@@ -655,7 +612,7 @@ Test(lfkinds, unlimited_memory_returns_after_concurrent_burst, .timeout = T_TIME
     const int64_t per = LK_BURST_PER, total = LK_BURST_P * per;
     lk_state *s = lk_state_new(LK_BURST, LK_BURST_P, per);
     kchan_opts o = { .capacity = KCHAN_UNLIMITED, .on_undelivered = lk_on_undelivered, .user = s };
-    cr_assert_eq(kchan_create(&s->c, sizeof(lk_elem), &o), KCHAN_OK);
+    cr_assert_eq(kchan_create(&s->c, sizeof(lf_elem), &o), KCHAN_OK);
     lk_burst_consumer bc = { .s = s, .base = test_alloc_live_bytes() };
     int64_t t0 = kchan_now_ns();
     pthread_t ct = t_spawn(lk_burst_drain, &bc);
@@ -674,7 +631,7 @@ Test(lfkinds, unlimited_memory_returns_after_concurrent_burst, .timeout = T_TIME
 
     /* the backlog was on the heap when the consumer started */
     cr_assert_geq(bc.backlog_at_start, total / 2);
-    cr_assert_geq(bc.heap_at_start, bc.backlog_at_start * (int64_t)sizeof(lk_elem),
+    cr_assert_geq(bc.heap_at_start, bc.backlog_at_start * (int64_t)sizeof(lf_elem),
                   "%lld elements buffered in %lld bytes above the empty channel", (long long)bc.backlog_at_start,
                   (long long)bc.heap_at_start);
 
@@ -684,7 +641,7 @@ Test(lfkinds, unlimited_memory_returns_after_concurrent_burst, .timeout = T_TIME
     cr_assert_eq(n_got, total);
     cr_assert_eq(n_gone, 0);
 
-    lk_elem e;
+    lf_elem e;
     cr_assert_eq(kchan_try_recv(s->c, &e), KCHAN_WOULDBLOCK);
     cr_assert_eq(kchan_peek(s->c, &e), KCHAN_WOULDBLOCK);
     cr_assert_eq(kchan_len(s->c), 0u);
@@ -887,7 +844,7 @@ Test(lfkinds, unlimited_segment_boundaries_single_thread, .timeout = T_TIMEOUT)
        every so often to empty exactly */
     uint32_t rng = 0x1b873593u;
     for (int round = 0; round < ROUNDS; round++, step++) {
-        uint32_t r = lk_rand(&rng);
+        uint32_t r = lf_rand(&rng);
         bool grow = (round / 24) % 2 == 0;
         size_t n = sizes[(r >> 4) % NSIZES];
         int64_t to = lk_pick_timeout(r >> 12);
@@ -1020,7 +977,7 @@ static void lk_drop_run(int mode, int64_t per, int round)
     kchan_opts o = { .capacity = mode == LK_CONFLATED ? KCHAN_CONFLATED : LK_DROP_CAP,
                      .overflow = mode == LK_CONFLATED ? KCHAN_BLOCK : KCHAN_DROP_OLDEST,
                      .on_undelivered = lk_on_undelivered, .user = s, .name = lk_mode_name[mode] };
-    cr_assert_eq(kchan_create(&s->c, sizeof(lk_elem), &o), KCHAN_OK);
+    cr_assert_eq(kchan_create(&s->c, sizeof(lf_elem), &o), KCHAN_OK);
     cr_assert_eq(kchan_cap(s->c), cap);
 
     int64_t t0 = kchan_now_ns();
@@ -1097,7 +1054,7 @@ static void lk_drop_run(int mode, int64_t per, int round)
     cr_assert_eq(x.recv_empty, (uint64_t)recv_wb, "stats.recv_empty %llu, observed %lld",
                  (unsigned long long)x.recv_empty, recv_wb);
 
-    lk_elem e = lk_make(0, 0);
+    lf_elem e = lf_make(0, 0);
     cr_assert_eq(kchan_peek(s->c, &e), KCHAN_CLOSED);
     cr_assert_eq(kchan_try_send(s->c, &e), KCHAN_CLOSED);
     kchan_destroy(s->c);

@@ -19,6 +19,7 @@
 
    KCHAN_STRESS set: 10x the rounds per capacity (new seeds each), within a time budget. */
 #include "common.h"
+#include "lfharness.h"
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,53 +39,11 @@ static const char *const lf_mode_name[] = { "close", "drop_newest", "cancel" };
 #define LF_STRESS_ROUNDS 10
 #define LF_STRESS_BUDGET_NS (4000 * LF_MS)
 
-typedef struct { int64_t v; uint64_t chk; } lf_elem;
-
-static uint64_t lf_chk(int64_t v)
-{
-    return ((uint64_t)v * UINT64_C(0x9e3779b97f4a7c15)) ^ UINT64_C(0xa5a5a5a5deadbeef);
-}
-
-static lf_elem lf_make(int producer, int64_t seq)
-{
-    lf_elem e;
-    e.v = ((int64_t)producer << 32) | seq;
-    e.chk = lf_chk(e.v);
-    return e;
-}
-
-/* xorshift32: one state per thread (rand() is not thread-safe). */
-static uint32_t lf_rand(uint32_t *x)
-{
-    *x ^= *x << 13; *x ^= *x >> 17; *x ^= *x << 5;
-    return *x;
-}
-
 /* A fixed seed per (test mode, capacity, round, thread). */
 static uint32_t lf_seed(int mode, size_t cap, int round, int thread)
 {
-    uint32_t h = 0x9e3779b9u;
     uint32_t parts[4] = { (uint32_t)mode, (uint32_t)cap, (uint32_t)round, (uint32_t)thread };
-    for (int i = 0; i < 4; i++) {
-        h ^= parts[i] + 0x7f4a7c15u + (h << 6) + (h >> 2);
-        h ^= h >> 16; h *= 0x85ebca6bu; h ^= h >> 13; h *= 0xc2b2ae35u; h ^= h >> 16;
-    }
-    return h ? h : 1u;
-}
-
-/* A random stall: now and then yield, or spin a random number of iterations. A slow side
-   stalls on most turns: drop-newest slows its producers (else nearly every send is a drop)
-   and cancel its consumers (so the ring is often full when it is discarded). */
-static void lf_stall(uint32_t *rng, bool slow)
-{
-    uint32_t r = lf_rand(rng);
-    if (r % (slow ? 4 : 32) == 0) {
-        sched_yield();
-    } else if (r % (slow ? 2 : 8) == 0) {
-        volatile uint32_t sink = 0;
-        for (uint32_t i = (r >> 8) % (slow ? 3000 : 700); i > 0; i--) sink += i;
-        (void)sink;
-    }
+    return lf_seed_from(0x9e3779b9u, parts, 4);
 }
 
 typedef struct lf_state lf_state;
@@ -144,7 +103,6 @@ static void lf_on_undelivered(void *elem, void *user)
 }
 
 /* A short positive timeout: 1..48 us. */
-static int64_t lf_short(uint32_t r) { return (int64_t)(1 + r % 48) * LF_US; }
 
 static void *lf_producer(void *p)
 {

@@ -2334,6 +2334,27 @@ KCHAN__PRIV bool kchan__lf_ready(kchan_t *c, int op)
     return c->policy != KCHAN_BLOCK || c->kind != KCHAN__BOUNDED || len < c->ring_size;
 }
 
+/* Select's look at a lock-free case: could an op in this direction complete now, or meet
+   CLOSED? Decided by head and tail alone, by equality (no count arithmetic): a receive
+   waits only while tail == head (an unpinned head; tail's closed bit, or a list head's
+   `ahead` bit, makes them differ), a send on a blocking bounded ring only while tail is
+   exactly one lap ahead of head. A push in flight counts as ready: the try that follows
+   waits for its copy. The two words read are added to *sum: with the pin bit cleared both
+   only grow, so an unchanged sum over a second look proves that every word stood still
+   between the two looks (kchan__select's double collect). */
+KCHAN__PRIV bool kchan__lf_look(const kchan_t *c, int op, size_t *sum)
+{
+    /* [L24] seq_cst, head first: tail, read after, is never behind this head. seq_cst puts
+       both in the single order of the [L3]/[L7] claims, and after a select's registration
+       they are the re-check half of the Dekker pair, as [L6]/[L9] ([L11] then this). */
+    size_t head = atomic_load_explicit(&c->lf.head, memory_order_seq_cst) & ~c->lf.mark;
+    size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_seq_cst);   /* [L24] */
+    *sum += head + tail;
+    if (op == KCHAN_OP_RECV) return tail != head;
+    if (c->policy != KCHAN_BLOCK || c->kind != KCHAN__BOUNDED) return true;
+    return tail != head + c->lf.one_lap;
+}
+
 KCHAN__PRIV void kchan__lf_stats(const kchan_t *c, kchan_stats *out)
 {
     size_t pops, pushes;
@@ -2771,12 +2792,14 @@ KCHAN__PRIV int kchan__try_case_lf(kchan_case *k)
 #endif
 }
 
-KCHAN__PRIV bool kchan__case_ready_lf(kchan_case *k)
+/* Could a lock-free case complete now? Adds the positions it read to *sum (see the double
+   collect in kchan__select). */
+KCHAN__PRIV bool kchan__case_look_lf(const kchan_case *k, size_t *sum)
 {
 #ifdef KCHAN_LOCKFREE
-    return kchan__lf_ready(k->chan, k->op);
+    return kchan__lf_look(k->chan, k->op, sum);
 #else
-    (void)k;
+    (void)k; (void)sum;
     return false;                              /* unreachable, as above */
 #endif
 }
@@ -2827,6 +2850,13 @@ KCHAN__PRIV size_t kchan__lock_order(const kchan_case *cases, size_t n, kchan_t 
         nlocks++;
     }
     return nlocks;
+}
+
+/* Release the select's locks in reverse order, then do the work gathered under them. */
+KCHAN__PRIV void kchan__unlock_all(kchan_t **locks, size_t nlocks, kchan__after *a)
+{
+    for (size_t j = nlocks; j-- > 0;) kchan__lock_release(&locks[j]->lock);
+    kchan__finish(a);
 }
 
 KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, bool biased)
@@ -2893,23 +2923,48 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
             int r = kchan__try_case(k, &a);
             if (r == KCHAN_NOMEM) { nomem = true; continue; }   /* let the other cases try */
             if (r == KCHAN_WOULDBLOCK) continue;
-            for (size_t j = nlocks; j-- > 0;) kchan__lock_release(&locks[j]->lock);
-            kchan__finish(&a);
+            kchan__unlock_all(locks, nlocks, &a);
             k->status = r;
             return (int)order[t];
         }
+
+        /* The lock-free cases were tried one at a time, at different moments, so none being
+           ready then proves nothing about one instant. Look at their positions now, under
+           the locks (the mutex-engine cases stand still meanwhile): one that looks ready
+           sends us round again to try it. */
+        size_t first = 0, second = 0;
+        bool lf_ready = false;
+        for (size_t t = 0; t < n && has_lf && !lf_ready; t++) {
+            kchan_case *k = &cases[order[t]];
+            lf_ready = k->chan && kchan__is_lf(k->chan) && kchan__case_look_lf(k, &first);
+        }
+        if (lf_ready) {
+            kchan__unlock_all(locks, nlocks, &a);
+            continue;
+        }
         bool expired = again && deadline >= 0 && kchan__clock_ns() >= deadline;
         if (nomem || expired || !kchan__may_wait(timeout_ns)) {
-            for (size_t j = nlocks; j-- > 0;) kchan__lock_release(&locks[j]->lock);
-            kchan__finish(&a);
+            /* Before saying nothing was ready: a second look (the double collect). Each
+               position only grows, so an unchanged sum means that between the two looks
+               every lock-free case stood still, not ready, while the locks held the
+               others: one instant at which no case could complete. */
+            for (size_t t = 0; t < n && has_lf; t++) {
+                kchan_case *k = &cases[order[t]];
+                if (k->chan && kchan__is_lf(k->chan)) (void)kchan__case_look_lf(k, &second);
+            }
+            kchan__unlock_all(locks, nlocks, &a);
+            if (second != first) continue;     /* something moved: try the cases again */
             /* An unlimited send case that cannot grow would wait for memory, not for a
                partner: report it rather than sleep (nothing happened on any case). */
             return nomem ? KCHAN_NOMEM : expired ? KCHAN_TIMEDOUT : KCHAN_WOULDBLOCK;
         }
 
-        /* Register on every case at once, then park. */
+        /* Register on every case at once, in the order the cases were tried (uniformly
+           random unless biased): a partner takes the oldest registration of a channel, so
+           with one channel in several cases each is equally likely to complete. */
         kchan__ctx_init(&ctx);
-        for (size_t i = 0; i < n; i++) {
+        for (size_t t = 0; t < n; t++) {
+            size_t i = order[t];
             kchan_t *c = cases[i].chan;
             if (!c) continue;
             ws[i].ctx = &ctx;
@@ -2917,16 +2972,17 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
             ws[i].index = (int)i;
             kchan__enqueue(c, cases[i].op == KCHAN_OP_SEND ? &c->sendq : &c->recvq, &ws[i]);  /* [L11] */
         }
-        for (size_t j = nlocks; j-- > 0;) kchan__lock_release(&locks[j]->lock);
-        kchan__finish(&a);
+        kchan__unlock_all(locks, nlocks, &a);
 
         /* Lock-free cases were tried without their locks: look again now that we are
-           registered ([L6]/[L9] of the Dekker pair). A ready one is handled as if its
-           partner had told us to retry it, provided nobody has claimed us meanwhile. */
+           registered ([L24] of the Dekker pair). A ready one is handled as if its partner
+           had told us to retry it, provided nobody has claimed us meanwhile. */
         int ready = -1;
         for (size_t t = 0; t < n && has_lf && ready < 0; t++) {
-            int i = (int)kchan__pick(order, t, n, &fixed);
-            if (cases[i].chan && kchan__is_lf(cases[i].chan) && kchan__case_ready_lf(&cases[i])) ready = i;
+            int i = (int)order[t];
+            size_t ignored = 0;
+            if (cases[i].chan && kchan__is_lf(cases[i].chan) && kchan__case_look_lf(&cases[i], &ignored))
+                ready = i;
         }
         int won = -1, r = KCHAN__RETRY;
         if (ready >= 0 && kchan__withdraw(&ctx)) {
@@ -2952,9 +3008,18 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
             }
             kchan__lock_release(&c->lock);
         }
-        if (won < 0) return KCHAN_TIMEDOUT;
-        if (r == KCHAN__RETRY && (r = kchan__try_case_lf(&cases[won])) == KCHAN_WOULDBLOCK)
-            continue;                          /* someone else was quicker: start over */
+        /* Timed out: go round once more, so that KCHAN_TIMEDOUT too is said only after the
+           passes above found nothing ready at one instant, now past the deadline. */
+        if (won < 0) continue;
+        if (r == KCHAN__RETRY && (r = kchan__try_case_lf(&cases[won])) == KCHAN_WOULDBLOCK) {
+            /* Someone else was quicker: the winning registration came to nothing after all,
+               so it counts as withdrawn too. Start over. */
+            kchan_t *c = cases[won].chan;
+            kchan__lock_acquire(&c->lock);
+            kchan__bump(&c->m.cancelled_waiters, 1);
+            kchan__lock_release(&c->lock);
+            continue;
+        }
         if (r == KCHAN_NOMEM) return KCHAN_NOMEM;   /* an unlimited list that cannot grow */
         cases[won].status = r;
         return won;

@@ -1172,3 +1172,146 @@ Test(select, stress_mixed_ops_conservation, .timeout = T_TIMEOUT)
                 "%lld ops, %.0f ms", sent, delivered, (long long)atomic_load(&s.progress), el / 1e6);
     for (int i = 0; i < SX_CHANS; i++) kchan_destroy(s.ch[i]);
 }
+
+/* ---- fairness with one channel in several cases (issue 14, item 2) ----------------- */
+
+/* Two threads each make N selects over K cases on one channel, one side all sends, the
+   other all receives. Whichever side parks is completed by the other through the oldest
+   registration on the channel, so registrations must be queued in the random try order,
+   not in index order, for each case to win about 1/K of the time. */
+enum { DUP_N = 10000, DUP_K = 5 };
+typedef struct { kchan_t *c; int send; long wins[DUP_K]; int bad; } dup_side;
+
+static void *dup_main(void *p)
+{
+    dup_side *d = (dup_side *)p;
+    int v[DUP_K];
+    kchan_case cs[DUP_K];
+    for (int k = 0; k < DUP_K; k++) {
+        v[k] = k;
+        kchan_case x = { d->c, d->send ? KCHAN_OP_SEND : KCHAN_OP_RECV, &v[k], -99 };
+        cs[k] = x;
+    }
+    for (int i = 0; i < DUP_N; i++) {
+        int r = kchan_select(cs, DUP_K, KCHAN_FOREVER);
+        if (r < 0 || r >= DUP_K || cs[r].status != KCHAN_OK) { d->bad++; continue; }
+        d->wins[r]++;
+        if (!d->send) v[r] = r;
+    }
+    return NULL;
+}
+
+static void dup_check(const char *what, const dup_side *d)
+{
+    cr_log_info("select fairness, %s, %d cases on one channel: %ld %ld %ld %ld %ld", what, DUP_K,
+                d->wins[0], d->wins[1], d->wins[2], d->wins[3], d->wins[4]);
+    cr_assert_eq(d->bad, 0);
+    for (int k = 0; k < DUP_K; k++)   /* at least 1/K - 5% */
+        cr_assert_geq(d->wins[k], DUP_N / DUP_K - DUP_N * 5 / 100, "%s: case %d won %ld of %d",
+                      what, k, d->wins[k], DUP_N);
+}
+
+static void dup_run(size_t cap)
+{
+    kchan_t *c = mk(4, cap, KCHAN_BLOCK);
+    dup_side s = { c, 1, { 0 }, 0 }, r = { c, 0, { 0 }, 0 };
+    pthread_t ts = t_spawn(dup_main, &s), tr = t_spawn(dup_main, &r);
+    t_join(ts);
+    t_join(tr);
+    dup_check(cap == KCHAN_RENDEZVOUS ? "rendezvous, send side" : "bounded-2, send side", &s);
+    dup_check(cap == KCHAN_RENDEZVOUS ? "rendezvous, recv side" : "bounded-2, recv side", &r);
+    cr_assert_eq(kchan_len(c), 0);
+    kchan_destroy(c);
+}
+
+Test(select, fairness_duplicate_channel_rendezvous, .timeout = T_TIMEOUT) { dup_run(KCHAN_RENDEZVOUS); }
+Test(select, fairness_duplicate_channel_bounded, .timeout = T_TIMEOUT) { dup_run(2); }
+
+/* A select parked with two receive cases on one channel, completed by plain sends: the
+   send takes the oldest registration, which must be either case with equal chance. */
+static void dup_parked(size_t cap)
+{
+    enum { N = 2000 };
+    kchan_t *c = mk(4, cap, KCHAN_BLOCK);
+    long wins[2] = { 0, 0 };
+    for (int i = 0; i < N; i++) {
+        int x = -1, y = -1;
+        kchan_case rr[2] = { rc_(c, &x), rc_(c, &y) };
+        sel_arg sa = { rr, 2, KCHAN_FOREVER, 0, -99 };
+        pthread_t t = t_spawn(sel_main, &sa);
+        t_wait_receivers(c, 2);                /* parked: both cases registered */
+        send_int(c, i);
+        t_join(t);
+        cr_assert(sa.rc == 0 || sa.rc == 1, "select returned %d", sa.rc);
+        cr_assert_eq(sa.rc == 0 ? x : y, i);
+        wins[sa.rc]++;
+    }
+    cr_log_info("parked select, two recv cases on one %s channel: case0 %ld case1 %ld of %d",
+                cap == KCHAN_RENDEZVOUS ? "rendezvous" : "bounded", wins[0], wins[1], N);
+    cr_assert_geq(wins[0], N * 45 / 100, "case 0 won %ld of %d", wins[0], N);
+    cr_assert_geq(wins[1], N * 45 / 100, "case 1 won %ld of %d", wins[1], N);
+    kchan_destroy(c);
+}
+
+Test(select, fairness_parked_duplicate_rendezvous, .timeout = T_TIMEOUT) { dup_parked(KCHAN_RENDEZVOUS); }
+Test(select, fairness_parked_duplicate_bounded, .timeout = T_TIMEOUT) { dup_parked(4); }
+
+/* ---- a winning registration that comes to nothing is counted (issue 14, item 3) ----- */
+
+/* A select over {recv c, recv z}: z never gets an element, so each registration round
+   withdraws z's registration (z.cancelled_waiters + 1), and c's too unless c completed in
+   that round. A round where c "won" but its retry found the element taken by a thief
+   withdraws c's registration as well. So over one select, c's count must grow by at least
+   z's minus one (the round that completed). The thief makes such lost retries common on
+   the lock-free engine. */
+typedef struct { kchan_t *c; atomic_int stop; long stolen; } thief_arg;
+static void *thief_main(void *p)
+{
+    thief_arg *a = (thief_arg *)p;
+    int v;
+    while (!atomic_load(&a->stop))
+        if (kchan_try_recv(a->c, &v) == KCHAN_OK) a->stolen++;
+        else sched_yield();
+    return NULL;
+}
+typedef struct { kchan_t *c; long sent; } feeder_arg;
+static void *feeder_main(void *p)
+{
+    feeder_arg *a = (feeder_arg *)p;
+    int v = 1;
+    while (kchan_send(a->c, &v) == KCHAN_OK) a->sent++;
+    return NULL;
+}
+
+Test(select, lost_retry_counts_as_cancelled, .timeout = T_TIMEOUT)
+{
+    enum { N = 20000 };
+    kchan_t *c = mk(4, 1, KCHAN_BLOCK), *z = mk(0, 1, KCHAN_BLOCK);
+    thief_arg th = { c, 0, 0 };
+    feeder_arg fd = { c, 0 };
+    pthread_t tt = t_spawn(thief_main, &th), tf = t_spawn(feeder_main, &fd);
+    long got = 0, rounds = 0, short_counted = 0;
+    for (int i = 0; i < N; i++) {
+        int x = 0;
+        kchan_case cs[2] = { rc_(c, &x), { z, KCHAN_OP_RECV, NULL, -99 } };
+        uint64_t c0 = st(c).cancelled_waiters, z0 = st(z).cancelled_waiters;
+        int r = kchan_select(cs, 2, KCHAN_FOREVER);
+        cr_assert_eq(r, 0);
+        got++;
+        uint64_t dc = st(c).cancelled_waiters - c0, dz = st(z).cancelled_waiters - z0;
+        rounds += (long)dz;
+        if (dc + 1 < dz) short_counted++;
+    }
+    atomic_store(&th.stop, 1);
+    t_join(tt);
+    cr_assert_eq(kchan_close(c), KCHAN_OK);
+    t_join(tf);
+    int v;
+    while (kchan_try_recv(c, &v) == KCHAN_OK) got++;
+    cr_log_info("lost retries: %d selects, %ld registration rounds, thief took %ld, %ld selects under-counted",
+                N, rounds, th.stolen, short_counted);
+    cr_assert_eq(got + th.stolen, fd.sent, "every element received once");
+    cr_assert_eq(short_counted, 0, "%ld selects withdrew a winning registration without counting it",
+                 short_counted);
+    kchan_destroy(c); kchan_destroy(z);
+}

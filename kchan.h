@@ -87,6 +87,10 @@
  *     distinction (a done channel); otherwise pass a named kchan_case array.
  *
  * LIMITS
+ *   - Sizes that cannot exist are KCHAN_INVAL at create, the same on both engines: a
+ *     channel needs n cells of elem_size + 2 * sizeof(size_t) bytes, n = capacity + 1
+ *     (rendezvous 0, conflated 1) or 32 for unlimited, and these must fit in SIZE_MAX / 4
+ *     bytes (on 32-bit: an unlimited channel takes elements of up to 32 MiB - 8 bytes).
  *   - A drop-oldest or conflated channel with an on_undelivered callback takes
  *     elements of at most KCHAN_EVICT_MAX bytes (kchan_create says KCHAN_INVAL
  *     otherwise): the evicted element is copied to the evicting thread's stack so
@@ -221,21 +225,33 @@ typedef struct kchan_counter {
 
 /* Bytes of caller memory that suffice for kchan_create_in: a constant expression.
    The fixed part covers the channel header, a 64-byte _CUSTOM lock and the
-   alignment slack, so mem may have any alignment; 0 for KCHAN_UNLIMITED. */
+   alignment slack, so mem may have any alignment; 0 for KCHAN_UNLIMITED. A channel too
+   large for size_t saturates at SIZE_MAX instead of wrapping to a small number (an array
+   of that size does not compile, and kchan_create_in refuses such a channel). */
 #ifdef KCHAN_LOCKFREE   /* cells carry a stamp (up to 2 words more each); drop-oldest and */
 #  define KCHAN__FOOTPRINT_FIXED 1024u             /* conflated rings have one spare cell */
 #  define KCHAN__FOOTPRINT_CELL(elem_size) ((size_t)(elem_size) + 2 * sizeof(size_t))
 #  define KCHAN__FOOTPRINT_CELLS(capacity) ((size_t)(capacity) + 1)
+#  define KCHAN__FOOTPRINT_CELL_WRAPS(elem_size) (SIZE_MAX - (size_t)(elem_size) < 2 * sizeof(size_t))
 #else
 #  define KCHAN__FOOTPRINT_FIXED 640u
 #  define KCHAN__FOOTPRINT_CELL(elem_size) ((size_t)(elem_size))
 #  define KCHAN__FOOTPRINT_CELLS(capacity) ((size_t)(capacity))
+#  define KCHAN__FOOTPRINT_CELL_WRAPS(elem_size) 0
 #endif
+#define KCHAN__FOOTPRINT_N(capacity)                                           \
+    KCHAN__FOOTPRINT_CELLS((size_t)(capacity) == KCHAN_CONFLATED ? (size_t)1 : (size_t)(capacity))
+/* Cell or total beyond SIZE_MAX. "n + 1 > q + 1" is "n > q" (neither side can wrap) without
+   a comparison that gcc's -Wtype-limits calls always false when n is the constant 0. */
+#define KCHAN__FOOTPRINT_WRAPS(elem_size, capacity)                                        \
+    (KCHAN__FOOTPRINT_CELL_WRAPS(elem_size) ||                                             \
+     (KCHAN__FOOTPRINT_CELL(elem_size) != 0 &&                                            \
+      KCHAN__FOOTPRINT_N(capacity) + 1 > (SIZE_MAX - KCHAN__FOOTPRINT_FIXED) /             \
+          (KCHAN__FOOTPRINT_CELL(elem_size) + (KCHAN__FOOTPRINT_CELL(elem_size) == 0)) + 1))
 #define KCHAN_FOOTPRINT(elem_size, capacity)                                   \
     ((size_t)(capacity) == KCHAN_UNLIMITED ? (size_t)0                        \
-     : (size_t)KCHAN__FOOTPRINT_FIXED +                                       \
-       KCHAN__FOOTPRINT_CELLS((size_t)(capacity) == KCHAN_CONFLATED ? 1 : (capacity)) * \
-       KCHAN__FOOTPRINT_CELL(elem_size))
+     : KCHAN__FOOTPRINT_WRAPS(elem_size, capacity) ? SIZE_MAX                 \
+     : (size_t)KCHAN__FOOTPRINT_FIXED + KCHAN__FOOTPRINT_N(capacity) * KCHAN__FOOTPRINT_CELL(elem_size))
 
 // >>api
 
@@ -2551,16 +2567,31 @@ KCHAN__PRIV int kchan__plan(size_t elem_size, const kchan_opts *o, unsigned char
     if (*kind == KCHAN__UNLIMITED) return KCHAN_INVAL;
 #endif
     if (*kind != KCHAN__BOUNDED && policy != (int)KCHAN_BLOCK) return KCHAN_INVAL;
+/* Cells an unlimited channel must be able to hold at once: a lock-free segment and its
+   header (kchan__plan's size rule; the mutex engine keeps the same limit). */
+#define KCHAN__SIZE_CELLS_UNLIMITED 32u
+KCHAN__LF_ONLY(_Static_assert(KCHAN__SEG_CELLS + 1 <= KCHAN__SIZE_CELLS_UNLIMITED,
+                              "kchan: a segment and its header must fit kchan__plan's size rule");)
+
     bool evicts = *kind == KCHAN__CONFLATED || policy == (int)KCHAN_DROP_OLDEST;
     if (evicts && o && o->on_undelivered && elem_size > KCHAN_EVICT_MAX) return KCHAN_INVAL;
     size_t slots = *kind == KCHAN__UNLIMITED ? 0 : *ring_size;
-    if (elem_size && slots > (SIZE_MAX / 4) / elem_size) return KCHAN_INVAL;  /* cannot exist */
+    /* Sizes that cannot exist, by one rule for both engines (LIMITS in the doc block): n
+       cells of elem_size + 2 words, n = capacity + 1 (rendezvous 0, conflated 1) or, for
+       unlimited, KCHAN__SIZE_CELLS_UNLIMITED (a lock-free segment and its header), must fit
+       in SIZE_MAX / 4 bytes. A cell bounds the lock-free stride (elem_size + a stamp, rounded
+       up) and a mutex slot, so no size derived below can wrap: stride, segment, ring, the
+       channel header added to the ring, the caller memory of kchan_create_in. */
+    size_t room = SIZE_MAX / 4, cell_extra = 2 * sizeof(size_t);
+    size_t cells = *kind == KCHAN__UNLIMITED ? KCHAN__SIZE_CELLS_UNLIMITED : slots + 1;
+    if (elem_size > room - cell_extra || cells > room / (elem_size + cell_extra)) return KCHAN_INVAL;
     *ring_bytes = slots * elem_size;
 #ifdef KCHAN_LOCKFREE
     if (kchan__lf_fits(*kind, elem_size, slots)) {
         size_t stride = kchan__lf_stride(elem_size);
         if (evicts) slots++;                   /* the spare cell of kchan__lf_trim */
-        if (slots > (SIZE_MAX / 4) / stride) return KCHAN_INVAL;
+        KCHAN_ASSERT(stride >= sizeof(KCHAN__ATOMIC(size_t)) && stride <= elem_size + cell_extra &&
+                     slots <= cells);                  /* so slots * stride is within room */
         *ring_bytes = slots * stride;
     }
 #endif

@@ -464,12 +464,26 @@ KCHAN__PRIV void kchan__cpu_relax(void)
 #if defined(KCHAN_PLATFORM_LINUX) || defined(KCHAN_PLATFORM_POSIX) || defined(KCHAN_PLATFORM_C11)
 #  include <time.h>
 #  include <errno.h>
+/* base + ns (ns >= 0) as a timespec, saturated at the largest time_t (a 32-bit one ends in
+   2038): a far deadline stays far. Seconds and nanoseconds add apart, so nothing overflows
+   however long the timeout (8e18 ns added to the TIME_UTC clock did, and the wait spun). */
+KCHAN__PRIV struct timespec kchan__timespec_add(struct timespec base, int64_t ns)
+{
+    const int64_t sec_max = sizeof(time_t) < sizeof(int64_t) ? (int64_t)INT32_MAX : INT64_MAX;
+    int64_t sec = ns / 1000000000, nsec = (int64_t)base.tv_nsec + ns % 1000000000;
+    if (nsec >= 1000000000) { nsec -= 1000000000; sec++; }
+    int64_t base_sec = (int64_t)base.tv_sec > 0 ? (int64_t)base.tv_sec : 0;
+    struct timespec ts;
+    ts.tv_sec = (time_t)(sec > sec_max - base_sec ? sec_max : base_sec + sec);
+    ts.tv_nsec = (long)nsec;
+    return ts;
+}
 KCHAN__PRIV struct timespec kchan__timespec(int64_t ns)
 {
-    struct timespec ts;
-    ts.tv_sec = (time_t)(ns / 1000000000);
-    ts.tv_nsec = (long)(ns % 1000000000);
-    return ts;
+    struct timespec zero;
+    zero.tv_sec = 0;
+    zero.tv_nsec = 0;
+    return kchan__timespec_add(zero, ns);
 }
 #endif
 
@@ -614,11 +628,12 @@ KCHAN__PRIV void kchan__sys_cond_broadcast(kchan__sys_cond *cv) { cnd_broadcast(
 KCHAN__PRIV int kchan__sys_cond_wait(kchan__sys_cond *cv, kchan__sys_mutex *m, int64_t deadline_ns)
 {
     if (deadline_ns < 0) { cnd_wait(cv, m); return 0; }
-    /* cnd_timedwait wants a TIME_UTC deadline: carry over what is left of ours. */
+    /* cnd_timedwait wants a TIME_UTC deadline: carry over what is left of ours, without
+       overflow (kchan__timespec_add saturates; now_ns + left did not, for far deadlines). */
     int64_t left = deadline_ns - kchan__clock_ns();
     struct timespec now;
     timespec_get(&now, TIME_UTC);
-    struct timespec ts = kchan__timespec((int64_t)now.tv_sec * 1000000000 + now.tv_nsec + (left > 0 ? left : 0));
+    struct timespec ts = kchan__timespec_add(now, left > 0 ? left : 0);
     return cnd_timedwait(cv, m, &ts) == thrd_timedout ? KCHAN_TIMEDOUT : 0;
 }
 typedef once_flag kchan__sys_once;
@@ -652,7 +667,7 @@ KCHAN__PRIV int kchan__wait(KCHAN__ATOMIC(uint32_t) *word, uint32_t expected, in
     if (deadline_ns >= 0) {
         int64_t left = deadline_ns - kchan__clock_ns();
         if (left <= 0) return KCHAN_TIMEDOUT;
-        int64_t round_up = (left + 999999) / 1000000;
+        int64_t round_up = left / 1000000 + (left % 1000000 != 0);   /* left + 999999 may overflow */
         ms = round_up >= (int64_t)INFINITE ? INFINITE - 1 : (DWORD)round_up;
     }
     if (!WaitOnAddress((volatile void *)word, &expected, sizeof expected, ms) &&
@@ -2552,6 +2567,12 @@ KCHAN_DEF int kchan_close_reason(const kchan_t *c)
 
 // >>create
 
+/* Cells an unlimited channel must be able to hold at once: a lock-free segment and its
+   header (kchan__plan's size rule; the mutex engine keeps the same limit). */
+#define KCHAN__SIZE_CELLS_UNLIMITED 32u
+KCHAN__LF_ONLY(_Static_assert(KCHAN__SEG_CELLS + 1 <= KCHAN__SIZE_CELLS_UNLIMITED,
+                              "kchan: a segment and its header must fit kchan__plan's size rule");)
+
 /* Validate options; fills kind, ring slots and ring bytes. */
 KCHAN__PRIV int kchan__plan(size_t elem_size, const kchan_opts *o, unsigned char *kind,
                             size_t *ring_size, size_t *ring_bytes)
@@ -2567,12 +2588,6 @@ KCHAN__PRIV int kchan__plan(size_t elem_size, const kchan_opts *o, unsigned char
     if (*kind == KCHAN__UNLIMITED) return KCHAN_INVAL;
 #endif
     if (*kind != KCHAN__BOUNDED && policy != (int)KCHAN_BLOCK) return KCHAN_INVAL;
-/* Cells an unlimited channel must be able to hold at once: a lock-free segment and its
-   header (kchan__plan's size rule; the mutex engine keeps the same limit). */
-#define KCHAN__SIZE_CELLS_UNLIMITED 32u
-KCHAN__LF_ONLY(_Static_assert(KCHAN__SEG_CELLS + 1 <= KCHAN__SIZE_CELLS_UNLIMITED,
-                              "kchan: a segment and its header must fit kchan__plan's size rule");)
-
     bool evicts = *kind == KCHAN__CONFLATED || policy == (int)KCHAN_DROP_OLDEST;
     if (evicts && o && o->on_undelivered && elem_size > KCHAN_EVICT_MAX) return KCHAN_INVAL;
     size_t slots = *kind == KCHAN__UNLIMITED ? 0 : *ring_size;

@@ -87,6 +87,10 @@
  *     distinction (a done channel); otherwise pass a named kchan_case array.
  *
  * LIMITS
+ *   - Sizes that cannot exist are KCHAN_INVAL at create, the same on both engines: a
+ *     channel needs n cells of elem_size + 2 * sizeof(size_t) bytes, n = capacity + 1
+ *     (rendezvous 0, conflated 1) or 32 for unlimited, and these must fit in SIZE_MAX / 4
+ *     bytes (on 32-bit: an unlimited channel takes elements of up to 32 MiB - 8 bytes).
  *   - A drop-oldest or conflated channel with an on_undelivered callback takes
  *     elements of at most KCHAN_EVICT_MAX bytes (kchan_create says KCHAN_INVAL
  *     otherwise): the evicted element is copied to the evicting thread's stack so
@@ -221,21 +225,33 @@ typedef struct kchan_counter {
 
 /* Bytes of caller memory that suffice for kchan_create_in: a constant expression.
    The fixed part covers the channel header, a 64-byte _CUSTOM lock and the
-   alignment slack, so mem may have any alignment; 0 for KCHAN_UNLIMITED. */
+   alignment slack, so mem may have any alignment; 0 for KCHAN_UNLIMITED. A channel too
+   large for size_t saturates at SIZE_MAX instead of wrapping to a small number (an array
+   of that size does not compile, and kchan_create_in refuses such a channel). */
 #ifdef KCHAN_LOCKFREE   /* cells carry a stamp (up to 2 words more each); drop-oldest and */
 #  define KCHAN__FOOTPRINT_FIXED 1024u             /* conflated rings have one spare cell */
 #  define KCHAN__FOOTPRINT_CELL(elem_size) ((size_t)(elem_size) + 2 * sizeof(size_t))
 #  define KCHAN__FOOTPRINT_CELLS(capacity) ((size_t)(capacity) + 1)
+#  define KCHAN__FOOTPRINT_CELL_WRAPS(elem_size) (SIZE_MAX - (size_t)(elem_size) < 2 * sizeof(size_t))
 #else
 #  define KCHAN__FOOTPRINT_FIXED 640u
 #  define KCHAN__FOOTPRINT_CELL(elem_size) ((size_t)(elem_size))
 #  define KCHAN__FOOTPRINT_CELLS(capacity) ((size_t)(capacity))
+#  define KCHAN__FOOTPRINT_CELL_WRAPS(elem_size) 0
 #endif
+#define KCHAN__FOOTPRINT_N(capacity)                                           \
+    KCHAN__FOOTPRINT_CELLS((size_t)(capacity) == KCHAN_CONFLATED ? (size_t)1 : (size_t)(capacity))
+/* Cell or total beyond SIZE_MAX. "n + 1 > q + 1" is "n > q" (neither side can wrap) without
+   a comparison that gcc's -Wtype-limits calls always false when n is the constant 0. */
+#define KCHAN__FOOTPRINT_WRAPS(elem_size, capacity)                                        \
+    (KCHAN__FOOTPRINT_CELL_WRAPS(elem_size) ||                                             \
+     (KCHAN__FOOTPRINT_CELL(elem_size) != 0 &&                                            \
+      KCHAN__FOOTPRINT_N(capacity) + 1 > (SIZE_MAX - KCHAN__FOOTPRINT_FIXED) /             \
+          (KCHAN__FOOTPRINT_CELL(elem_size) + (KCHAN__FOOTPRINT_CELL(elem_size) == 0)) + 1))
 #define KCHAN_FOOTPRINT(elem_size, capacity)                                   \
     ((size_t)(capacity) == KCHAN_UNLIMITED ? (size_t)0                        \
-     : (size_t)KCHAN__FOOTPRINT_FIXED +                                       \
-       KCHAN__FOOTPRINT_CELLS((size_t)(capacity) == KCHAN_CONFLATED ? 1 : (capacity)) * \
-       KCHAN__FOOTPRINT_CELL(elem_size))
+     : KCHAN__FOOTPRINT_WRAPS(elem_size, capacity) ? SIZE_MAX                 \
+     : (size_t)KCHAN__FOOTPRINT_FIXED + KCHAN__FOOTPRINT_N(capacity) * KCHAN__FOOTPRINT_CELL(elem_size))
 
 // >>api
 
@@ -448,12 +464,26 @@ KCHAN__PRIV void kchan__cpu_relax(void)
 #if defined(KCHAN_PLATFORM_LINUX) || defined(KCHAN_PLATFORM_POSIX) || defined(KCHAN_PLATFORM_C11)
 #  include <time.h>
 #  include <errno.h>
+/* base + ns (ns >= 0) as a timespec, saturated at the largest time_t (a 32-bit one ends in
+   2038): a far deadline stays far. Seconds and nanoseconds add apart, so nothing overflows
+   however long the timeout (8e18 ns added to the TIME_UTC clock did, and the wait spun). */
+KCHAN__PRIV struct timespec kchan__timespec_add(struct timespec base, int64_t ns)
+{
+    const int64_t sec_max = sizeof(time_t) < sizeof(int64_t) ? (int64_t)INT32_MAX : INT64_MAX;
+    int64_t sec = ns / 1000000000, nsec = (int64_t)base.tv_nsec + ns % 1000000000;
+    if (nsec >= 1000000000) { nsec -= 1000000000; sec++; }
+    int64_t base_sec = (int64_t)base.tv_sec > 0 ? (int64_t)base.tv_sec : 0;
+    struct timespec ts;
+    ts.tv_sec = (time_t)(sec > sec_max - base_sec ? sec_max : base_sec + sec);
+    ts.tv_nsec = (long)nsec;
+    return ts;
+}
 KCHAN__PRIV struct timespec kchan__timespec(int64_t ns)
 {
-    struct timespec ts;
-    ts.tv_sec = (time_t)(ns / 1000000000);
-    ts.tv_nsec = (long)(ns % 1000000000);
-    return ts;
+    struct timespec zero;
+    zero.tv_sec = 0;
+    zero.tv_nsec = 0;
+    return kchan__timespec_add(zero, ns);
 }
 #endif
 
@@ -598,11 +628,12 @@ KCHAN__PRIV void kchan__sys_cond_broadcast(kchan__sys_cond *cv) { cnd_broadcast(
 KCHAN__PRIV int kchan__sys_cond_wait(kchan__sys_cond *cv, kchan__sys_mutex *m, int64_t deadline_ns)
 {
     if (deadline_ns < 0) { cnd_wait(cv, m); return 0; }
-    /* cnd_timedwait wants a TIME_UTC deadline: carry over what is left of ours. */
+    /* cnd_timedwait wants a TIME_UTC deadline: carry over what is left of ours, without
+       overflow (kchan__timespec_add saturates; now_ns + left did not, for far deadlines). */
     int64_t left = deadline_ns - kchan__clock_ns();
     struct timespec now;
     timespec_get(&now, TIME_UTC);
-    struct timespec ts = kchan__timespec((int64_t)now.tv_sec * 1000000000 + now.tv_nsec + (left > 0 ? left : 0));
+    struct timespec ts = kchan__timespec_add(now, left > 0 ? left : 0);
     return cnd_timedwait(cv, m, &ts) == thrd_timedout ? KCHAN_TIMEDOUT : 0;
 }
 typedef once_flag kchan__sys_once;
@@ -636,7 +667,7 @@ KCHAN__PRIV int kchan__wait(KCHAN__ATOMIC(uint32_t) *word, uint32_t expected, in
     if (deadline_ns >= 0) {
         int64_t left = deadline_ns - kchan__clock_ns();
         if (left <= 0) return KCHAN_TIMEDOUT;
-        int64_t round_up = (left + 999999) / 1000000;
+        int64_t round_up = left / 1000000 + (left % 1000000 != 0);   /* left + 999999 may overflow */
         ms = round_up >= (int64_t)INFINITE ? INFINITE - 1 : (DWORD)round_up;
     }
     if (!WaitOnAddress((volatile void *)word, &expected, sizeof expected, ms) &&
@@ -2557,6 +2588,12 @@ KCHAN_DEF int kchan_close_reason(const kchan_t *c)
 
 // >>create
 
+/* Cells an unlimited channel must be able to hold at once: a lock-free segment and its
+   header (kchan__plan's size rule; the mutex engine keeps the same limit). */
+#define KCHAN__SIZE_CELLS_UNLIMITED 32u
+KCHAN__LF_ONLY(_Static_assert(KCHAN__SEG_CELLS + 1 <= KCHAN__SIZE_CELLS_UNLIMITED,
+                              "kchan: a segment and its header must fit kchan__plan's size rule");)
+
 /* Validate options; fills kind, ring slots and ring bytes. */
 KCHAN__PRIV int kchan__plan(size_t elem_size, const kchan_opts *o, unsigned char *kind,
                             size_t *ring_size, size_t *ring_bytes)
@@ -2575,13 +2612,22 @@ KCHAN__PRIV int kchan__plan(size_t elem_size, const kchan_opts *o, unsigned char
     bool evicts = *kind == KCHAN__CONFLATED || policy == (int)KCHAN_DROP_OLDEST;
     if (evicts && o && o->on_undelivered && elem_size > KCHAN_EVICT_MAX) return KCHAN_INVAL;
     size_t slots = *kind == KCHAN__UNLIMITED ? 0 : *ring_size;
-    if (elem_size && slots > (SIZE_MAX / 4) / elem_size) return KCHAN_INVAL;  /* cannot exist */
+    /* Sizes that cannot exist, by one rule for both engines (LIMITS in the doc block): n
+       cells of elem_size + 2 words, n = capacity + 1 (rendezvous 0, conflated 1) or, for
+       unlimited, KCHAN__SIZE_CELLS_UNLIMITED (a lock-free segment and its header), must fit
+       in SIZE_MAX / 4 bytes. A cell bounds the lock-free stride (elem_size + a stamp, rounded
+       up) and a mutex slot, so no size derived below can wrap: stride, segment, ring, the
+       channel header added to the ring, the caller memory of kchan_create_in. */
+    size_t room = SIZE_MAX / 4, cell_extra = 2 * sizeof(size_t);
+    size_t cells = *kind == KCHAN__UNLIMITED ? KCHAN__SIZE_CELLS_UNLIMITED : slots + 1;
+    if (elem_size > room - cell_extra || cells > room / (elem_size + cell_extra)) return KCHAN_INVAL;
     *ring_bytes = slots * elem_size;
 #ifdef KCHAN_LOCKFREE
     if (kchan__lf_fits(*kind, elem_size, slots)) {
         size_t stride = kchan__lf_stride(elem_size);
         if (evicts) slots++;                   /* the spare cell of kchan__lf_trim */
-        if (slots > (SIZE_MAX / 4) / stride) return KCHAN_INVAL;
+        KCHAN_ASSERT(stride >= sizeof(KCHAN__ATOMIC(size_t)) && stride <= elem_size + cell_extra &&
+                     slots <= cells);                  /* so slots * stride is within room */
         *ring_bytes = slots * stride;
     }
 #endif

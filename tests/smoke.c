@@ -24,6 +24,7 @@ static smoke_thread smoke_spawn(smoke_start *s) { return CreateThread(NULL, 0, s
 static void smoke_join(smoke_thread t) { WaitForSingleObject(t, INFINITE); CloseHandle(t); }
 #  else
 #    include <pthread.h>
+#    include <time.h>
 typedef pthread_t smoke_thread;
 typedef struct { void *(*fn)(void *); void *arg; } smoke_start;
 static smoke_thread smoke_spawn(smoke_start *s) { pthread_t t; pthread_create(&t, NULL, s->fn, s->arg); return t; }
@@ -141,7 +142,96 @@ static void single_threaded(void)
     CHECK(kchan_now_ns() >= 0);
 }
 
+/* Impossible sizes and footprints on this target's size_t (-m32 too): KCHAN_INVAL at create
+   and a saturated footprint, never a wrap (issue 14). The rule is in kchan.h's LIMITS. */
+_Static_assert(KCHAN_FOOTPRINT(SIZE_MAX, 2) == SIZE_MAX, "KCHAN_FOOTPRINT(SIZE_MAX, 2) wrapped");
+_Static_assert(KCHAN_FOOTPRINT(8, SIZE_MAX / 4) == SIZE_MAX, "KCHAN_FOOTPRINT(8, SIZE_MAX / 4) wrapped");
+_Static_assert(KCHAN_FOOTPRINT(0, SIZE_MAX / 16 - 63) >= KCHAN_FOOTPRINT(0, 1), "KCHAN_FOOTPRINT(0, big) wrapped");
+
+static void sizes(void)
+{
+    const size_t room = SIZE_MAX / 4, extra = 2 * sizeof(size_t);
+    const size_t absurd[] = { SIZE_MAX, SIZE_MAX - 7, SIZE_MAX / 31 + 1, SIZE_MAX / 2, room / 32 - extra + 1 };
+    const size_t caps[] = { KCHAN_UNLIMITED, KCHAN_RENDEZVOUS, 1, KCHAN_CONFLATED };
+    static unsigned char mem[1024];
+    for (size_t i = 0; i < sizeof absurd / sizeof absurd[0]; i++) {
+        for (size_t k = 0; k < sizeof caps / sizeof caps[0]; k++) {
+            kchan_opts o;
+            memset(&o, 0, sizeof o);
+            o.capacity = caps[k];
+            kchan_t *c = (kchan_t *)(void *)mem;
+            if (caps[k] != KCHAN_UNLIMITED && absurd[i] <= room - extra) continue;   /* possible */
+            CHECK(kchan_create(&c, absurd[i], &o) == KCHAN_INVAL && c == NULL);
+            CHECK(kchan_create_in(&c, mem, sizeof mem, absurd[i], &o) == KCHAN_INVAL);
+        }
+    }
+    /* the largest unlimited element is possible (allocation may still fail on a small target) */
+    kchan_t *c = NULL;
+    kchan_opts u;
+    memset(&u, 0, sizeof u);
+    u.capacity = KCHAN_UNLIMITED;
+    int r = kchan_create(&c, room / 32 - extra, &u);
+#ifdef KCHAN_NO_UNLIMITED
+    CHECK(r == KCHAN_INVAL);
+#else
+    CHECK(r == KCHAN_OK || r == KCHAN_NOMEM);
+#endif
+    kchan_destroy(c);
+    /* bounded: capacity * elem_size too large */
+    u.capacity = room / (8 + extra);
+    CHECK(kchan_create(&c, 8, &u) == KCHAN_INVAL);
+    u.capacity = SIZE_MAX / 2;
+    CHECK(kchan_create(&c, 8, &u) == KCHAN_INVAL);
+    volatile size_t big = SIZE_MAX / 8;
+    CHECK(KCHAN_FOOTPRINT(big, 9) == SIZE_MAX && KCHAN_FOOTPRINT(SIZE_MAX - 7, big) == SIZE_MAX);
+    CHECK(KCHAN_FOOTPRINT(8, 16) >= 16 * 8 && KCHAN_FOOTPRINT(8, 16) < 4096);
+}
+
 #if !defined(KCHAN_PLATFORM_NONE)
+/* A finite timeout far beyond what time_t holds on this target (a 32-bit time_t ends in
+   2038) still parks: the thread uses almost no CPU until a partner comes. */
+static kchan_t *far_chan;
+static int far_rc = 1;
+static int64_t far_value;
+static void *far_receiver(void *arg)
+{
+    (void)arg;
+    far_rc = kchan_recv_timeout(far_chan, &far_value, (int64_t)8000000000000000000);
+    return NULL;
+}
+#  if !defined(_WIN32)
+static int64_t smoke_cpu_ns(smoke_thread t)
+{
+    clockid_t id;
+    struct timespec ts;
+    if (pthread_getcpuclockid(t, &id) != 0 || clock_gettime(id, &ts) != 0) return -1;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+#  endif
+static void far_timeout(void)
+{
+    far_chan = kchan_new(sizeof(int64_t), 4);
+    smoke_start s = { far_receiver, NULL };
+    smoke_thread t = smoke_spawn(&s);
+    kchan_stats st;
+    do { kchan_stats_get(far_chan, &st); } while (st.waiting_receivers == 0);   /* parked */
+#  if !defined(_WIN32)
+    int64_t cpu0 = smoke_cpu_ns(t), wall0 = kchan_now_ns();
+    while (kchan_now_ns() - wall0 < 200000000) {          /* a 0.2 s measurement window */
+        struct timespec w = { 0, 20000000 };
+        nanosleep(&w, NULL);
+    }
+    int64_t used = smoke_cpu_ns(t) - cpu0;
+    if (used >= 50000000) fprintf(stderr, "far timeout: %.3f s of CPU in 0.2 s parked\n", (double)used / 1e9);
+    CHECK(cpu0 >= 0 && used < 50000000);
+#  endif
+    int64_t v = 77;
+    CHECK(kchan_send(far_chan, &v) == KCHAN_OK);
+    smoke_join(t);
+    CHECK(far_rc == KCHAN_OK && far_value == 77);
+    kchan_destroy(far_chan);
+}
+
 enum { N = 20000 };
 static void *producer(void *arg)
 {
@@ -200,8 +290,10 @@ static void threaded(void)
 int main(void)
 {
     single_threaded();
+    sizes();
 #if !defined(KCHAN_PLATFORM_NONE)
     threaded();
+    far_timeout();
 #endif
     printf("smoke: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

@@ -123,6 +123,149 @@ Test(badinput, create_in_bad_memory, .timeout = T_TIMEOUT)
     cr_assert_eq(test_alloc_calls(), calls0, "create_in allocated");
 }
 
+/* ---- impossible element sizes and footprints (issue 14, adversarial review) ----
+   The rule (kchan.h LIMITS), the same on both engines: a channel needs n cells of
+   elem_size + 2 words, n = capacity + 1 for rendezvous (0), bounded and conflated (1),
+   and 32 for unlimited (a segment of 31 and its header); more than SIZE_MAX / 4 bytes of
+   cells cannot exist, so kchan_create says KCHAN_INVAL before allocating anything. */
+#define T_CELL_EXTRA (2 * sizeof(size_t))
+#define T_ROOM (SIZE_MAX / 4)
+
+/* The largest element size a channel of n cells may have. */
+static size_t t_largest_elem(size_t n) { return T_ROOM / n - T_CELL_EXTRA; }
+
+static void ignore_undelivered(void *elem, void *user) { (void)elem; (void)user; }
+
+/* kchan_create, kchan_new and kchan_create_in all say "invalid" without touching memory. */
+static void t_assert_impossible(size_t elem_size, const kchan_opts *o)
+{
+    static unsigned char mem[4096];
+    kchan_t *c = (kchan_t *)(void *)mem;                  /* must be cleared */
+    cr_assert_eq(kchan_create(&c, elem_size, o), KCHAN_INVAL, "create: elem_size %zu capacity %zu policy %d",
+                 elem_size, o->capacity, (int)o->overflow);
+    cr_assert_null(c);
+    c = (kchan_t *)(void *)mem;
+    cr_assert_eq(kchan_create_in(&c, mem, sizeof mem, elem_size, o), KCHAN_INVAL,
+                 "create_in: elem_size %zu capacity %zu", elem_size, o->capacity);
+    cr_assert_null(c);
+    if (o->overflow == KCHAN_BLOCK && !o->on_undelivered)
+        cr_assert_null(kchan_new(elem_size, o->capacity), "new: elem_size %zu capacity %zu", elem_size, o->capacity);
+}
+
+Test(badinput, absurd_elem_size_unlimited_is_inval, .timeout = T_TIMEOUT)
+{
+    /* The review's sizes: the lock-free cell stride wrapped (division by zero while planning,
+       or a 31-cell segment of 8 bytes written past its end); the mutex engine accepted them. */
+    const size_t sizes[] = { SIZE_MAX - 7, SIZE_MAX, SIZE_MAX - 8, SIZE_MAX - 15, SIZE_MAX / 31 + 1,
+                             SIZE_MAX / 2, SIZE_MAX / 4, SIZE_MAX / 32, t_largest_elem(32) + 1 };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        kchan_opts o = { .capacity = KCHAN_UNLIMITED };
+        t_assert_impossible(sizes[i], &o);
+    }
+    cr_assert_eq(test_alloc_live_blocks(), 0, "a rejected create leaked");
+}
+
+Test(badinput, absurd_elem_size_is_inval_on_every_kind, .timeout = T_TIMEOUT)
+{
+    const size_t sizes[] = { SIZE_MAX, SIZE_MAX - 7, SIZE_MAX / 2, SIZE_MAX / 4, t_largest_elem(1) + 1 };
+    const struct { size_t cap; kchan_overflow policy; bool callback; } kinds[] = {
+        { KCHAN_RENDEZVOUS, KCHAN_BLOCK, false }, { 1, KCHAN_BLOCK, false },
+        { 3, KCHAN_DROP_NEWEST, true }, { 3, KCHAN_DROP_OLDEST, false },
+        { KCHAN_CONFLATED, KCHAN_BLOCK, false }, { KCHAN_UNLIMITED, KCHAN_BLOCK, false },
+    };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+            kchan_opts o = { .capacity = kinds[k].cap, .overflow = kinds[k].policy,
+                             .on_undelivered = kinds[k].callback ? ignore_undelivered : NULL };
+            t_assert_impossible(sizes[i], &o);
+        }
+    cr_assert_eq(test_alloc_live_blocks(), 0, "a rejected create leaked");
+}
+
+/* The same limit on both engines, to the byte: with every allocation failing, a possible
+   channel says KCHAN_NOMEM (it got as far as allocating), an impossible one KCHAN_INVAL. */
+static void t_assert_limit(size_t largest_elem, const kchan_opts *o)
+{
+    kchan_t *c = NULL;
+    cr_assert_eq(kchan_create(&c, largest_elem, o), KCHAN_NOMEM,
+                 "elem_size %zu capacity %zu policy %d is possible", largest_elem, o->capacity, (int)o->overflow);
+    cr_assert_eq(kchan_create(&c, largest_elem + 1, o), KCHAN_INVAL,
+                 "elem_size %zu capacity %zu policy %d is not", largest_elem + 1, o->capacity, (int)o->overflow);
+}
+
+Test(badinput, size_limit_is_the_same_on_both_engines, .timeout = T_TIMEOUT)
+{
+    test_alloc_fail_at(1, 1);
+    kchan_opts unl = { .capacity = KCHAN_UNLIMITED }, rdv = { .capacity = KCHAN_RENDEZVOUS },
+               cfl = { .capacity = KCHAN_CONFLATED };
+    t_assert_limit(t_largest_elem(32), &unl);
+    t_assert_limit(t_largest_elem(1), &rdv);
+    t_assert_limit(t_largest_elem(2), &cfl);
+    const size_t caps[] = { 1, 2, 7, 31, 1000 };
+    const kchan_overflow policies[] = { KCHAN_BLOCK, KCHAN_DROP_NEWEST, KCHAN_DROP_OLDEST };
+    for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
+        for (size_t p = 0; p < 3; p++) {
+            kchan_opts o = { .capacity = caps[i], .overflow = policies[p] };
+            t_assert_limit(t_largest_elem(caps[i] + 1), &o);
+        }
+    /* and the largest capacity for a given element size */
+    const size_t elem_sizes[] = { 1, 4, 8, 24, 4096 };
+    for (size_t i = 0; i < sizeof elem_sizes / sizeof elem_sizes[0]; i++)
+        for (size_t p = 0; p < 3; p++) {
+            size_t largest_cap = T_ROOM / (elem_sizes[i] + T_CELL_EXTRA) - 1;
+            kchan_opts o = { .capacity = largest_cap, .overflow = policies[p] };
+            kchan_t *c = NULL;
+            cr_assert_eq(kchan_create(&c, elem_sizes[i], &o), KCHAN_NOMEM, "capacity %zu of %zu bytes is possible",
+                         largest_cap, elem_sizes[i]);
+            o.capacity = largest_cap + 1;
+            cr_assert_eq(kchan_create(&c, elem_sizes[i], &o), KCHAN_INVAL, "capacity %zu of %zu bytes is not",
+                         largest_cap + 1, elem_sizes[i]);
+        }
+    test_alloc_fail_at(0, 0);
+    cr_assert_eq(test_alloc_live_blocks(), 0);
+}
+
+/* KCHAN_FOOTPRINT never wraps to a small number: it saturates at SIZE_MAX (an array of that
+   size does not compile, and kchan_create_in refuses any buffer for such a channel). */
+_Static_assert(KCHAN_FOOTPRINT(0, SIZE_MAX / 16 + 1 - 64) >= KCHAN_FOOTPRINT(0, 1),
+               "KCHAN_FOOTPRINT(0, 2^60 - 64) wrapped");
+_Static_assert(KCHAN_FOOTPRINT(SIZE_MAX, 2) == SIZE_MAX, "KCHAN_FOOTPRINT(SIZE_MAX, 2) wrapped");
+_Static_assert(KCHAN_FOOTPRINT(8, SIZE_MAX / 4) == SIZE_MAX, "KCHAN_FOOTPRINT(8, SIZE_MAX / 4) wrapped");
+_Static_assert(KCHAN_FOOTPRINT(SIZE_MAX - 7, KCHAN_CONFLATED) == SIZE_MAX, "conflated footprint wrapped");
+
+Test(badinput, footprint_saturates_instead_of_wrapping, .timeout = T_TIMEOUT)
+{
+    /* What the footprint must cover at least: the elements themselves and the fixed part. */
+    const size_t sizes[] = { 0, 1, 8, 4096, SIZE_MAX / 64, SIZE_MAX / 16, SIZE_MAX / 2, SIZE_MAX - 16,
+                             SIZE_MAX - 15, SIZE_MAX - 8, SIZE_MAX - 7, SIZE_MAX };
+    const size_t caps[] = { KCHAN_RENDEZVOUS, 1, 2, 1000, SIZE_MAX / 32, SIZE_MAX / 16 + 1 - 64,
+                            SIZE_MAX / 16, SIZE_MAX / 4, SIZE_MAX / 2, SIZE_MAX - 3, KCHAN_CONFLATED };
+    static unsigned char mem[4096];
+    size_t fixed = KCHAN_FOOTPRINT(0, KCHAN_RENDEZVOUS);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        for (size_t k = 0; k < sizeof caps / sizeof caps[0]; k++) {
+            volatile size_t es = sizes[i], cap = caps[k];           /* runtime values */
+            size_t fp = KCHAN_FOOTPRINT(es, cap);
+            size_t slots = cap == KCHAN_CONFLATED ? 1 : cap;
+            cr_assert(fp >= fixed, "KCHAN_FOOTPRINT(%zu, %zu) = %zu is below its fixed part %zu", sizes[i], caps[k], fp, fixed);
+            /* fp >= slots * es, computed without the product (fp / es >= slots says the same) */
+            cr_assert(fp == SIZE_MAX || es == 0 || fp / es >= slots,
+                      "KCHAN_FOOTPRINT(%zu, %zu) = %zu wrapped", sizes[i], caps[k], fp);
+            cr_assert(k == 0 || caps[k] == KCHAN_CONFLATED || fp >= KCHAN_FOOTPRINT(es, caps[k - 1]),
+                      "KCHAN_FOOTPRINT(%zu, %zu) = %zu shrank as the capacity grew", sizes[i], caps[k], fp);
+            if (fp == SIZE_MAX) {             /* what cannot be had: create_in refuses, cleanly */
+                kchan_opts o = { .capacity = cap };
+                kchan_t *c = NULL;
+                cr_assert_eq(kchan_create_in(&c, mem, sizeof mem, es, &o), KCHAN_INVAL,
+                             "elem_size %zu capacity %zu in %zu bytes", sizes[i], caps[k], sizeof mem);
+            }
+        }
+    /* the review's case, at run time too */
+    volatile size_t cap60 = SIZE_MAX / 16 + 1 - 64;
+    cr_assert_geq(KCHAN_FOOTPRINT(0, cap60), fixed, "KCHAN_FOOTPRINT(0, 2^60 - 64) = %zu", KCHAN_FOOTPRINT(0, cap60));
+    cr_assert_eq(test_alloc_live_blocks(), 0);
+}
+
 /* ---- a NULL channel ---- */
 
 Test(badinput, null_channel_everywhere, .timeout = T_TIMEOUT)

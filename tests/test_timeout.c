@@ -3,6 +3,7 @@
    timed-out op has no effect. */
 #include "common.h"
 #include <stdint.h>
+#include <time.h>
 
 #define MS ((int64_t)1000000)
 
@@ -313,6 +314,139 @@ Test(timeout, int64_max_parked_woken_by_close, .timeout = T_TIMEOUT)
     t_join(t);
     cr_assert_eq(a.rc, KCHAN_CLOSED);
     kchan_destroy(c);
+}
+
+/* ---- far finite deadlines sleep, they do not spin (issue 14, adversarial review) ----
+   A finite timeout so large that "now + timeout" on some clock overflows (the C11 layer adds
+   it to the TIME_UTC clock, ~1.7e18 ns today) must still park the thread: before the fix the
+   C11 layer's deadline wrapped, cnd_timedwait failed at once, and the op spun a whole core
+   until a partner came. Measured by the parked thread's own CPU clock. */
+
+static const int64_t far_timeouts[] = { (int64_t)8000000000000000000, INT64_MAX - (int64_t)100000000000000,
+                                        INT64_MAX - 1, (int64_t)4000000000000000000 };
+
+static void *select_recv_thread(void *p)
+{
+    op_arg *a = (op_arg *)p;
+    kchan_case cases[1] = { { .chan = a->c, .op = KCHAN_OP_RECV, .elem = &a->v } };
+    int r = kchan_select(cases, 1, a->timeout);
+    a->rc = r == 0 ? cases[0].status : r;
+    return NULL;
+}
+
+static int64_t thread_cpu_ns(pthread_t t)
+{
+    clockid_t id;
+    struct timespec ts;
+    cr_assert_eq(pthread_getcpuclockid(t, &id), 0);
+    cr_assert_eq(clock_gettime(id, &ts), 0);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The thread `t`, parked with a far timeout, uses (almost) no CPU in a 300 ms window. The
+   sleep is only the measurement window, never an ordering proof: the caller already saw the
+   thread registered as a waiter. */
+static void assert_parked_idle(pthread_t t, int64_t timeout, const char *what)
+{
+    int64_t cpu0 = thread_cpu_ns(t);
+    struct timespec window = { 0, 300 * MS };
+    while (nanosleep(&window, &window) != 0) {}
+    int64_t used = thread_cpu_ns(t) - cpu0;
+    cr_assert_lt(used, 100 * MS, "%s with timeout %lld used %.3f s of CPU in 0.3 s parked: it spins",
+                 what, (long long)timeout, (double)used / 1e9);
+}
+
+Test(timeout, far_deadline_recv_parks_without_spinning, .timeout = T_TIMEOUT)
+{
+    for (size_t i = 0; i < 2; i++) {
+        kchan_t *c = make_chan(4);
+        op_arg a = { .c = c, .v = -1, .timeout = far_timeouts[i], .rc = 1 };
+        pthread_t t = t_spawn(recv_timeout_thread, &a);
+        t_wait_receivers(c, 1);
+        assert_parked_idle(t, far_timeouts[i], "recv_timeout");
+        int64_t x = 4242;
+        cr_assert_eq(kchan_send(c, &x), KCHAN_OK);
+        t_join(t);
+        cr_assert_eq(a.rc, KCHAN_OK, "timeout %lld: recv returned %d", (long long)far_timeouts[i], a.rc);
+        cr_assert_eq(a.v, 4242);
+        cr_assert_eq(t_stats(c).timeouts, 0);
+        kchan_destroy(c);
+    }
+}
+
+Test(timeout, far_deadline_send_parks_without_spinning, .timeout = T_TIMEOUT)
+{
+    kchan_t *c = make_full(1);
+    op_arg a = { .c = c, .v = 99, .timeout = far_timeouts[0], .rc = 1 };
+    pthread_t t = t_spawn(send_timeout_thread, &a);
+    t_wait_senders(c, 1);
+    assert_parked_idle(t, far_timeouts[0], "send_timeout");
+    int64_t v = -1;
+    cr_assert_eq(kchan_recv(c, &v), KCHAN_OK);
+    cr_assert_eq(v, 0);
+    t_join(t);
+    cr_assert_eq(a.rc, KCHAN_OK, "send returned %d", a.rc);
+    cr_assert_eq(kchan_recv(c, &v), KCHAN_OK);
+    cr_assert_eq(v, 99);
+    kchan_destroy(c);
+}
+
+Test(timeout, far_deadline_select_parks_without_spinning, .timeout = T_TIMEOUT)
+{
+    kchan_t *c = make_chan(KCHAN_UNLIMITED);
+    op_arg a = { .c = c, .v = -1, .timeout = far_timeouts[1], .rc = 1 };
+    pthread_t t = t_spawn(select_recv_thread, &a);
+    t_wait_receivers(c, 1);
+    assert_parked_idle(t, far_timeouts[1], "select");
+    int64_t x = 5;
+    cr_assert_eq(kchan_send(c, &x), KCHAN_OK);
+    t_join(t);
+    cr_assert_eq(a.rc, KCHAN_OK, "select returned %d", a.rc);
+    cr_assert_eq(a.v, 5);
+    kchan_destroy(c);
+}
+
+/* Every far timeout, on every kind and both directions, still completes when a partner
+   comes, and counts no timeout. */
+Test(timeout, far_deadline_completes_when_partner_comes, .timeout = T_TIMEOUT)
+{
+    for (size_t i = 0; i < sizeof far_timeouts / sizeof far_timeouts[0]; i++) {
+        parked_recv_completed(far_timeouts[i], 4);
+        parked_recv_completed(far_timeouts[i], KCHAN_RENDEZVOUS);
+        parked_recv_completed(far_timeouts[i], KCHAN_UNLIMITED);
+        parked_recv_completed(far_timeouts[i], KCHAN_CONFLATED);
+        parked_send_completed(far_timeouts[i], 2);
+        parked_send_completed(far_timeouts[i], KCHAN_RENDEZVOUS);
+    }
+}
+
+typedef struct {
+    kchan_counter *k;
+    int64_t timeout;
+    int rc;
+} counter_arg;
+
+static void *counter_wait_thread(void *p)
+{
+    counter_arg *a = (counter_arg *)p;
+    a->rc = kchan_counter_wait_ge(a->k, 3, a->timeout);
+    return NULL;
+}
+
+Test(timeout, far_deadline_counter_wait_completes, .timeout = T_TIMEOUT)
+{
+    static kchan_counter k;
+    for (size_t i = 0; i < sizeof far_timeouts / sizeof far_timeouts[0]; i++) {
+        kchan_counter_init(&k, 0);
+        counter_arg a = { .k = &k, .timeout = far_timeouts[i], .rc = 1 };
+        pthread_t t = t_spawn(counter_wait_thread, &a);
+        /* White-box: wait until the waiter has announced itself (acquire: nothing to
+           publish, it only orders this check before the adds below). */
+        while (__atomic_load_n(&k.waiters__, __ATOMIC_ACQUIRE) == 0) sched_yield();
+        for (int n = 0; n < 3; n++) kchan_counter_add(&k, 1);
+        t_join(t);
+        cr_assert_eq(a.rc, KCHAN_OK, "timeout %lld: wait_ge returned %d", (long long)far_timeouts[i], a.rc);
+    }
 }
 
 /* ---- a timed-out op has no effect on later partners ---- */

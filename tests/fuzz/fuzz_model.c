@@ -38,7 +38,7 @@
    the model says must wait really wait for their tiny timeout; later ones in the same input
    run with timeout 0 (WOULDBLOCK, send_full/recv_empty: every one still checked against the
    model). Tiny-timeout ops that need not wait always run as they are. */
-#define WAIT_BUDGET 4
+#define WAIT_BUDGET 2
 #define CANARY 0xA5
 
 /* ---- input ------------------------------------------------------------------------------ */

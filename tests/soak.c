@@ -151,7 +151,7 @@ static void *producer(void *p)
         int ch = (int)(rnd(&s) % NCH), rc;
         if (closed[ch]) continue;
         uint32_t kind = rnd(&s) % 16;
-        if (volume && kind >= 5 && kind < 12) kind = 3;  /* more send_many */
+        if (volume && kind >= 6 && kind < 9) kind = 3;   /* more send_many; keep send, try_send */
         if (kind < 3) {                                    /* select over 2..3 send cases */
             kchan_case cs[3];
             elem es[3];
@@ -233,7 +233,7 @@ static void *consumer(void *p)
         int ch = (int)(rnd(&s) % NCH), rc;
         if (done[ch]) continue;
         uint32_t kind = rnd(&s) % 16;
-        if (volume && kind >= 6 && kind < 12) kind = 3;  /* more recv_many */
+        if (volume && kind >= 7 && kind < 10) kind = 3;  /* more recv_many; keep recv, try_recv */
         if (kind < 3) {
             kchan_case cs[3];
             elem es[3];

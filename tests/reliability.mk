@@ -2,8 +2,10 @@
 #
 # make fuzz            libFuzzer model check, FUZZ_SECONDS (default 60) per engine
 # make reliability-ci  the same for FUZZ_CI_SECONDS (default 60) per engine: `make test` runs it
-# make stress-soak     tests/soak.c under TSan and under ASan, SOAK_SECONDS (default 60) each,
-#                      per engine: `make stress` runs it
+# make stress-soak     per engine: tests/soak.c under TSan for SOAK_SECONDS (default 60), then
+#                      the ASan+UBSan build in volume mode until SOAK_MESSAGES (default 10^8)
+#                      messages were accepted and checked (fails if SOAK_MAX_SECONDS pass
+#                      first); `make stress` runs it. soak-asan-<engine> is the timed ASan soak.
 # The Criterion suites tests/test_lin.c (lin) and tests/test_faults.c (faults) join the main
 # suite by its tests/test_*.c wildcard; KCHAN_STRESS=1 (make stress) makes lin check thousands
 # of histories instead of a few hundred.
@@ -11,6 +13,8 @@
 FUZZ_SECONDS    ?= 60
 FUZZ_CI_SECONDS ?= 60
 SOAK_SECONDS    ?= 60
+SOAK_MESSAGES   ?= 100000000
+SOAK_MAX_SECONDS ?= 1500
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_RUN_FLAGS := -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 -max_len=4096
 SOAK_ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
@@ -57,6 +61,14 @@ endef
 $(foreach e,$(ENGINES),$(eval $(call soak_build,tsan,$(e),TSAN_FLAGS,$(SOAK_TSAN_ENV))))
 $(foreach e,$(ENGINES),$(eval $(call soak_build,asan,$(e),ASAN_FLAGS,$(SOAK_ASAN_ENV))))
 
+define soak_volume
+.PHONY: soak-volume-$(1)
+soak-volume-$(1): $(B)/soak-asan-$(1)/soak
+	@echo "== soak volume / asan / $(1) engine, $(SOAK_MESSAGES) messages"
+	$(SOAK_ASAN_ENV) $(B)/soak-asan-$(1)/soak --messages $(SOAK_MESSAGES) --max-seconds $(SOAK_MAX_SECONDS)
+endef
+$(foreach e,$(ENGINES),$(eval $(call soak_volume,$(e))))
+
 define lin_stress
 .PHONY: lin-stress-$(1)
 lin-stress-$(1): $(B)/tsan-$(1)/kchan_tests
@@ -65,5 +77,5 @@ lin-stress-$(1): $(B)/tsan-$(1)/kchan_tests
 endef
 $(foreach e,$(ENGINES),$(eval $(call lin_stress,$(e))))
 
-soak: $(foreach e,$(ENGINES),soak-tsan-$(e) soak-asan-$(e))
+soak: $(foreach e,$(ENGINES),soak-tsan-$(e) soak-volume-$(e))
 stress-soak: soak $(foreach e,$(ENGINES),lin-stress-$(e))

@@ -1427,8 +1427,8 @@ static void (*kchan__test_between)(kchan_t *c);
    per receive while consumers lag (W3 ran at half speed when a pusher read head instead),
    and it is why max_len is sampled here, not exact: consumers raise it to the length they
    read before a claim, the pusher that links a segment to the length then, and
-   kchan_stats_get (which stores it) to the length now, so a peak is missed by at most 30 elements, and only
-   while consumers are a segment behind. A cell's state word gains
+   kchan_stats_get (which stores it) to the length now, so a peak is missed by at most 30
+   elements, and only while consumers are a segment behind. A cell's state word gains
    WRITTEN when its element is in, READ when a consumer is done with it; the consumer of
    cell 30 frees the segment once cells 0..29 are READ, and a straggler it meets (no READ
    yet) gets FREE_ON_READ and finishes that job itself. */

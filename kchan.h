@@ -920,6 +920,7 @@ typedef struct {
     size_t mark;               /* power of two above every index: closed bit of tail, pin bit of head */
     size_t one_lap;            /* 2 * mark: what a position gains per lap */
     unsigned lap_shift;        /* log2(one_lap) */
+    size_t origin;             /* where head and tail started: 0 (a KCHAN_TESTING hook moves it) */
     KCHAN__ATOMIC(uint32_t) discarded;   /* set once, under a pinned head, by cancel or destroy */
     char pad0[KCHAN__CACHELINE];
     KCHAN__ATOMIC(size_t) tail;
@@ -1413,13 +1414,24 @@ KCHAN__PRIV int kchan__wait_one(kchan_t *c, kchan__queue *q, void *elem, int64_t
    drops_oldest and undelivered from their own rare paths, so the fast path writes no
    counter; max_len costs one load of head per push until it reaches the capacity (on an
    unlimited list it is sampled, see kchan__list_pop). kchan_len and
-   kchan_stats_get may count a push whose CAS has landed but whose copy has not. Limits:
-   capacity below SIZE_MAX / 16; 32-bit targets wrap sends and recvs every 2^32 / one_lap
-   laps, and an unlimited list's positions after 2^25 segments (a thread stalled across
-   that many is needed for an ABA).
+   kchan_stats_get may count a push whose CAS has landed but whose copy has not. Positions
+   wrap around size_t (32-bit: after 2^32 / one_lap laps, >= 2^30 cells; 64-bit: never in
+   practice); every count taken between two positions (len, trimming, readiness, peek) is
+   exact across that wrap (kchan__lf_between; tests/test_wrap.c starts rings just before
+   it). Limits: capacity below SIZE_MAX / 16; 32-bit targets report sends and recvs
+   modulo the cells of 2^32 / one_lap laps (at least 2^30 operations), and an unlimited
+   list's positions wrap after 2^25 segments (a thread stalled across that many is needed
+   for an ABA).
    Sources: D. Vyukov, "Bounded MPMC queue" (1024cores.net); crossbeam-channel's
    src/flavors/array.rs, list.rs and waker.rs; Go's runtime/chan.go for parked waiter
    queues. */
+
+#ifdef KCHAN_TESTING                   /* kchan__test_between_ready_reads sets it */
+static void (*kchan__test_between)(kchan_t *c);
+#  define KCHAN__TEST_BETWEEN_READS(c) do { if (kchan__test_between) kchan__test_between(c); } while (0)
+#else
+#  define KCHAN__TEST_BETWEEN_READS(c) ((void)0)
+#endif
 
 #ifndef KCHAN__LF_SPIN_LIMIT
 #  define KCHAN__LF_SPIN_LIMIT 6       /* backoff: spin 1, 2, 4 .. 64 pauses, then yield */
@@ -1446,8 +1458,8 @@ KCHAN__PRIV int kchan__wait_one(kchan_t *c, kchan__queue *q, void *elem, int64_t
    per receive while consumers lag (W3 ran at half speed when a pusher read head instead),
    and it is why max_len is sampled here, not exact: consumers raise it to the length they
    read before a claim, the pusher that links a segment to the length then, and
-   kchan_stats_get to the length now, so a peak is missed by at most 30 elements, and only
-   while consumers are a segment behind. A cell's state word gains
+   kchan_stats_get (which stores it) to the length now, so a peak is missed by at most 30
+   elements, and only while consumers are a segment behind. A cell's state word gains
    WRITTEN when its element is in, READ when a consumer is done with it; the consumer of
    cell 30 frees the segment once cells 0..29 are READ, and a straggler it meets (no READ
    yet) gets FREE_ON_READ and finishes that job itself. */
@@ -1477,6 +1489,20 @@ KCHAN__PRIV size_t kchan__lf_stride(size_t elem_size)
     return (sizeof(KCHAN__ATOMIC(size_t)) + elem_size + a - 1) / a * a;
 }
 
+/* Start head, tail and the stamps at `origin`, a multiple of one_lap: 0 at creation; a
+   KCHAN_TESTING hook moves a new channel's start to just before the wrap of size_t. */
+KCHAN__PRIV void kchan__lf_place(kchan_t *c, size_t origin)
+{
+    c->lf.origin = origin;
+    /* [L0] relaxed: the channel is not shared yet; whoever receives the pointer gets these
+       stores through the hand-over (a thread start, a channel, a lock). */
+    for (size_t i = 0; c->lf.cells && i < c->ring_size; i++)   /* a list's cells are in its segments */
+        atomic_store_explicit((KCHAN__ATOMIC(size_t) *)(void *)(c->lf.cells + i * c->lf.stride), origin + i,
+                              memory_order_relaxed);
+    atomic_store_explicit(&c->lf.tail, origin, memory_order_relaxed);   /* [L0] */
+    atomic_store_explicit(&c->lf.head, origin, memory_order_relaxed);   /* [L0] */
+}
+
 KCHAN__PRIV void kchan__lf_init(kchan_t *c, unsigned char *cells)
 {
     size_t mark = 1;
@@ -1488,14 +1514,10 @@ KCHAN__PRIV void kchan__lf_init(kchan_t *c, unsigned char *cells)
     c->lf.one_lap = c->kind == KCHAN__UNLIMITED ? KCHAN__SEG_LAP : mark << 1;
     c->lf.lap_shift = 0;
     while (((size_t)1 << c->lf.lap_shift) < c->lf.one_lap) c->lf.lap_shift++;
+    kchan__lf_place(c, 0);
     /* [L0] relaxed: the channel is not shared yet; whoever receives the pointer gets these
        stores through the hand-over (a thread start, a channel, a lock). */
-    for (size_t i = 0; cells && i < c->ring_size; i++)   /* a list's cells are in its segments */
-        atomic_store_explicit((KCHAN__ATOMIC(size_t) *)(void *)(cells + i * c->lf.stride), i,
-                              memory_order_relaxed);
-    atomic_store_explicit(&c->lf.tail, 0, memory_order_relaxed);        /* [L0] */
-    atomic_store_explicit(&c->lf.head, 0, memory_order_relaxed);        /* [L0] */
-    atomic_store_explicit(&c->lf.discarded, 0, memory_order_relaxed);   /* [L0] */
+    atomic_store_explicit(&c->lf.discarded, 0, memory_order_relaxed);
     atomic_store_explicit(&c->lf.tail_seg, NULL, memory_order_relaxed);   /* [L0]; kchan_create */
     atomic_store_explicit(&c->lf.head_seg, NULL, memory_order_relaxed);   /* [L0]  links one */
 }
@@ -1517,10 +1539,16 @@ KCHAN__PRIV size_t kchan__lf_advance(const kchan_t *c, size_t pos, size_t k)
     return (pos & ~(c->lf.one_lap - 1)) + c->lf.one_lap;
 }
 
-/* How many cells lie before position pos (mark bit ignored): laps * capacity + index. */
-KCHAN__PRIV size_t kchan__lf_count(const kchan_t *c, size_t pos)
+/* How many cells lie from position `from` up to position `to` (mark, pin and `ahead` bits
+   ignored), where `to` is not behind `from`: laps between them * cells per lap + index
+   difference. The laps are subtracted before they are scaled, all in size_t, so the result
+   holds when `to` has wrapped around size_t and `from` not yet (a 32-bit target gets there
+   after 2^32 / one_lap laps); counting each position's cells from 0 and subtracting would
+   not (lap 0's count is no multiple of the cells per lap after lap 2^W / one_lap - 1's). */
+KCHAN__PRIV size_t kchan__lf_between(const kchan_t *c, size_t from, size_t to)
 {
-    return (pos >> c->lf.lap_shift) * c->ring_size + (pos & (c->lf.mark - 1));
+    size_t laps = ~(c->lf.one_lap - 1), index = c->lf.mark - 1;
+    return (((to & laps) - (from & laps)) >> c->lf.lap_shift) * c->ring_size + (to & index) - (from & index);
 }
 
 KCHAN__PRIV void kchan__lf_backoff(unsigned *step)
@@ -1765,7 +1793,7 @@ KCHAN__PRIV size_t kchan__list_pop(kchan_t *c, void *out, size_t n, int *st)
             /* [L6] seq_cst: the re-check half of the Dekker pair for a registering receiver,
                and the close point's acquire, as in kchan__lf_pop. */
             size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_seq_cst);
-            size_t avail = kchan__lf_count(c, tail & ~KCHAN__SEG_MARK) - kchan__lf_count(c, head);
+            size_t avail = kchan__lf_between(c, head, tail);
             if (avail == 0) { *st = tail & KCHAN__SEG_MARK ? KCHAN_CLOSED : KCHAN_WOULDBLOCK; return 0; }
             kchan__lf_raise_max(c, avail);     /* max_len, sampled: the length before our claim */
             if ((tail >> KCHAN__SEG_SHIFT) != (head >> KCHAN__SEG_SHIFT)) ahead = KCHAN__SEG_AHEAD;
@@ -1824,8 +1852,7 @@ KCHAN__PRIV void kchan__list_discard(kchan_t *c, size_t head, size_t tail)
 {
     /* [U10'] acquire: as [U10]; head is pinned, so head_seg is its segment. */
     struct kchan__seg *seg = atomic_load_explicit(&c->lf.head_seg, memory_order_acquire);
-    size_t end = kchan__lf_count(c, tail);
-    for (size_t p = head & ~(size_t)KCHAN__SEG_AHEAD; kchan__lf_count(c, p) != end;) {
+    for (size_t p = head & ~(size_t)KCHAN__SEG_AHEAD; kchan__lf_between(c, p, tail) != 0;) {
         size_t off = p & (KCHAN__SEG_MARK - 1);
         if (off == KCHAN__SEG_CELLS) {
             unsigned wait = 0;
@@ -1913,12 +1940,19 @@ KCHAN__PRIV void kchan__lf_notify_slow(kchan_t *c, kchan__queue *q, size_t n)
 }
 
 /* What the counters are derived from: elements popped and pushed so far, and whether the
-   ring was discarded (cancel/destroy: then the difference is what was handed back). */
+   ring was discarded (cancel/destroy: then the difference is what was handed back). Both
+   are counted from where the ring started, pushes as pops + the cells from head to tail, so
+   pushes - pops is exact across the wrap; pops itself wraps after 2^W / one_lap laps. */
 static inline void kchan__lf_counts(const kchan_t *c, size_t *pops, size_t *pushes)
 {
-    /* [L18] relaxed: gauges; head first, so tail (read later) is never behind it. */
-    *pops = kchan__lf_count(c, atomic_load_explicit(&c->lf.head, memory_order_relaxed) & ~c->lf.mark);
-    *pushes = kchan__lf_count(c, atomic_load_explicit(&c->lf.tail, memory_order_relaxed) & ~c->lf.mark);  /* [L18] */
+    /* [L18] acquire: head first, and acquire, so tail (read later) is never behind it: the
+       push that claimed a cell happens before the pop of it ([L4]/[L5]), and that pop's
+       [L7] release (or the [L17]/[U11] stores after it) before this load. Free on x86. */
+    size_t head = atomic_load_explicit(&c->lf.head, memory_order_acquire);
+    /* [L18'] relaxed: a gauge; [L18] already orders it after head. */
+    size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_relaxed);
+    *pops = kchan__lf_between(c, c->lf.origin, head);
+    *pushes = *pops + kchan__lf_between(c, head, tail);
 }
 
 KCHAN__PRIV bool kchan__lf_positions(const kchan_t *c, size_t *pops, size_t *pushes)
@@ -1997,7 +2031,7 @@ KCHAN__PRIV bool kchan__lf_evict(kchan_t *c, void *out)
         /* [L21] relaxed: tail only grows, so "over capacity" read here still holds at a CAS
            that finds head unchanged; the element itself is ordered by [L5]. */
         size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_relaxed) & ~mark;
-        if (kchan__lf_count(c, tail) - kchan__lf_count(c, head) <= c->capacity) return false;
+        if (kchan__lf_between(c, head, tail) <= c->capacity) return false;
         /* [L5] acquire: as in kchan__lf_pop; a producer may still be copying the oldest in. */
         if (atomic_load_explicit(kchan__lf_stamp(c, head), memory_order_acquire) != head + 1) {
             kchan__lf_backoff(&step);
@@ -2320,7 +2354,7 @@ KCHAN__PRIV int kchan__lf_peek(kchan_t *c, void *out)
         } else {
             /* [L6'] acquire: pairs with [L3]/[U2]/[L13]; only "empty, or closed and empty" is read. */
             size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_acquire);
-            r = kchan__lf_count(c, tail & ~c->lf.mark) != kchan__lf_count(c, head) ? KCHAN__RETRY
+            r = kchan__lf_between(c, head, tail) != 0 ? KCHAN__RETRY
               : tail & c->lf.mark ? KCHAN_CLOSED : KCHAN_WOULDBLOCK;
         }
         /* [L17] release: unpins; our copy-out happens before the consumer whose [L7] CAS
@@ -2353,14 +2387,25 @@ KCHAN__PRIV void kchan__lf_discard(kchan_t *c)
 }
 
 /* Could an op in this direction complete now, or meet CLOSED? The select's re-check after
-   registering: its seq_cst loads are [L6]/[L9] of the Dekker pair. In-flight counts as ready. */
+   registering: its seq_cst loads are [L6]/[L9] of the Dekker pair. In-flight counts as ready.
+   Head is read first, so the tail read after it is not behind it and len never underflows
+   (read the other way round, a head that overtook the tail read made an empty ring look
+   full). Head is then read again: unchanged, (head, tail) held together at the tail read,
+   so len was the length then; moved, an op completed meanwhile and we say ready, so the
+   caller looks again (a stale "full" would be safe too: the pops that emptied a cell after
+   our first read came after our [L11] and see the waiter at [L10], but it costs a park). */
 KCHAN__PRIV bool kchan__lf_ready(kchan_t *c, int op)
 {
-    /* [L6]/[L9] seq_cst: see kchan__lf_pop / kchan__lf_push. */
-    size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_seq_cst);
-    size_t head = atomic_load_explicit(&c->lf.head, memory_order_seq_cst) & ~c->lf.mark;
+    /* [L6]/[L9] seq_cst, all three loads after our [L11] store: see kchan__lf_pop /
+       kchan__lf_push. The first head load's acquire part also keeps the tail read from
+       being behind it ([L18]); seq_cst on the second puts it after the tail read in the
+       order the [L7] CASes take, so an equal value means no pop in between. */
+    size_t head = atomic_load_explicit(&c->lf.head, memory_order_seq_cst);
+    KCHAN__TEST_BETWEEN_READS(c);
+    size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_seq_cst);   /* [L6]/[L9] */
     if (tail & c->lf.mark) return true;
-    size_t len = kchan__lf_count(c, tail) - kchan__lf_count(c, head);
+    if (atomic_load_explicit(&c->lf.head, memory_order_seq_cst) != head) return true;   /* [L6]/[L9] */
+    size_t len = kchan__lf_between(c, head, tail);
     if (op == KCHAN_OP_RECV) return len != 0;
     return c->policy != KCHAN_BLOCK || c->kind != KCHAN__BOUNDED || len < c->ring_size;
 }
@@ -2403,13 +2448,71 @@ KCHAN__PRIV void kchan__lf_stats(const kchan_t *c, kchan_stats *out)
         gone = kchan__lf_positions(c, &pops, &pushes);
     }
     uint64_t handed = out->sends;              /* m.sends: kchan__lf_hand's hand-offs */
-    out->sends = (uint64_t)pushes + out->drops_newest + handed;
-    out->recvs = (uint64_t)pops - out->drops_oldest + handed;
+    /* pops and pushes count modulo the cells the positions tell apart, ring_size laps of
+       2^W / one_lap (never reached with a 64-bit size_t; 32-bit: at least 2^30 cells), so
+       sends and recvs are reported modulo the same, never below zero (see LIMITS). */
+    uint64_t wrap = (uint64_t)c->ring_size << (sizeof(size_t) * CHAR_BIT - c->lf.lap_shift);
+    out->sends = ((uint64_t)pushes + out->drops_newest + handed) % wrap;
+    out->recvs = ((uint64_t)pops + wrap - out->drops_oldest % wrap + handed) % wrap;
     out->undelivered = gone ? pushes - pops : 0;
     out->len = gone ? 0 : kchan__lf_in_use(c, pops, pushes);
-    if (out->len > out->max_len) out->max_len = out->len;   /* an unlimited list's sample */
+    /* An unlimited list's max_len is sampled: store the length seen now, so that a later
+       snapshot with a smaller len still reports it (every field is monotonic). */
+    kchan__lf_raise_max((kchan_t *)(uintptr_t)c, out->len);   /* a gauge, not part of the value */
+    if (out->len > out->max_len) out->max_len = out->len;
 }
 #endif /* KCHAN_LOCKFREE */
+
+#ifdef KCHAN_TESTING
+/* Test-only hooks (tests/kchan_impl.c defines KCHAN_TESTING; tests/wrap_hooks.h declares
+   them). On a mutex-engine channel they do nothing and say so. */
+
+/* Start a new lock-free channel (nothing sent yet) `laps` laps before its positions wrap
+   around size_t, so tests reach the wrap in a few operations. KCHAN_INVAL if the channel is
+   not lock-free, not new, or laps is 0 or more than the positions hold. */
+KCHAN_DEF int kchan__test_place(kchan_t *c, size_t laps)
+{
+    if (!c || !kchan__is_lf(c) || laps == 0) return KCHAN_INVAL;
+    KCHAN__LF_ONLY(
+        if (laps > (SIZE_MAX >> c->lf.lap_shift)) return KCHAN_INVAL;
+        /* [L0'] relaxed: the test owns the channel alone while it moves it. */
+        if (atomic_load_explicit(&c->lf.tail, memory_order_relaxed) != c->lf.origin ||
+            atomic_load_explicit(&c->lf.head, memory_order_relaxed) != c->lf.origin ||   /* [L0'] */
+            atomic_load_explicit(&c->m.sends, memory_order_relaxed) != 0)                 /* [L0'] */
+            return KCHAN_INVAL;
+        kchan__lf_place(c, (size_t)0 - laps * c->lf.one_lap);
+    )
+    return KCHAN_OK;
+}
+
+/* Take (hold) or release the channel lock of a lock-free channel, so a test can pin a
+   waiter between its failed try and its registration. False (nothing done) otherwise. */
+KCHAN_DEF bool kchan__test_hold(kchan_t *c, bool hold)
+{
+    if (!c || !kchan__is_lf(c)) return false;
+    if (hold) kchan__lock_acquire(&c->lock);
+    else kchan__lock_release(&c->lock);
+    return true;
+}
+
+/* Call fn(c) in kchan__lf_ready between its reads of head and tail (NULL: stop), so a test
+   can move the positions there from one thread. */
+KCHAN_DEF void kchan__test_between_ready_reads(void (*fn)(kchan_t *c))
+{
+    KCHAN__LF_ONLY(kchan__test_between = fn;)
+    (void)fn;
+}
+
+/* kchan__lf_ready: 1 if an op (KCHAN_OP_SEND / KCHAN_OP_RECV) looks ready, 0 if not, -1 if
+   the channel is not lock-free. */
+KCHAN_DEF int kchan__test_ready(kchan_t *c, int op)
+{
+    (void)op;
+    if (!c || !kchan__is_lf(c)) return -1;
+    KCHAN__LF_ONLY(return kchan__lf_ready(c, op) ? 1 : 0;)
+    return -1;
+}
+#endif /* KCHAN_TESTING */
 
 
 // >>ops: the public operations; each dispatches to the channel's engine

@@ -283,6 +283,14 @@ KCHAN_DEF int      kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64
 /* Private: the typed create (writes the new channel through out without aliasing). */
 KCHAN_DEF int      kchan__create_typed(void *out, size_t elem_size, const kchan_opts *opts);
 
+#ifdef KCHAN_TESTING
+/* Test builds only (tests/kchan_impl.c and the suites that define KCHAN_TESTING): when set,
+   the lock-free engine calls this at the named points, so a test can hold a thread there
+   (tests/test_evict.c). Never set it in production code. */
+enum { KCHAN__TP_PEEK = 1, KCHAN__TP_EVICT, KCHAN__TP_PUSHED };
+extern void (*kchan__test_point)(const kchan_t *c, int point);
+#endif
+
 // >>typed
 
 /* KCHAN_DEFINE(name, T); generates the typed channel `name` over elements of type T.
@@ -1390,6 +1398,13 @@ KCHAN__PRIV int kchan__wait_one(kchan_t *c, kchan__queue *q, void *elem, int64_t
    src/flavors/array.rs, list.rs and waker.rs; Go's runtime/chan.go for parked waiter
    queues. */
 
+#ifdef KCHAN_TESTING
+void (*kchan__test_point)(const kchan_t *c, int point) = NULL;
+#  define KCHAN__TEST_POINT(c, p) do { if (kchan__test_point) kchan__test_point((c), (p)); } while (0)
+#else
+#  define KCHAN__TEST_POINT(c, p) ((void)0)
+#endif
+
 #ifndef KCHAN__LF_SPIN_LIMIT
 #  define KCHAN__LF_SPIN_LIMIT 6       /* backoff: spin 1, 2, 4 .. 64 pauses, then yield */
 #endif
@@ -1976,6 +1991,7 @@ KCHAN__PRIV bool kchan__lf_evict(kchan_t *c, void *out)
         /* [L7] seq_cst on success, relaxed on failure: as in kchan__lf_pop. */
         if (atomic_compare_exchange_weak_explicit(&c->lf.head, &head, kchan__lf_advance(c, head, 1),
                                                   memory_order_seq_cst, memory_order_relaxed)) {
+            KCHAN__TEST_POINT(c, KCHAN__TP_EVICT);
             if (out) kchan__move(out, kchan__lf_data(c, head), c->elem_size);
             /* [L8] release: as in kchan__lf_pop. */
             atomic_store_explicit(kchan__lf_stamp(c, head), head + c->lf.one_lap, memory_order_release);
@@ -2009,6 +2025,7 @@ KCHAN__PRIV void kchan__lf_trim(kchan_t *c)
 /* After a push of n: trim an evicting ring, keep max_len, complete waiting receivers. */
 static inline void kchan__lf_pushed(kchan_t *c, size_t n)
 {
+    KCHAN__TEST_POINT(c, KCHAN__TP_PUSHED);
     if (kchan__lf_evicts(c)) kchan__lf_trim(c);
     kchan__lf_track_len(c);
     kchan__lf_notify(c, &c->recvq, n);
@@ -2285,6 +2302,7 @@ KCHAN__PRIV int kchan__lf_peek(kchan_t *c, void *out)
         int r = KCHAN_OK;
         const unsigned char *oldest = kchan__lf_oldest(c, head);
         if (oldest) {
+            KCHAN__TEST_POINT(c, KCHAN__TP_PEEK);
             memcpy(out, oldest, c->elem_size);
         } else {
             /* [L6'] acquire: pairs with [L3]/[U2]/[L13]; only "empty, or closed and empty" is read. */

@@ -12,5 +12,6 @@ void  test_free(void *p);
 #define KCHAN_MALLOC(sz)     test_malloc(sz)
 #define KCHAN_REALLOC(p, sz) test_realloc((p), (sz))
 #define KCHAN_FREE(p)        test_free(p)
+#define KCHAN_TESTING        /* the lock-free engine's test points (tests/test_evict.c) */
 #define KCHAN_IMPLEMENTATION
 #include "../kchan.h"

@@ -25,6 +25,7 @@ int64_t kchan_custom_now_ns(void);
 void    test_custom_yield(void);
 long    test_custom_yields(void);
 
+#define KCHAN_CUSTOM_YIELD() test_custom_yield()
 #define KCHAN_PLATFORM_CUSTOM
 #include "kchan_impl.c"          /* the counting allocator wiring and the implementation */
 

@@ -330,3 +330,121 @@ Test(evict, custom_yield_while_spinning_on_a_held_peek, .timeout = T_TIMEOUT)
     cr_expect_eq(recv.v, 7);
     kchan_destroy(c);
 }
+
+/* ---- under load: peeks never torn, stats never back, conservation exact at the end ---- */
+enum { LD_PRODUCERS = 2 };
+#define LD_PER (EV_TSAN ? 4000 : 20000)
+
+typedef struct {
+    kchan_t *c;
+    atomic_int producers_left;
+    atomic_long received, torn, evicted, bad_stats;
+    int id;
+} ld_shared;
+
+static void ld_undelivered(void *elem, void *user)
+{
+    ld_shared *sh = (ld_shared *)user;
+    lf_elem e;
+    memcpy(&e, elem, sizeof e);
+    if (e.chk != lf_chk(e.v)) atomic_fetch_add(&sh->torn, 1);
+    atomic_fetch_add(&sh->evicted, 1);
+}
+
+typedef struct { ld_shared *sh; int id; } ld_arg;
+
+static void *ld_producer(void *p)
+{
+    ld_arg *a = (ld_arg *)p;
+    uint32_t rng = 0x9e3779b9u * (uint32_t)(a->id + 1);
+    for (int64_t i = 0; i < LD_PER;) {
+        lf_elem batch[4];
+        size_t n = 1 + lf_rand(&rng) % 4, sent = 0;
+        if (n > (size_t)(LD_PER - i)) n = (size_t)(LD_PER - i);
+        for (size_t j = 0; j < n; j++) batch[j] = lf_make(a->id, i + (int64_t)j);
+        if (n == 1) { cr_assert_eq(kchan_try_send(a->sh->c, &batch[0]), KCHAN_OK); sent = 1; }
+        else cr_assert_eq(kchan_send_many(a->sh->c, batch, n, &sent, 0), KCHAN_OK);
+        cr_assert_eq(sent, n);
+        i += (int64_t)n;
+        lf_stall(&rng, false);
+    }
+    atomic_fetch_sub(&a->sh->producers_left, 1);
+    return NULL;
+}
+
+static void *ld_consumer(void *p)
+{
+    ld_shared *sh = (ld_shared *)p;
+    uint32_t rng = 0x85ebca6bu;
+    for (;;) {
+        bool last = atomic_load(&sh->producers_left) == 0;   /* read before the try */
+        lf_elem out[4];
+        size_t got = 0;
+        int r = lf_rand(&rng) % 2 ? kchan_recv_many(sh->c, out, 4, &got, 0)
+                                  : (got = 1, kchan_try_recv(sh->c, &out[0]));
+        if (r == KCHAN_WOULDBLOCK) { if (last) break; sched_yield(); continue; }
+        cr_assert_eq(r, KCHAN_OK);
+        for (size_t j = 0; j < got; j++)
+            if (out[j].chk != lf_chk(out[j].v)) atomic_fetch_add(&sh->torn, 1);
+        atomic_fetch_add(&sh->received, (long)got);
+        lf_stall(&rng, true);
+    }
+    return NULL;
+}
+
+static void *ld_peeker(void *p)
+{
+    ld_shared *sh = (ld_shared *)p;
+    while (atomic_load(&sh->producers_left) > 0) {
+        lf_elem e;
+        int r = kchan_peek(sh->c, &e);
+        if (r == KCHAN_OK && e.chk != lf_chk(e.v)) atomic_fetch_add(&sh->torn, 1);
+        cr_assert(r == KCHAN_OK || r == KCHAN_WOULDBLOCK, "peek said %d", r);
+    }
+    return NULL;
+}
+
+static void *ld_poller(void *p)
+{
+    ld_shared *sh = (ld_shared *)p;
+    kchan_stats prev = t_stats(sh->c), s;
+    while (atomic_load(&sh->producers_left) > 0) {
+        kchan_stats_get(sh->c, &s);
+        if (s.sends < prev.sends || s.recvs < prev.recvs || s.drops_oldest < prev.drops_oldest ||
+            s.max_len < prev.max_len || s.len > s.cap)
+            atomic_fetch_add(&sh->bad_stats, 1);
+        prev = s;
+    }
+    return NULL;
+}
+
+static void under_load(size_t cap)
+{
+    ld_shared sh;
+    memset(&sh, 0, sizeof sh);
+    kchan_opts o = { .capacity = cap, .overflow = cap == KCHAN_CONFLATED ? KCHAN_BLOCK : KCHAN_DROP_OLDEST,
+                     .on_undelivered = ld_undelivered, .user = &sh };
+    cr_assert_eq(kchan_create(&sh.c, sizeof(lf_elem), &o), KCHAN_OK);
+    atomic_store(&sh.producers_left, LD_PRODUCERS);
+    ld_arg args[LD_PRODUCERS];
+    pthread_t tp[LD_PRODUCERS];
+    for (int i = 0; i < LD_PRODUCERS; i++) { args[i].sh = &sh; args[i].id = i; tp[i] = t_spawn(ld_producer, &args[i]); }
+    pthread_t tc = t_spawn(ld_consumer, &sh), tk = t_spawn(ld_peeker, &sh), ts = t_spawn(ld_poller, &sh);
+    for (int i = 0; i < LD_PRODUCERS; i++) t_join(tp[i]);
+    t_join(tc); t_join(tk); t_join(ts);
+    kchan_stats s = t_stats(sh.c);
+    long sent = (long)LD_PRODUCERS * LD_PER;
+    cr_expect_eq(atomic_load(&sh.torn), 0, "%ld torn elements", atomic_load(&sh.torn));
+    cr_expect_eq(atomic_load(&sh.bad_stats), 0, "%ld snapshots went back", atomic_load(&sh.bad_stats));
+    cr_expect_eq((long)s.sends, sent);
+    cr_expect_eq((long)s.recvs, atomic_load(&sh.received), "recvs %llu, received %ld",
+                 (unsigned long long)s.recvs, atomic_load(&sh.received));
+    cr_expect_eq((long)s.drops_oldest, atomic_load(&sh.evicted));
+    cr_expect_eq(s.len, 0);
+    cr_expect_eq(s.sends, s.recvs + s.drops_newest + s.drops_oldest + s.undelivered + s.len);
+    kchan_destroy(sh.c);
+}
+
+Test(evict, stats_and_peek_under_load_cap1, .timeout = T_TIMEOUT) { under_load(1); }
+Test(evict, stats_and_peek_under_load_cap3, .timeout = T_TIMEOUT) { under_load(3); }
+Test(evict, stats_and_peek_under_load_conflated, .timeout = T_TIMEOUT) { under_load(KCHAN_CONFLATED); }

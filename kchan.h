@@ -1897,6 +1897,13 @@ KCHAN__PRIV void kchan__lf_notify_slow(kchan_t *c, kchan__queue *q, size_t n)
         bool senders = q == &c->sendq;
         size_t moved = 0;
         kchan__lock_acquire(&c->lock);
+        /* The hand-over's push or pop stays under the lock, so claimed waiters are served in
+           the order they were claimed (a hand-over done after the unlock could be overtaken
+           by a later claimer's). It can wait there only for a partner between its claim and
+           its stamp store, or for a list's pinned head (a peek of an unlimited channel):
+           those take no lock, so it cannot deadlock, and their backoff reaches kchan__yield
+           (KCHAN_CUSTOM_YIELD() on a custom port) so a preempted partner gets to run. A
+           ring's peek no longer pins, and evictions no longer lock. */
         while (n-- > 0 && (w = kchan__take_partner(c, q, KCHAN__RETRY)) != NULL) {
             /* Hand-over: a sender's element goes into the room we made; a receiver gets
                the oldest element. ctx->status is ours since the claim; [W3] publishes it. */

@@ -51,6 +51,15 @@
  *           wake every sleeper on word. Never dereference it: it is only a key, and the
  *           memory may already belong to someone else.
  *   int64_t kchan_custom_now_ns(void);        monotonic nanoseconds
+ *   #define KCHAN_CUSTOM_YIELD() my_yield()   required with KCHAN_LOCKFREE, optional otherwise:
+ *           let every other ready thread run for a moment, LOWER priorities included (e.g.
+ *           sleep one tick: vTaskDelay(1), k_sleep(K_TICKS(1))); a yield to equal priorities
+ *           only (taskYIELD, k_yield) is not enough. The lock-free engine spins on a cell a
+ *           partner has claimed until the partner finishes it (the stamped ring's one wait),
+ *           then calls this between tries; with a higher priority than a preempted partner,
+ *           an empty yield would spin forever. Hence an #error if KCHAN_LOCKFREE has no
+ *           yield. The mutex engine only spins a bounded while before kchan_custom_wait, so
+ *           without KCHAN_LOCKFREE it defaults to nothing.
  * The lock needs no fairness and is never taken recursively; kchan holds at most one
  * channel lock at a time except in select, which takes its channels' locks in address
  * order. The port must give C11 atomics on 32-bit words (ARMv6-M: the __atomic_*_4
@@ -101,7 +110,8 @@
  *     mutex engine in the same build (select mixes both). It needs
  *     <stdatomic.h>, and its KCHAN_FOOTPRINT is larger (a stamp per cell): compile every
  *     file that uses the macro with the same KCHAN_LOCKFREE setting, or kchan_create_in
- *     may say KCHAN_INVAL. On it, kchan_peek and kchan_cancel briefly hold back receivers.
+ *     may say KCHAN_INVAL. On it, kchan_cancel and kchan_peek on an unlimited channel
+ *     briefly hold back receivers (a peek of any other kind holds back nothing).
  *
  * LICENSE: MIT, see the end of the file.
  */
@@ -298,6 +308,14 @@ KCHAN_DEF int      kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64
 
 /* Private: the typed create (writes the new channel through out without aliasing). */
 KCHAN_DEF int      kchan__create_typed(void *out, size_t elem_size, const kchan_opts *opts);
+
+#ifdef KCHAN_TESTING
+/* Test builds only (tests/kchan_impl.c and the suites that define KCHAN_TESTING): when set,
+   the lock-free engine calls this at the named points, so a test can hold a thread there
+   (tests/test_evict.c). Never set it in production code. */
+enum { KCHAN__TP_PEEK = 1, KCHAN__TP_EVICT, KCHAN__TP_PUSHED };
+extern void (*kchan__test_point)(const kchan_t *c, int point);
+#endif
 
 // >>typed
 
@@ -691,7 +709,17 @@ KCHAN__PRIV void kchan__lock_destroy(kchan__lock *l) { kchan_custom_lock_destroy
 KCHAN__PRIV void kchan__lock_acquire(kchan__lock *l) { kchan_custom_lock_acquire(l); }
 KCHAN__PRIV void kchan__lock_release(kchan__lock *l) { kchan_custom_lock_release(l); }
 KCHAN__PRIV int64_t kchan__clock_ns(void) { return kchan_custom_now_ns(); }
+#if defined(KCHAN_CUSTOM_YIELD)
+KCHAN__PRIV void kchan__yield(void) { KCHAN_CUSTOM_YIELD(); }
+#elif defined(KCHAN_LOCKFREE)
+/* The lock-free engine spins (then yields) while a partner finishes a cell it claimed; under
+   strict priorities a spin that never lets that lower-priority partner run never ends. */
+#  error "kchan: KCHAN_LOCKFREE with KCHAN_PLATFORM_CUSTOM needs KCHAN_CUSTOM_YIELD() (see the custom hooks in the doc block): a yield that lets lower priorities run"
+#else
+/* Mutex engine: its spins are bounded (kchan__park_after) and then it sleeps in
+   kchan_custom_wait, so a yield that does nothing is safe. */
 KCHAN__PRIV void kchan__yield(void) {}
+#endif
 KCHAN__PRIV int kchan__wait(KCHAN__ATOMIC(uint32_t) *word, uint32_t expected, int64_t deadline_ns)
 {
     return kchan_custom_wait((const volatile uint32_t *)(uintptr_t)word, expected, deadline_ns) == KCHAN_TIMEDOUT
@@ -902,6 +930,9 @@ typedef struct {
     KCHAN__ATOMIC(kchan__count) sends, recvs, drops_newest, drops_oldest, undelivered;
     KCHAN__ATOMIC(kchan__count) send_full, recv_empty, timeouts, cancelled_waiters;
     KCHAN__ATOMIC(kchan__count) blocked_sends, blocked_recvs;
+    /* Lock-free drop-oldest and conflated rings only: evictions announced and not given up
+       ([E1]), and `recvs` above holds the floor of what kchan_stats_get reported ([E3]). */
+    KCHAN__ATOMIC(size_t) evictions;
     KCHAN__ATOMIC(size_t) len, max_len;
 } kchan__metrics;
 
@@ -1374,8 +1405,9 @@ KCHAN__PRIV int kchan__wait_one(kchan_t *c, kchan__queue *q, void *elem, int64_t
    CAS, copies its elements in and stores p + 1; a consumer moves `head` likewise, copies out
    and stores p + one_lap, freeing the cell for the next lap. A batch claims up to the end of
    the lap in the same single CAS. The mark bit of tail is the closed flag, so a send and a
-   close are ordered by one word; the mark bit of head is a pin that peek and cancel hold
-   briefly to keep consumers off the oldest cell.
+   close are ordered by one word; the mark bit of head is a pin that cancel and destroy set
+   for good and a list's peek holds briefly, to keep consumers off the oldest cell (a ring's
+   peek copies without it and checks head afterwards, as a seqlock reader does).
 
       tail: [ lap | mark=closed | index ]        head: [ lap | mark=pinned | index ]
       cell: [ stamp | element ]   stamp == p: free for p;  p + 1: full;  p + one_lap: next lap
@@ -1407,8 +1439,8 @@ KCHAN__PRIV int kchan__wait_one(kchan_t *c, kchan__queue *q, void *elem, int64_t
    every stamped ring, an op that meets a cell claimed by a preempted partner spins (then
    yields) until that partner stores the stamp. Waiting is blocking, like the mutex engine's.
    Unlimited sends never wait; a segment allocation is the only call that can fail, and it
-   happens before the claim that needs it. Evictions take the channel lock (see
-   kchan__lf_trim): they are the drop path, and the lock keeps their counter exact.
+   happens before the claim that needs it. Evictions take no lock (kchan__lf_evict), and
+   kchan_stats_get tells them from receives without one (kchan__lf_stats).
    Counters: sends and recvs come from tail and head (recvs minus evictions) plus the
    direct hand-offs, which are counted in m.sends under the lock; drops_newest,
    drops_oldest and undelivered from their own rare paths, so the fast path writes no
@@ -1431,6 +1463,12 @@ static void (*kchan__test_between)(kchan_t *c);
 #  define KCHAN__TEST_BETWEEN_READS(c) do { if (kchan__test_between) kchan__test_between(c); } while (0)
 #else
 #  define KCHAN__TEST_BETWEEN_READS(c) ((void)0)
+#endif
+#ifdef KCHAN_TESTING
+void (*kchan__test_point)(const kchan_t *c, int point) = NULL;
+#  define KCHAN__TEST_POINT(c, p) do { if (kchan__test_point) kchan__test_point((c), (p)); } while (0)
+#else
+#  define KCHAN__TEST_POINT(c, p) ((void)0)
 #endif
 
 #ifndef KCHAN__LF_SPIN_LIMIT
@@ -1916,6 +1954,13 @@ KCHAN__PRIV void kchan__lf_notify_slow(kchan_t *c, kchan__queue *q, size_t n)
         bool senders = q == &c->sendq;
         size_t moved = 0;
         kchan__lock_acquire(&c->lock);
+        /* The hand-over's push or pop stays under the lock, so claimed waiters are served in
+           the order they were claimed (a hand-over done after the unlock could be overtaken
+           by a later claimer's). It can wait there only for a partner between its claim and
+           its stamp store, or for a list's pinned head (a peek of an unlimited channel):
+           those take no lock, so it cannot deadlock, and their backoff reaches kchan__yield
+           (KCHAN_CUSTOM_YIELD() on a custom port) so a preempted partner gets to run. A
+           ring's peek no longer pins, and evictions no longer lock. */
         while (n-- > 0 && (w = kchan__take_partner(c, q, KCHAN__RETRY)) != NULL) {
             /* Hand-over: a sender's element goes into the room we made; a receiver gets
                the oldest element. ctx->status is ours since the claim; [W3] publishes it. */
@@ -2013,26 +2058,29 @@ KCHAN__PRIV void kchan__lf_drop_newest(kchan_t *c, const void *elem)
    `capacity` elements are in, it evicts the oldest. An eviction claims head only if the
    count is over for that very head, so a receiver that took the oldest meanwhile makes it
    unnecessary; a receiver that comes during the overlap takes the oldest, as it would have
-   just before the send. Every eviction holds the channel lock, which orders it with the
-   others and with the stats reader, which reads head and drops_oldest under it, so recvs
-   (pops minus evictions) never steps back. Its callback runs after the unlock. */
+   just before the send. Evictions take no lock: concurrent ones are ordered by their CAS on
+   head like any pops, and kchan_stats_get tells them from receives by the announcement
+   [E1] (see kchan__lf_stats), so nothing here waits for a thread that holds anything but a
+   cell: a peek of a ring never pins head (kchan__lf_peek_ring), and a pin that is seen is
+   cancel's or destroy's, for good. Its callback runs after the eviction, on no lock. */
 KCHAN__PRIV bool kchan__lf_evict(kchan_t *c, void *out)
 {
     const size_t mark = c->lf.mark;
     unsigned step = 0;
+    /* [E1] relaxed RMW: announces this eviction before its claim. The claim ([L7], seq_cst,
+       so a release) publishes it: a stats reader whose [E2] acquire load of head reads the
+       claim, or any later head (every write to a ring's head is an RMW, so that is in the
+       claim's release sequence), sees the announcement. Withdrawn ([E1']) if we give up. */
+    atomic_fetch_add_explicit(&c->m.evictions, 1, memory_order_relaxed);
     size_t head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);   /* [L1] */
     for (;;) {
-        if (head & mark) {                     /* pinned by peek, or for good by cancel */
-            if (atomic_load_explicit(&c->lf.discarded, memory_order_acquire)) return false;   /* [L16] */
-            kchan__lf_backoff(&step);
-            head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);   /* [L1] */
-            continue;
-        }
+        if (head & mark) break;                /* pinned for good: the discard hands all back */
         /* [L21] relaxed: tail only grows, so "over capacity" read here still holds at a CAS
            that finds head unchanged; the element itself is ordered by [L5]. */
         size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_relaxed) & ~mark;
-        if (kchan__lf_between(c, head, tail) <= c->capacity) return false;
-        /* [L5] acquire: as in kchan__lf_pop; a producer may still be copying the oldest in. */
+        if (kchan__lf_between(c, head, tail) <= c->capacity) break;
+        /* [L5] acquire: as in kchan__lf_pop; a producer may still be copying the oldest in
+           (the stamped ring's one wait, as in pop; we hold no lock while we back off). */
         if (atomic_load_explicit(kchan__lf_stamp(c, head), memory_order_acquire) != head + 1) {
             kchan__lf_backoff(&step);
             head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);   /* [L1] */
@@ -2041,13 +2089,19 @@ KCHAN__PRIV bool kchan__lf_evict(kchan_t *c, void *out)
         /* [L7] seq_cst on success, relaxed on failure: as in kchan__lf_pop. */
         if (atomic_compare_exchange_weak_explicit(&c->lf.head, &head, kchan__lf_advance(c, head, 1),
                                                   memory_order_seq_cst, memory_order_relaxed)) {
+            KCHAN__TEST_POINT(c, KCHAN__TP_EVICT);
             if (out) kchan__move(out, kchan__lf_data(c, head), c->elem_size);
             /* [L8] release: as in kchan__lf_pop. */
             atomic_store_explicit(kchan__lf_stamp(c, head), head + c->lf.one_lap, memory_order_release);
+            kchan__lf_bump(&c->m.drops_oldest, 1);
             return true;
         }
         kchan__lf_backoff(&step);
     }
+    /* [E1'] relaxed RMW: withdraws [E1]; a reader that saw it counted one receive too few
+       meanwhile, never one too many, which is the direction [E3] can absorb. */
+    atomic_fetch_sub_explicit(&c->m.evictions, 1, memory_order_relaxed);
+    return false;
 }
 
 KCHAN__PRIV void kchan__lf_trim(kchan_t *c)
@@ -2057,23 +2111,19 @@ KCHAN__PRIV void kchan__lf_trim(kchan_t *c)
         (void)kchan__lf_positions(c, &pops, &pushes);
         if (pushes - pops <= c->capacity) return;
         kchan__after a;
-        bool keep = c->on_undelivered != NULL, evicted;
+        bool keep = c->on_undelivered != NULL;
         a.release = NULL;
         a.cb_chan = NULL;
-        kchan__lock_acquire(&c->lock);
-        if ((evicted = kchan__lf_evict(c, keep ? a.evicted : NULL)) != false) {
-            kchan__bump(&c->m.drops_oldest, 1);   /* [M1]: every writer holds the lock */
-            if (keep) { a.cb_chan = c; a.cb_elem = a.evicted; }
-        }
-        kchan__lock_release(&c->lock);
+        if (!kchan__lf_evict(c, keep ? a.evicted : NULL)) return;
+        if (keep) { a.cb_chan = c; a.cb_elem = a.evicted; }
         kchan__finish(&a);
-        if (!evicted) return;
     }
 }
 
 /* After a push of n: trim an evicting ring, keep max_len, complete waiting receivers. */
 static inline void kchan__lf_pushed(kchan_t *c, size_t n)
 {
+    KCHAN__TEST_POINT(c, KCHAN__TP_PUSHED);
     if (kchan__lf_evicts(c)) kchan__lf_trim(c);
     kchan__lf_track_len(c);
     kchan__lf_notify(c, &c->recvq, n);
@@ -2277,6 +2327,11 @@ KCHAN__PRIV int kchan__lf_send_many(kchan_t *c, const void *elems, size_t n, siz
 KCHAN__PRIV int kchan__lf_recv_many(kchan_t *c, void *out, size_t max, size_t *got, int64_t timeout_ns)
 {
     int r;
+    /* An evicting ring holds capacity + 1 elements between a send's push into the spare cell
+       and its trim. One call takes at most `capacity`, so it is always a take the channel
+       could have given before that send (it linearizes there), never the element the send
+       is about to evict together with the ones that pushed it out. */
+    if (kchan__lf_evicts(c) && max > c->capacity) max = c->capacity;
     size_t i = kchan__lf_take(c, out, max, &r);
     if (i == 0) {
         if (r == KCHAN_WOULDBLOCK && !kchan__may_wait(timeout_ns)) {
@@ -2326,13 +2381,9 @@ KCHAN__PRIV size_t kchan__lf_pin(kchan_t *c)
     }
 }
 
-/* The element at the pinned position head, or NULL if it is not (wholly) there yet. */
+/* A list's element at the pinned position head, or NULL if it is not (wholly) there yet. */
 KCHAN__PRIV const unsigned char *kchan__lf_oldest(const kchan_t *c, size_t head)
 {
-    if (c->kind != KCHAN__UNLIMITED)
-        /* [L5''] acquire: as [L5]. */
-        return atomic_load_explicit(kchan__lf_stamp(c, head), memory_order_acquire) == head + 1
-             ? kchan__lf_data(c, head) : NULL;
     /* [U10'] acquire: as [U10]; head is pinned, so head_seg is its segment. */
     struct kchan__seg *seg = atomic_load_explicit(&c->lf.head_seg, memory_order_acquire);
     size_t off = head & (KCHAN__SEG_MARK - 1);
@@ -2341,15 +2392,67 @@ KCHAN__PRIV const unsigned char *kchan__lf_oldest(const kchan_t *c, size_t head)
          ? kchan__seg_data(c, seg, off) : NULL;
 }
 
+/* Copy out an element a pusher of a later lap may be overwriting while we read it: the
+   caller validates the copy afterwards ([L25]) and throws a torn one away, as a seqlock
+   reader does. So the read is a race by design: it is kept out of ThreadSanitizer's view,
+   and goes byte by byte through volatile so the compiler makes no memcpy call of it (which
+   TSan would intercept) and no wider or repeated reads. */
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 8)
+__attribute__((no_sanitize("thread"), noinline))
+#endif
+KCHAN__PRIV void kchan__lf_copy_racy(void *dst, const unsigned char *src, size_t n)
+{
+    const volatile unsigned char *from = src;
+    unsigned char *to = (unsigned char *)dst;
+    for (size_t i = 0; i < n; i++) to[i] = from[i];
+}
+
+/* Peek on a ring: no pin, so a peek held up anywhere holds back no receiver, eviction or
+   stats reader. Read head, check the oldest cell's stamp says "full for head", copy, then
+   check head did not move: the cell is refilled only after a consumer moves head past it. */
+KCHAN__PRIV int kchan__lf_peek_ring(kchan_t *c, void *out)
+{
+    const size_t mark = c->lf.mark;
+    unsigned step = 0;
+    for (;;) {
+        /* [L24] relaxed: a guess: [L5''] and [L25] check it, and a tail read after it that
+           equals it means head had not moved at that read either (head never passes tail). */
+        size_t head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);
+        if (head & mark) return KCHAN_CLOSED;  /* only cancel and destroy pin a ring, for good */
+        /* [L5''] acquire: as [L5]: pairs with [L4], so the element is wholly there. */
+        if (atomic_load_explicit(kchan__lf_stamp(c, head), memory_order_acquire) == head + 1) {
+            KCHAN__TEST_POINT(c, KCHAN__TP_PEEK);
+            kchan__lf_copy_racy(out, kchan__lf_data(c, head), c->elem_size);
+            /* [L25] acq_rel RMW that changes nothing. Its release half keeps the copy above
+               from moving after it. If it still reads `head`, the claim that moves head past
+               the cell (pop or eviction, an RMW on head like every write to a ring's head)
+               reads our value or a later one of its release sequence, so it and everything
+               after it, the [L8] free and the next lap's refill, happen after our copy:
+               the copy is whole. Else the cell may have been refilled under us: again. */
+            if (atomic_fetch_add_explicit(&c->lf.head, 0, memory_order_acq_rel) == head) return KCHAN_OK;
+            continue;
+        }
+        /* [L6'] acquire: pairs with [L3]/[L13]; only "empty, or closed and empty" is read. */
+        size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_acquire);
+        if (kchan__lf_between(c, head, tail & ~c->lf.mark) == 0)
+            return tail & c->lf.mark ? KCHAN_CLOSED : KCHAN_WOULDBLOCK;
+        kchan__lf_backoff(&step);              /* a push in flight on the oldest cell, or head moved */
+    }
+}
+
 KCHAN__PRIV int kchan__lf_peek(kchan_t *c, void *out)
 {
     unsigned step = 0;
+    if (c->kind != KCHAN__UNLIMITED) return kchan__lf_peek_ring(c, out);
+    /* A list pins head: its segments are freed once read, so an unpinned copy could read
+       freed memory. */
     for (;;) {
         size_t head = kchan__lf_pin(c);
         if (head == SIZE_MAX) return KCHAN_CLOSED;
         int r = KCHAN_OK;
         const unsigned char *oldest = kchan__lf_oldest(c, head);
         if (oldest) {
+            KCHAN__TEST_POINT(c, KCHAN__TP_PEEK);
             memcpy(out, oldest, c->elem_size);
         } else {
             /* [L6'] acquire: pairs with [L3]/[U2]/[L13]; only "empty, or closed and empty" is read. */
@@ -2434,26 +2537,42 @@ KCHAN__PRIV bool kchan__lf_look(const kchan_t *c, int op, size_t *sum)
 KCHAN__PRIV void kchan__lf_stats(const kchan_t *c, kchan_stats *out)
 {
     size_t pops, pushes;
-    bool gone;
-    if (kchan__lf_evicts(c)) {
-        /* An eviction is a pop that is no receive: read head and drops_oldest together,
-           under the lock every eviction holds, so recvs = pops - evictions never steps back. */
-        kchan__lock *lock = (kchan__lock *)(uintptr_t)&c->lock;   /* not part of the value */
-        kchan__lock_acquire(lock);
-        gone = kchan__lf_positions(c, &pops, &pushes);
-        /* [M2''] relaxed: as [M2]; the lock orders it with the evictions' [M1] writes. */
-        out->drops_oldest = atomic_load_explicit(&c->m.drops_oldest, memory_order_relaxed);
-        kchan__lock_release(lock);
-    } else {
-        gone = kchan__lf_positions(c, &pops, &pushes);
-    }
+    bool gone = kchan__lf_positions(c, &pops, &pushes);
     uint64_t handed = out->sends;              /* m.sends: kchan__lf_hand's hand-offs */
+    uint64_t received = (uint64_t)pops;
+    if (kchan__lf_evicts(c)) {
+        /* An eviction is a pop that is no receive. Wait-free, without the lock: recvs is
+           pops minus the evictions announced ([E1]), read after head, so every eviction in
+           `pops` is subtracted and one still in flight may be subtracted early: the result
+           is never above the receives done, only sometimes below. [E3] makes it monotonic:
+           the largest value reported so far is a floor. Every value computed is at most the
+           receives done by then, so the floor never passes the true count, and once the
+           channel is quiet the computed value is exact (announcements == drops_oldest) and
+           at least the floor: conservation holds exactly. */
+        /* [E2] acquire: re-reads head after the relaxed [L18] read in positions (so at that
+           position or later) to synchronize with the claims up to it: their [E1]
+           announcements, sequenced before, are seen by the load below. */
+        (void)atomic_load_explicit(&c->lf.head, memory_order_acquire);
+        /* [E2'] relaxed: ordered after [E2] by its acquire; a count, no data. */
+        size_t announced = atomic_load_explicit(&c->m.evictions, memory_order_relaxed);
+        received = pops > announced ? (uint64_t)(pops - announced) : 0;
+        KCHAN__ATOMIC(kchan__count) *floor = (KCHAN__ATOMIC(kchan__count) *)(uintptr_t)&c->m.recvs;
+        /* [E3] relaxed: the floor is a monotonic gauge that only this CAS raises; no data
+           depends on it, and coherence alone keeps one reader's later loads from going back. */
+        kchan__count seen = atomic_load_explicit(floor, memory_order_relaxed);
+        /* [E3'] relaxed both ways: as [E3]. A strong CAS fails only if another reader raised
+           the floor, so each retry finds it strictly higher and below `received`: at most
+           received - seen retries, a bound fixed when we started (wait-free). */
+        while (seen < received && !atomic_compare_exchange_strong_explicit(floor, &seen, (kchan__count)received,
+                                                                           memory_order_relaxed, memory_order_relaxed)) {}
+        if (seen > received) received = seen;
+    }
     /* pops and pushes count modulo the cells the positions tell apart, ring_size laps of
        2^W / one_lap (never reached with a 64-bit size_t; 32-bit: at least 2^30 cells), so
-       sends and recvs are reported modulo the same, never below zero (see LIMITS). */
+       sends and recvs are reported modulo the same (see LIMITS). */
     uint64_t wrap = (uint64_t)c->ring_size << (sizeof(size_t) * CHAR_BIT - c->lf.lap_shift);
     out->sends = ((uint64_t)pushes + out->drops_newest + handed) % wrap;
-    out->recvs = ((uint64_t)pops + wrap - out->drops_oldest % wrap + handed) % wrap;
+    out->recvs = (received + handed) % wrap;
     out->undelivered = gone ? pushes - pops : 0;
     out->len = gone ? 0 : kchan__lf_in_use(c, pops, pushes);
     /* An unlimited list's max_len is sampled: store the length seen now, so that a later

@@ -8,6 +8,8 @@
 #include <pthread.h>
 #include <time.h>
 #include <errno.h>
+#include <sched.h>
+#include <stdatomic.h>
 
 typedef struct { pthread_mutex_t mutex; } test_custom_lock;
 #define KCHAN_CUSTOM_LOCK_T test_custom_lock
@@ -19,6 +21,11 @@ int     kchan_custom_wait(const volatile uint32_t *word, uint32_t expected, int6
 void    kchan_custom_wake_all(const volatile uint32_t *word);
 int64_t kchan_custom_now_ns(void);
 
+/* The yield hook: counted, so test_evict.c can see a spinning lock-free op call it. */
+void    test_custom_yield(void);
+long    test_custom_yields(void);
+
+#define KCHAN_CUSTOM_YIELD() test_custom_yield()
 #define KCHAN_PLATFORM_CUSTOM
 #include "kchan_impl.c"          /* the counting allocator wiring and the implementation */
 
@@ -71,3 +78,11 @@ void kchan_custom_wake_all(const volatile uint32_t *word)
     pthread_cond_broadcast(&sleep_cond);
     pthread_mutex_unlock(&sleep_mutex);
 }
+
+static _Atomic long yield_calls;
+void test_custom_yield(void)
+{
+    atomic_fetch_add_explicit(&yield_calls, 1, memory_order_relaxed);   /* a tally, read by one test */
+    sched_yield();
+}
+long test_custom_yields(void) { return atomic_load_explicit(&yield_calls, memory_order_relaxed); }

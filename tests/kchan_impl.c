@@ -13,7 +13,7 @@ void  test_free(void *p);
 #define KCHAN_MALLOC(sz)     test_malloc(sz)
 #define KCHAN_REALLOC(p, sz) test_realloc((p), (sz))
 #define KCHAN_FREE(p)        test_free(p)
+#define KCHAN_TESTING        /* test points (test_evict.c) and wrap hooks (test_wrap.c) */
 #define KCHAN_IMPLEMENTATION
-#define KCHAN_TESTING
 #include "../kchan.h"
 #include "wrap_hooks.h"

@@ -11,3 +11,5 @@ void    kchan_custom_lock_release(rtos_mutex *l);
 int     kchan_custom_wait(const volatile uint32_t *word, uint32_t expected, int64_t deadline_ns);
 void    kchan_custom_wake_all(const volatile uint32_t *word);
 int64_t kchan_custom_now_ns(void);
+void    rtos_sleep_one_tick(void);                               /* e.g. vTaskDelay(1) */
+#define KCHAN_CUSTOM_YIELD() rtos_sleep_one_tick()   /* lets lower priorities run too */

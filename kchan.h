@@ -3204,7 +3204,11 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
         bool lf_ready = false;
         for (size_t t = 0; t < n && has_lf && !lf_ready; t++) {
             kchan_case *k = &cases[order[t]];
-            lf_ready = k->chan && kchan__is_lf(k->chan) && kchan__case_look_lf(k, &first);
+            if (!k->chan || !kchan__is_lf(k->chan)) continue;
+            lf_ready = kchan__case_look_lf(k, &first);
+            /* An unlimited send always looks ready, but one that just failed to grow waits
+               for memory, not for a partner: not ready (KCHAN_NOMEM below). */
+            if (nomem && k->op == KCHAN_OP_SEND && k->chan->kind == KCHAN__UNLIMITED) lf_ready = false;
         }
         if (lf_ready) {
             kchan__unlock_all(locks, nlocks, &a);

@@ -18,6 +18,7 @@ int compile_c_probe(compile_c_intch *ic, compile_c_pointch *pc)
     kchan_stats st;
     static kchan_counter progress = KCHAN_COUNTER_INIT(0);
     kchan_case cases[2];
+    (void)compile_c_intch_send(ic, 1);   /* (void) discards a result under gcc and clang -Werror */
     cases[0] = compile_c_intch_recv_case(ic, &v);
     cases[1] = compile_c_pointch_send_case(pc, &p);
     int r = kchan_select(cases, 2, 0);

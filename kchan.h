@@ -2495,30 +2495,6 @@ KCHAN__PRIV void kchan__lf_discard(kchan_t *c)
     }
 }
 
-/* Could an op in this direction complete now, or meet CLOSED? The select's re-check after
-   registering: its seq_cst loads are [L6]/[L9] of the Dekker pair. In-flight counts as ready.
-   Head is read first, so the tail read after it is not behind it and len never underflows
-   (read the other way round, a head that overtook the tail read made an empty ring look
-   full). Head is then read again: unchanged, (head, tail) held together at the tail read,
-   so len was the length then; moved, an op completed meanwhile and we say ready, so the
-   caller looks again (a stale "full" would be safe too: the pops that emptied a cell after
-   our first read came after our [L11] and see the waiter at [L10], but it costs a park). */
-KCHAN__PRIV bool kchan__lf_ready(kchan_t *c, int op)
-{
-    /* [L6]/[L9] seq_cst, all three loads after our [L11] store: see kchan__lf_pop /
-       kchan__lf_push. The first head load's acquire part also keeps the tail read from
-       being behind it ([L18]); seq_cst on the second puts it after the tail read in the
-       order the [L7] CASes take, so an equal value means no pop in between. */
-    size_t head = atomic_load_explicit(&c->lf.head, memory_order_seq_cst);
-    KCHAN__TEST_BETWEEN_READS(c);
-    size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_seq_cst);   /* [L6]/[L9] */
-    if (tail & c->lf.mark) return true;
-    if (atomic_load_explicit(&c->lf.head, memory_order_seq_cst) != head) return true;   /* [L6]/[L9] */
-    size_t len = kchan__lf_between(c, head, tail);
-    if (op == KCHAN_OP_RECV) return len != 0;
-    return c->policy != KCHAN_BLOCK || c->kind != KCHAN__BOUNDED || len < c->ring_size;
-}
-
 /* Select's look at a lock-free case: could an op in this direction complete now, or meet
    CLOSED? Decided by head and tail alone, by equality (no count arithmetic): a receive
    waits only while tail == head (an unpinned head; tail's closed bit, or a list head's
@@ -2527,17 +2503,30 @@ KCHAN__PRIV bool kchan__lf_ready(kchan_t *c, int op)
    waits for its copy. The two words read are added to *sum: with the pin bit cleared both
    only grow, so an unchanged sum over a second look proves that every word stood still
    between the two looks (kchan__select's double collect). */
-KCHAN__PRIV bool kchan__lf_look(const kchan_t *c, int op, size_t *sum)
+KCHAN__PRIV bool kchan__lf_look(kchan_t *c, int op, size_t *sum)
 {
     /* [L24] seq_cst, head first: tail, read after, is never behind this head. seq_cst puts
-       both in the single order of the [L3]/[L7] claims, and after a select's registration
-       they are the re-check half of the Dekker pair, as [L6]/[L9] ([L11] then this). */
+       all three loads in the single order of the [L3]/[L7] claims, and after a waiter's or
+       a select's registration they are the re-check half of the Dekker pair, as [L6]/[L9]
+       ([L11] then these). A second head equal to the first means no pop came between the
+       reads, so head and tail describe one instant; a moved head answers "ready" (look
+       again) rather than a stale "full". */
     size_t head = atomic_load_explicit(&c->lf.head, memory_order_seq_cst) & ~c->lf.mark;
+    KCHAN__TEST_BETWEEN_READS(c);
     size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_seq_cst);   /* [L24] */
-    *sum += head + tail;
+    size_t again = atomic_load_explicit(&c->lf.head, memory_order_seq_cst) & ~c->lf.mark;   /* [L24] */
+    *sum += again + tail;                      /* a moved head grows the sum too */
+    if (again != head) return true;
     if (op == KCHAN_OP_RECV) return tail != head;
     if (c->policy != KCHAN_BLOCK || c->kind != KCHAN__BOUNDED) return true;
     return tail != head + c->lf.one_lap;
+}
+
+/* A single op's re-check after registering (kchan__lf_wait): the look above. */
+KCHAN__PRIV bool kchan__lf_ready(kchan_t *c, int op)
+{
+    size_t unused = 0;
+    return kchan__lf_look(c, op, &unused);
 }
 
 KCHAN__PRIV void kchan__lf_stats(const kchan_t *c, kchan_stats *out)

@@ -59,6 +59,7 @@ enum { LK_MAX_P = 4 };
 
 /* Values per producer and run (about half are accepted before the midway close/cancel). */
 #define LK_UNL_PER (LK_TSAN ? 30000 : 50000)
+enum { LK_UNL_BACKLOG = 1024 };  /* elements queued before the midway cancel */
 #define LK_DROP_PER (LK_TSAN ? 20000 : 50000)
 #define LK_BURST_PER 200000
 #define LK_STRESS_ROUNDS 10
@@ -106,6 +107,10 @@ struct lk_state {
     _Atomic unsigned char *gone;  /* [np * per]: times each value went to on_undelivered */
     atomic_long cb_calls, cb_bad;
     kchan_counter accepted;       /* values accepted so far */
+    /* unlimited cancel: from halfway until the cancel is done, consumers with an odd id
+       start no new operation, so the cancel surely finds a backlog to hand back */
+    atomic_int hold;
+    kchan_counter released;       /* 1 once the hold is lifted */
     atomic_int errors;
     char first_error[320];        /* written by the first thread to count an error */
     /* drop-oldest / conflated: the stats poller */
@@ -159,6 +164,7 @@ static lk_state *lk_state_new(int mode, int np, int64_t per)
     s->gone = calloc((size_t)(np * per), 1);
     cr_assert(s->got && s->gone);
     kchan_counter_init(&s->accepted, 0);
+    kchan_counter_init(&s->released, 0);
     return s;
 }
 
@@ -295,6 +301,8 @@ static void *lk_consumer(void *p)
     lf_elem buf[LK_UNL_BATCH];
     while (!lk_failed(s)) {
         lf_stall(&rng, s->mode == LK_UNL_CANCEL);
+        if (a->id % 2 == 1 && atomic_load(&s->hold))
+            while (kchan_counter_wait_ge(&s->released, 1, 10 * LK_MS) == KCHAN_TIMEDOUT && !lk_failed(s)) {}
         uint32_t r = lf_rand(&rng);
         size_t got = 0;
         int rc;
@@ -416,9 +424,18 @@ static void lk_unl_run(int mode, int64_t per, int round)
     int wrc;
     do wrc = kchan_counter_wait_ge(&s->accepted, half, 100 * LK_MS);
     while (wrc == KCHAN_TIMEDOUT && !lk_failed(s) && kchan_now_ns() - t0 < 15000 * LK_MS);
+    /* Cancel: hold half the consumers and let a backlog build (the producers have half their
+       plan left), so that the cancel has something to hand back whatever the scheduler does;
+       the other consumers keep receiving through the cancel. */
+    if (mode == LK_UNL_CANCEL) {
+        atomic_store(&s->hold, 1);
+        while (kchan_len(s->c) < LK_UNL_BACKLOG && !lk_failed(s) && kchan_now_ns() - t0 < 15000 * LK_MS)
+            (void)kchan_counter_wait_ge(&s->accepted, kchan_counter_load(&s->accepted) + 1, LK_MS);
+    }
     int64_t at_close = kchan_counter_load(&s->accepted);
     size_t len_at_close = kchan_len(s->c);
     int crc = mode == LK_UNL_CANCEL ? kchan_cancel(s->c) : kchan_close(s->c);
+    kchan_counter_add(&s->released, 1);
     for (int i = 0; i < LK_UNL_P; i++) t_join(pt[i]);
     for (int i = 0; i < LK_UNL_C; i++) t_join(ct[i]);
     int64_t el = kchan_now_ns() - t0;
@@ -454,7 +471,8 @@ static void lk_unl_run(int mode, int64_t per, int round)
     cr_assert_eq(n_gone, cb);
     cr_assert_eq(received + cb, total);
     if (mode == LK_UNL_CLOSE) cr_assert_eq(cb, 0, "on_undelivered ran %ld times after a plain close", cb);
-    /* the consumers are slow in cancel mode: a backlog of thousands is discarded */
+    /* a backlog of LK_UNL_BACKLOG was held for the cancel; the free consumers cannot drain
+       it in the moment between the len read and the cancel */
     if (mode == LK_UNL_CANCEL) cr_assert_gt(cb, 0, "the cancel handed nothing back (len %zu before it)", len_at_close);
 
     /* Stats after quiescence. */

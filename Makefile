@@ -78,7 +78,8 @@ test: compile-checks lint asan tsan test-platforms reliability-ci run-examples b
 
 stress: stress-soak $(foreach e,$(ENGINES),$(B)/tsan-$(e)/kchan_tests)
 	@for e in $(ENGINES); do echo "== stress / $$e"; \
-	    $(STRESS_ENV) $(B)/tsan-$$e/kchan_tests --jobs=1 --filter='stress/*' || exit 1; done
+	    $(STRESS_ENV) $(B)/tsan-$$e/kchan_tests --jobs=1 --filter='stress/*' || exit 1; \
+	    $(STRESS_ENV) $(B)/tsan-$$e/kchan_tests --jobs=1 --filter='order/*' || exit 1; done
 
 # ---- compile-only checks ----------------------------------------------------------------
 # C and C++ inclusion, KCHAN_STATIC warning-free with both compilers, and a file mixing two

@@ -915,6 +915,7 @@ typedef struct kchan__waiter {
     void *elem;                /* send: the element to take; recv: where to put one */
     int index;
     bool linked;
+    bool sole;                 /* its context's only registration (not a select's) */
 } kchan__waiter;
 
 typedef struct { kchan__waiter *head, *tail; uint32_t count; } kchan__queue;
@@ -1143,6 +1144,31 @@ KCHAN__PRIV kchan__waiter *kchan__take_partner(kchan_t *c, kchan__queue *q, int 
         if (kchan__claim(w, status)) return w;
     }
     return NULL;
+}
+
+/* As kchan__take_partner, but the claimed waiter stays linked at the head of q, keeping its
+   place while the claimer tries to complete its op (the lock-free engine's hand-over, which
+   can fail); the claimer then unlinks it, or gives the claim back with kchan__unclaim. */
+KCHAN__PRIV kchan__waiter *kchan__claim_head(kchan_t *c, kchan__queue *q, int status)
+{
+    kchan__waiter *w;
+    while ((w = q->head) != NULL) {
+        if (kchan__claim(w, status)) return w;
+        kchan__unlink(c, q, w);            /* stale: its owner won elsewhere or withdrew */
+    }
+    return NULL;
+}
+
+/* Give a claim back: the hand-over found the room (element) taken by a newcomer, so the
+   waiter goes on waiting where it was, first in line. Only a sole registration: a select's
+   other registrations may have been dropped as stale while it was claimed. Its owner never
+   notices: it withdraws only under this channel lock (kchan__lf_wait), which the claimer
+   holds from kchan__claim_head to here. */
+KCHAN__PRIV void kchan__unclaim(kchan__waiter *w)
+{
+    /* [W6] relaxed: claim, un-claim and the owner's withdrawal all happen under the channel
+       lock, which orders them; the owner reads nothing the claimer wrote. */
+    atomic_store_explicit(&w->ctx->state, KCHAN__CTX_WAITING, memory_order_relaxed);
 }
 
 KCHAN__PRIV void kchan__defer_release(kchan__after *a, kchan__waiter *w)
@@ -1381,6 +1407,7 @@ KCHAN__PRIV int kchan__wait_one(kchan_t *c, kchan__queue *q, void *elem, int64_t
     w.ctx = &ctx;
     w.elem = elem;
     w.index = 0;
+    w.sole = true;
     kchan__enqueue(c, q, &w);
     kchan__lock_release(&c->lock);
     kchan__finish(a);
@@ -1938,8 +1965,11 @@ static inline void kchan__lf_track_len(kchan_t *c);
 /* After a push (pop) of n elements: if anyone waits on the other side, claim up to n
    waiters and complete their ops for them (Go's and the mutex engine's hand-over, so they
    wake with the op done): a sender's element is pushed, a receiver gets the oldest element.
-   If that fails (another thread was quicker, or the channel closed) the waiter is told
-   KCHAN__RETRY. */
+   Waiters are served oldest first. If a newcomer took the room (element) first, the waiter
+   keeps its place at the head of the queue, still waiting and still counted in
+   waiting_senders (waiting_receivers), so the op that next makes room serves it; a
+   select's registration is told KCHAN__RETRY instead (it goes round), as is every waiter
+   when the channel closed. */
 KCHAN__PRIV void kchan__lf_notify_slow(kchan_t *c, kchan__queue *q, size_t n);
 static inline void kchan__lf_notify(kchan_t *c, kchan__queue *q, size_t n)
 {
@@ -1967,13 +1997,17 @@ KCHAN__PRIV void kchan__lf_notify_slow(kchan_t *c, kchan__queue *q, size_t n)
            those take no lock, so it cannot deadlock, and their backoff reaches kchan__yield
            (KCHAN_CUSTOM_YIELD() on a custom port) so a preempted partner gets to run. A
            ring's peek no longer pins, and evictions no longer lock. */
-        while (n-- > 0 && (w = kchan__take_partner(c, q, KCHAN__RETRY)) != NULL) {
+        while (n-- > 0 && (w = kchan__claim_head(c, q, KCHAN__RETRY)) != NULL) {
             /* Hand-over: a sender's element goes into the room we made; a receiver gets
                the oldest element. ctx->status is ours since the claim; [W3] publishes it. */
             if ((senders ? kchan__lf_put(c, w->elem, 1, &st) : kchan__lf_take(c, w->elem, 1, &st)) == 1) {
                 w->ctx->status = KCHAN_OK;
                 moved++;
+            } else if (st == KCHAN_WOULDBLOCK && w->sole) {
+                kchan__unclaim(w);         /* first in line still; the rest would fail too */
+                break;
             }
+            kchan__unlink(c, q, w);
             kchan__defer_release(&a, w);
         }
         kchan__lock_release(&c->lock);
@@ -2210,17 +2244,84 @@ KCHAN__PRIV bool kchan__lf_hand(kchan_t *c, const void *elem)
     return w != NULL;
 }
 
+/* A receive from a full ring with a sender waiting takes the oldest element and puts the
+   oldest sender's element into the cell it just emptied, in one step no newcomer can get
+   between (Go's recv from a full buffer): it moves tail past that cell before the cell is
+   ever stamped free, so a try_send meanwhile finds the ring full. Without it a newcomer
+   could take the room before the hand-over's push, and a parked sender could be overtaken
+   again and again (tests/test_order.c measures it). Not taken (false) if the ring is not
+   full at that instant, is closed or pinned, or nobody can be claimed: the caller pops and
+   notifies as usual. */
+KCHAN__PRIV bool kchan__lf_swap(kchan_t *c, void *out)
+{
+    kchan__after a;
+    kchan__waiter *w;
+    a.release = NULL;
+    a.cb_chan = NULL;
+    kchan__lock_acquire(&c->lock);
+    if ((w = kchan__claim_head(c, &c->sendq, KCHAN_OK)) == NULL) {
+        kchan__lock_release(&c->lock);
+        return false;
+    }
+    for (;;) {
+        /* [L26] seq_cst: as a pop's [L1] + [L5] and a push's [L6], so that the full ring we
+           act on is one every op agrees on; pairs with [L4] release (the element is there). */
+        size_t head = atomic_load_explicit(&c->lf.head, memory_order_seq_cst);
+        KCHAN__ATOMIC(size_t) *stamp = kchan__lf_stamp(c, head);
+        /* [L26] */
+        if ((head & c->lf.mark) || atomic_load_explicit(stamp, memory_order_seq_cst) != head + 1 ||
+            atomic_load_explicit(&c->lf.tail, memory_order_seq_cst) != head + c->lf.one_lap) {   /* [L26] */
+            kchan__unclaim(w);                 /* not full (or closed, pinned): pop as usual */
+            kchan__lock_release(&c->lock);
+            return false;
+        }
+        /* [L7] seq_cst on success, as in kchan__lf_pop; relaxed on failure (read again). */
+        if (!atomic_compare_exchange_strong_explicit(&c->lf.head, &head, kchan__lf_advance(c, head, 1),
+                                                     memory_order_seq_cst, memory_order_relaxed))
+            continue;                          /* another receiver took it: look again */
+        kchan__move(out, kchan__lf_data(c, head), c->elem_size);
+        size_t tail = head + c->lf.one_lap;    /* the same cell, next lap: still stamped full */
+        /* [L3] seq_cst on success, as in kchan__lf_push; only a close can move tail now (no
+           push can claim a cell stamped full), relaxed on that failure. */
+        if (atomic_compare_exchange_strong_explicit(&c->lf.tail, &tail, kchan__lf_advance(c, tail, 1),
+                                                    memory_order_seq_cst, memory_order_relaxed)) {
+            kchan__move(kchan__lf_data(c, head), w->elem, c->elem_size);
+            /* [L4] release: the sender's element is wholly there, for the pop of the next lap. */
+            atomic_store_explicit(stamp, head + c->lf.one_lap + 1, memory_order_release);
+        } else {
+            /* [L8] release: closed meanwhile: free the cell as a pop does; the sender is
+               told to retry and finds the channel closed. */
+            atomic_store_explicit(stamp, head + c->lf.one_lap, memory_order_release);
+            w->ctx->status = KCHAN__RETRY;
+        }
+        kchan__unlink(c, &c->sendq, w);
+        kchan__defer_release(&a, w);
+        break;
+    }
+    kchan__lock_release(&c->lock);
+    kchan__finish(&a);
+    return true;
+}
+
+/* Hints that kchan__lf_hand (kchan__lf_swap) may find a parked receiver (sender) to serve
+   first. [L23] relaxed: one missed here is found by [L10] after the push (pop), as always. */
+static inline bool kchan__lf_receivers_parked(const kchan_t *c)
+{
+    return atomic_load_explicit(&c->m.waiting_receivers, memory_order_relaxed) != 0;   /* [L23] */
+}
+static inline bool kchan__lf_senders_parked(const kchan_t *c)
+{
+    /* [L23] (a list's senders never wait) */
+    return c->kind != KCHAN__UNLIMITED && atomic_load_explicit(&c->m.waiting_senders, memory_order_relaxed) != 0;
+}
+
 /* send / recv without waiting: the engine's try operations. */
 KCHAN__PRIV int kchan__lf_try(kchan_t *c, int dir, void *elem)
 {
     int st;
     bool list = c->kind == KCHAN__UNLIMITED;
     if (dir == KCHAN__SEND) {
-        /* [L23] relaxed: only a hint that kchan__lf_hand may find someone; a waiter missed
-           here is found by [L10] after the push, as always. */
-        if (atomic_load_explicit(&c->m.waiting_receivers, memory_order_relaxed) != 0 &&
-            kchan__lf_hand(c, elem))
-            return KCHAN_OK;
+        if (kchan__lf_receivers_parked(c) && kchan__lf_hand(c, elem)) return KCHAN_OK;
         if ((!list && kchan__lf_push1(c, elem)) || kchan__lf_put(c, elem, 1, &st)) {
             kchan__lf_pushed(c, 1);
             st = KCHAN_OK;
@@ -2232,6 +2333,7 @@ KCHAN__PRIV int kchan__lf_try(kchan_t *c, int dir, void *elem)
         }
         return st;
     }
+    if (kchan__lf_senders_parked(c) && kchan__lf_swap(c, elem)) return KCHAN_OK;
     if ((!list && kchan__lf_pop1(c, elem)) || kchan__lf_take(c, elem, 1, &st)) {
         kchan__lf_notify(c, &c->sendq, 1);
         return KCHAN_OK;
@@ -2242,35 +2344,53 @@ KCHAN__PRIV int kchan__lf_try(kchan_t *c, int dir, void *elem)
 KCHAN__PRIV bool kchan__lf_ready(kchan_t *c, int op);
 
 /* Register on the channel, look again, park. Returns the claimer's verdict: KCHAN_OK (a
-   partner completed our op for us) or KCHAN__RETRY; else KCHAN_TIMEDOUT, or the result of
-   the last try when a verdict came just as time ran out. A registered op never pushes or
-   pops for itself: a partner may be doing it for us already. */
+   partner completed our op for us) or KCHAN__RETRY (the channel closed); else
+   KCHAN_TIMEDOUT, or the result of the last try when a verdict came just as time ran out.
+   A registered op never pushes or pops for itself: it would overtake older waiters, and a
+   partner may be doing it for us already. */
 KCHAN__PRIV int kchan__lf_wait(kchan_t *c, int dir, void *elem, int64_t deadline)
 {
     kchan__queue *q = dir == KCHAN__SEND ? &c->sendq : &c->recvq;
+    const int op = dir == KCHAN__SEND ? KCHAN_OP_SEND : KCHAN_OP_RECV;
     kchan__ctx ctx;
     kchan__waiter w;
     kchan__ctx_init(&ctx);
     w.ctx = &ctx;
     w.elem = elem;
     w.index = 0;
+    w.sole = true;
     kchan__lock_acquire(&c->lock);
     kchan__enqueue(c, q, &w);                  /* [L11] publishes the waiter */
     kchan__lock_release(&c->lock);
-    int r = KCHAN__RETRY;
-    bool ready = kchan__lf_ready(c, dir == KCHAN__SEND ? KCHAN_OP_SEND : KCHAN_OP_RECV);  /* [L6]/[L9] */
-    if ((ready || kchan__park_after(&ctx, deadline, KCHAN__LF_SPINS, KCHAN__LF_YIELDS) == KCHAN_TIMEDOUT) &&
-        kchan__withdraw(&ctx)) {
+    /* Look again ([L6]/[L9]): room (an element) that came before we were published was
+       missed by its maker's [L10], so hand it out here as that op would have: to the oldest
+       waiter, perhaps us. A hand-over that fails (a newcomer in between, or a partner's
+       copy still in flight) gives the claim back: look again. */
+    for (unsigned step = 0; kchan__lf_ready(c, op); kchan__lf_backoff(&step)) {
+        /* Still linked, seen under the lock, means still waiting: a claim ends (unlinked,
+           or given back) before the claimer unlocks. The state word would not do: a claim
+           seen in flight may yet be given back, and that room would be nobody's. */
         kchan__lock_acquire(&c->lock);
-        if (w.linked) kchan__unlink(c, q, &w);
+        bool waiting = w.linked;
         kchan__lock_release(&c->lock);
-        if (ready) return KCHAN__RETRY;
-        kchan__lf_bump(&c->m.timeouts, 1);
-        return KCHAN_TIMEDOUT;
+        if (!waiting) break;
+        kchan__lf_notify_slow(c, q, 1);
     }
-    (void)kchan__park(&ctx, -1);               /* claimed: wait until the claimer is done ([W3]) */
-    if (ctx.status != KCHAN__RETRY || ready || deadline < 0 || kchan__clock_ns() < deadline)
-        return ctx.status;
+    if (kchan__park_after(&ctx, deadline, KCHAN__LF_SPINS, KCHAN__LF_YIELDS) == KCHAN_TIMEDOUT) {
+        /* Under the lock: a claimer holds it from claim to verdict, so a claim that is
+           still there is final, and one given back (kchan__unclaim) lets us withdraw. */
+        kchan__lock_acquire(&c->lock);
+        bool withdrawn = kchan__withdraw(&ctx);
+        if (withdrawn && w.linked) kchan__unlink(c, q, &w);
+        kchan__lock_release(&c->lock);
+        if (withdrawn) {
+            kchan__lf_bump(&c->m.timeouts, 1);
+            return KCHAN_TIMEDOUT;
+        }
+        (void)kchan__park(&ctx, -1);           /* claimed: wait until the claimer is done ([W3]) */
+    }
+    if (ctx.status != KCHAN__RETRY || deadline < 0 || kchan__clock_ns() < deadline) return ctx.status;
+    int r;
     if ((r = kchan__lf_try(c, dir, elem)) != KCHAN_WOULDBLOCK) return r;   /* told to retry at the deadline */
     kchan__lf_bump(&c->m.timeouts, 1);
     return KCHAN_TIMEDOUT;
@@ -2304,6 +2424,11 @@ KCHAN__PRIV int kchan__lf_send_many(kchan_t *c, const void *elems, size_t n, siz
     int r = KCHAN_OK;
     bool blocked = false;
     while (i < n) {
+        /* Parked receivers get theirs before the ring sees any (no newcomer between). */
+        if (kchan__lf_receivers_parked(c) && kchan__lf_hand(c, kchan__nth(c, elems, i))) {
+            i++;
+            continue;
+        }
         size_t k = kchan__lf_put(c, kchan__nth(c, elems, i), n - i, &r);
         if (k) {
             i += k;
@@ -2338,8 +2463,12 @@ KCHAN__PRIV int kchan__lf_recv_many(kchan_t *c, void *out, size_t max, size_t *g
        could have given before that send (it linearizes there), never the element the send
        is about to evict together with the ones that pushed it out. */
     if (kchan__lf_evicts(c) && max > c->capacity) max = c->capacity;
-    size_t i = kchan__lf_take(c, out, max, &r);
-    if (i == 0) {
+    size_t i = 0;
+    /* Parked senders' elements go into the cells we empty, one by one (no newcomer between). */
+    while (i < max && kchan__lf_senders_parked(c) && kchan__lf_swap(c, kchan__nth(c, out, i))) i++;
+    if (i > 0) {
+        /* served: take what else there is below */
+    } else if ((i = kchan__lf_take(c, out, max, &r)) == 0) {
         if (r == KCHAN_WOULDBLOCK && !kchan__may_wait(timeout_ns)) {
             kchan__lf_bump(&c->m.recv_empty, 1);
             return r;
@@ -3237,6 +3366,7 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
             ws[i].ctx = &ctx;
             ws[i].elem = cases[i].elem;
             ws[i].index = (int)i;
+            ws[i].sole = false;
             kchan__enqueue(c, cases[i].op == KCHAN_OP_SEND ? &c->sendq : &c->recvq, &ws[i]);  /* [L11] */
         }
         kchan__unlock_all(locks, nlocks, &a);

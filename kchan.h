@@ -89,8 +89,11 @@
  *     (dropped, evicted, left at destroy, discarded by cancel), never under a lock.
  *   - stats.cancelled_waiters counts withdrawn select registrations: the cases that lost
  *     and the cases of a select that timed out (single ops count in `timeouts`).
- *   - A select whose only possible case is a send to an unlimited channel that cannot
- *     grow returns KCHAN_NOMEM (nothing happened) rather than waiting for memory.
+ *   - A select with a send to an unlimited channel that cannot grow keeps waiting on its
+ *     other cases and retries the send now and then (nothing signals that memory is
+ *     back: every 1 ms, doubling to 50 ms; each retry withdraws its registrations, counted
+ *     in cancelled_waiters). KCHAN_NOMEM (nothing happened) only if the send still could
+ *     not grow at the deadline and no case completed; at once for a timeout of 0.
  *   - KCHAN_SELECT(...) builds its cases in a compound literal, so a case's status
  *     is not visible afterwards: use it when "received" and "closed" need no
  *     distinction (a done channel); otherwise pass a named kchan_case array.
@@ -3227,6 +3230,18 @@ KCHAN__PRIV size_t kchan__pick(uint16_t *order, size_t t, size_t n, size_t *fixe
     return order[t];
 }
 
+/* A send to an unlimited channel that just failed to grow (the round's `nomem`) waits for
+   memory, not for a partner: though it always looks ready, it is not. Nobody wakes a select
+   when memory comes back, so while it has other cases to wait on it parks at most a poll
+   interval, from KCHAN__NOMEM_POLL_MIN_NS doubling up to KCHAN__NOMEM_POLL_MAX_NS, and goes
+   round (trying the send again) at each. */
+#define KCHAN__NOMEM_POLL_MIN_NS 1000000
+#define KCHAN__NOMEM_POLL_MAX_NS 50000000
+KCHAN__PRIV bool kchan__starved(const kchan_case *k, bool nomem)
+{
+    return nomem && k->op == KCHAN_OP_SEND && k->chan->kind == KCHAN__UNLIMITED;
+}
+
 /* The distinct channels of the cases, sorted by address: the one global lock order. */
 KCHAN__PRIV size_t kchan__lock_order(const kchan_case *cases, size_t n, kchan_t **locks)
 {
@@ -3257,6 +3272,7 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
     uint16_t order[KCHAN_SELECT_MAX];
     size_t nlocks = 0, live = 0, fixed = biased ? n : 0;
     bool has_lf = false;
+    int64_t poll_ns = 0;               /* the last poll interval for a send that cannot grow */
 
     if ((n && !cases) || n > KCHAN_SELECT_MAX) return KCHAN_INVAL;
     for (size_t i = 0; i < n; i++) {
@@ -3330,16 +3346,14 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
             kchan_case *k = &cases[order[t]];
             if (!k->chan || !kchan__is_lf(k->chan)) continue;
             lf_ready = kchan__case_look_lf(k, &first);
-            /* An unlimited send always looks ready, but one that just failed to grow waits
-               for memory, not for a partner: not ready (KCHAN_NOMEM below). */
-            if (nomem && k->op == KCHAN_OP_SEND && k->chan->kind == KCHAN__UNLIMITED) lf_ready = false;
+            if (kchan__starved(k, nomem)) lf_ready = false;   /* waits for memory: polled below */
         }
         if (lf_ready) {
             kchan__unlock_all(locks, nlocks, &a);
             continue;
         }
         bool expired = again && deadline >= 0 && kchan__clock_ns() >= deadline;
-        if (nomem || expired || !kchan__may_wait(timeout_ns)) {
+        if (expired || !kchan__may_wait(timeout_ns)) {
             /* Before saying nothing was ready: a second look (the double collect). Each
                position only grows, so an unchanged sum means that between the two looks
                every lock-free case stood still, not ready, while the locks held the
@@ -3350,8 +3364,8 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
             }
             kchan__unlock_all(locks, nlocks, &a);
             if (second != first) continue;     /* something moved: try the cases again */
-            /* An unlimited send case that cannot grow would wait for memory, not for a
-               partner: report it rather than sleep (nothing happened on any case). */
+            /* Out of time, and this round an unlimited send could not grow: KCHAN_NOMEM
+               (nothing happened on any case), else the plain timeout. */
             return nomem ? KCHAN_NOMEM : expired ? KCHAN_TIMEDOUT : KCHAN_WOULDBLOCK;
         }
 
@@ -3373,18 +3387,30 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
 
         /* Lock-free cases were tried without their locks: look again now that we are
            registered ([L24] of the Dekker pair). A ready one is handled as if its partner
-           had told us to retry it, provided nobody has claimed us meanwhile. */
+           had told us to retry it, provided nobody has claimed us meanwhile. A starved send
+           is ready only if closed (a close before we registered woke nobody). */
         int ready = -1;
         for (size_t t = 0; t < n && has_lf && ready < 0; t++) {
             int i = (int)order[t];
             size_t ignored = 0;
-            if (cases[i].chan && kchan__is_lf(cases[i].chan) && kchan__case_look_lf(&cases[i], &ignored))
+            if (!cases[i].chan || !kchan__is_lf(cases[i].chan)) continue;
+            if (kchan__starved(&cases[i], nomem) ? kchan__closed(cases[i].chan)
+                                                 : kchan__case_look_lf(&cases[i], &ignored))
                 ready = i;
+        }
+        /* A starved send: park no longer than the poll interval. Its timeout is no real one
+           (`expired` above reads the clock against the deadline itself). */
+        int64_t until = deadline;
+        if (nomem) {
+            poll_ns = poll_ns ? poll_ns * 2 : KCHAN__NOMEM_POLL_MIN_NS;
+            if (poll_ns > KCHAN__NOMEM_POLL_MAX_NS) poll_ns = KCHAN__NOMEM_POLL_MAX_NS;
+            int64_t at = kchan__clock_ns() + poll_ns;
+            if (deadline < 0 || at < deadline) until = at;
         }
         int won = -1, r = KCHAN__RETRY;
         if (ready >= 0 && kchan__withdraw(&ctx)) {
             won = ready;
-        } else if (ready < 0 && kchan__park(&ctx, deadline) == KCHAN_TIMEDOUT && kchan__withdraw(&ctx)) {
+        } else if (ready < 0 && kchan__park(&ctx, until) == KCHAN_TIMEDOUT && kchan__withdraw(&ctx)) {
             won = -1;
         } else {
             (void)kchan__park(&ctx, -1);   /* claimed (perhaps just as we timed out): wait for [W3] */
@@ -3405,19 +3431,21 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
             }
             kchan__lock_release(&c->lock);
         }
-        /* Timed out: go round once more, so that KCHAN_TIMEDOUT too is said only after the
-           passes above found nothing ready at one instant, now past the deadline. */
+        /* Timed out (or a starved send's poll is due): go round once more, so that
+           KCHAN_TIMEDOUT too is said only after the passes above found nothing ready at one
+           instant, now past the deadline. */
         if (won < 0) continue;
-        if (r == KCHAN__RETRY && (r = kchan__try_case_lf(&cases[won])) == KCHAN_WOULDBLOCK) {
-            /* Someone else was quicker: the winning registration came to nothing after all,
-               so it counts as withdrawn too. Start over. */
+        if (r == KCHAN__RETRY && ((r = kchan__try_case_lf(&cases[won])) == KCHAN_WOULDBLOCK ||
+                                  r == KCHAN_NOMEM)) {
+            /* Someone else was quicker, or an unlimited list still cannot grow: the winning
+               registration came to nothing after all, so it counts as withdrawn too. Start
+               over (a NOMEM is said, if at all, at the deadline, by the passes above). */
             kchan_t *c = cases[won].chan;
             kchan__lock_acquire(&c->lock);
             kchan__bump(&c->m.cancelled_waiters, 1);
             kchan__lock_release(&c->lock);
             continue;
         }
-        if (r == KCHAN_NOMEM) return KCHAN_NOMEM;   /* an unlimited list that cannot grow */
         cases[won].status = r;
         return won;
     }

@@ -271,6 +271,166 @@ Test(faults, select_send_unlimited_nomem, .timeout = T_TIMEOUT)
     cr_assert_eq(test_alloc_live_blocks(), 0);
 }
 
+/* ---- a select whose unlimited send cannot grow keeps waiting on its other cases ------------ */
+/* An unlimited channel filled to what it holds without growing, with every allocation failing
+   from now on (sticky), and an empty bounded channel: the two channels of the tests below. */
+typedef struct { kchan_t *u, *b; size_t held; } starved;
+
+static starved starved_open(void)
+{
+    starved s = { NULL, kchan_new(sizeof(int64_t), 1), 0 };
+    kchan_opts o = { .capacity = KCHAN_UNLIMITED };
+    cr_assert_not_null(s.b);
+    cr_assert_eq(kchan_create(&s.u, sizeof(int64_t), &o), KCHAN_OK);
+    int64_t v = 7;
+    test_alloc_fail_at(1, 1);
+    /* the mutex engine's array holds nothing yet; the lock-free list has the rest of its
+       first segment: after this, the next send must allocate */
+    while (kchan_try_send(s.u, &v) == KCHAN_OK) cr_assert_lt(++s.held, 1000u, "grew with every allocation failing");
+    cr_assert_eq(kchan_try_send(s.u, &v), KCHAN_NOMEM);
+    return s;
+}
+
+/* Injection off; the held elements (and `extra` more, valued 99) come out of u, nothing else;
+   both destroyed. */
+static void starved_close(starved *s, size_t extra)
+{
+    int64_t w = 0;
+    test_alloc_fail_at(0, 0);
+    for (size_t i = 0; i < s->held; i++) {
+        cr_assert_eq(kchan_try_recv(s->u, &w), KCHAN_OK, "held element %zu lost", i);
+        cr_assert_eq(w, 7);
+    }
+    for (size_t i = 0; i < extra; i++) {
+        cr_assert_eq(kchan_try_recv(s->u, &w), KCHAN_OK, "the select's element was not stored");
+        cr_assert_eq(w, 99);
+    }
+    cr_assert_eq(kchan_try_recv(s->u, &w), kchan_is_closed(s->u) ? KCHAN_CLOSED : KCHAN_WOULDBLOCK,
+                 "the failed send stored something");
+    kchan_destroy(s->u);
+    kchan_destroy(s->b);
+    cr_assert_eq(test_alloc_live_blocks(), 0);
+}
+
+/* Helper thread: once the select is parked (a receiver waits on b), do `what`: send on b,
+   turn allocation failure off, or close u. Gives up when `done` says the select returned. */
+enum { SEND_B, MEMORY_BACK, CLOSE_U };
+typedef struct { kchan_t *b, *u; int what; atomic_int done, saw, rc; } starved_helper;
+
+static void *starved_helper_run(void *p)
+{
+    starved_helper *h = p;
+    int64_t v = 42, give_up = kchan_now_ns() + 10 * 1000000000ll;
+    while (!atomic_load(&h->done) && kchan_now_ns() < give_up) {
+        if (t_stats(h->b).waiting_receivers != 1) { sched_yield(); continue; }
+        atomic_store(&h->saw, 1);
+        if (h->what == MEMORY_BACK) test_alloc_fail_at(0, 0);
+        else if (h->what == CLOSE_U) atomic_store(&h->rc, kchan_close(h->u));
+        else atomic_store(&h->rc, kchan_send(h->b, &v));
+        break;
+    }
+    return NULL;
+}
+
+Test(faults, select_nomem_waits_for_other_case, .timeout = T_TIMEOUT)
+{
+    starved s = starved_open();
+    int64_t v = 99, w = 0;
+    kchan_case k[2] = { { s.u, KCHAN_OP_SEND, &v, -99 }, { s.b, KCHAN_OP_RECV, &w, -99 } };
+    starved_helper h = { .b = s.b, .u = s.u, .what = SEND_B, .rc = -99 };
+    pthread_t t = t_spawn(starved_helper_run, &h);
+    int r = kchan_select(k, 2, 2000000000ll);
+    atomic_store(&h.done, 1);
+    t_join(t);
+    test_alloc_fail_at(0, 0);
+    cr_assert(atomic_load(&h.saw), "the select never waited on its receive (returned %d: %s)",
+              r, r < 0 ? kchan_strerror(r) : "a case");
+    cr_assert_eq(r, 1, "select returned %d (%s), expected the receive", r, r < 0 ? kchan_strerror(r) : "a case");
+    cr_assert_eq(atomic_load(&h.rc), KCHAN_OK);
+    cr_assert_eq(k[1].status, KCHAN_OK);
+    cr_assert_eq(k[0].status, -99);
+    cr_assert_eq(w, 42);
+    starved_close(&s, 0);
+}
+
+Test(faults, select_nomem_at_deadline, .timeout = T_TIMEOUT)
+{
+    starved s = starved_open();
+    int64_t v = 99, w = 0;
+    kchan_case k[2] = { { s.u, KCHAN_OP_SEND, &v, -99 }, { s.b, KCHAN_OP_RECV, &w, -99 } };
+    int64_t t0 = kchan_now_ns();
+    int r = kchan_select(k, 2, 50000000);
+    int64_t elapsed = kchan_now_ns() - t0;
+    test_alloc_fail_at(0, 0);
+    cr_assert_eq(r, KCHAN_NOMEM, "select returned %d (%s)", r, r < 0 ? kchan_strerror(r) : "a case");
+    cr_assert_geq(elapsed, 50000000, "KCHAN_NOMEM after %lld ns, before the 50 ms deadline", (long long)elapsed);
+    cr_assert_eq(k[0].status, -99);
+    cr_assert_eq(k[1].status, -99);
+    cr_assert_eq(t_stats(s.b).waiting_receivers, 0);
+    cr_assert_eq(t_stats(s.u).waiting_senders, 0);
+    /* each poll withdrew one registration per case: it waited registered, and backed off
+       (1, 2, 4 ... ms: a handful of rounds in 50 ms, not a spin) */
+    uint64_t polls = t_stats(s.b).cancelled_waiters;
+    cr_log_info("select_nomem_at_deadline: %llu polls", (unsigned long long)polls);
+    cr_assert(polls >= 1 && polls <= 10, "%llu polls in 50 ms", (unsigned long long)polls);
+    starved_close(&s, 0);
+}
+
+Test(faults, select_nomem_memory_comes_back, .timeout = T_TIMEOUT)
+{
+    starved s = starved_open();
+    int64_t v = 99, w = 0;
+    kchan_case k[2] = { { s.u, KCHAN_OP_SEND, &v, -99 }, { s.b, KCHAN_OP_RECV, &w, -99 } };
+    /* sticky failure, turned off once the select is parked: its polls must find it gone */
+    starved_helper h = { .b = s.b, .u = s.u, .what = MEMORY_BACK, .rc = -99 };
+    pthread_t t = t_spawn(starved_helper_run, &h);
+    int r = kchan_select(k, 2, KCHAN_FOREVER);
+    atomic_store(&h.done, 1);
+    t_join(t);
+    test_alloc_fail_at(0, 0);
+    cr_assert(atomic_load(&h.saw), "the select never waited (returned %d: %s)", r, r < 0 ? kchan_strerror(r) : "a case");
+    cr_assert_eq(r, 0, "select returned %d (%s), expected the send", r, r < 0 ? kchan_strerror(r) : "a case");
+    cr_assert_eq(k[0].status, KCHAN_OK);
+    cr_assert_eq(k[1].status, -99);
+    starved_close(&s, 1);
+}
+
+/* Closing the channel the starved send waits on ends the select: the send says KCHAN_CLOSED. */
+Test(faults, select_nomem_then_close, .timeout = T_TIMEOUT)
+{
+    starved s = starved_open();
+    int64_t v = 99, w = 0;
+    kchan_case k[2] = { { s.u, KCHAN_OP_SEND, &v, -99 }, { s.b, KCHAN_OP_RECV, &w, -99 } };
+    starved_helper h = { .b = s.b, .u = s.u, .what = CLOSE_U, .rc = -99 };
+    pthread_t t = t_spawn(starved_helper_run, &h);
+    int r = kchan_select(k, 2, KCHAN_FOREVER);
+    atomic_store(&h.done, 1);
+    t_join(t);
+    test_alloc_fail_at(0, 0);
+    cr_assert(atomic_load(&h.saw), "the select never waited (returned %d: %s)", r, r < 0 ? kchan_strerror(r) : "a case");
+    cr_assert_eq(atomic_load(&h.rc), KCHAN_OK);
+    cr_assert_eq(r, 0, "select returned %d (%s), expected the send", r, r < 0 ? kchan_strerror(r) : "a case");
+    cr_assert_eq(k[0].status, KCHAN_CLOSED);
+    starved_close(&s, 0);
+}
+
+Test(faults, select_nomem_try_says_nomem_at_once, .timeout = T_TIMEOUT)
+{
+    starved s = starved_open();
+    int64_t v = 99, w = 0;
+    kchan_case k[2] = { { s.u, KCHAN_OP_SEND, &v, -99 }, { s.b, KCHAN_OP_RECV, &w, -99 } };
+    int64_t t0 = kchan_now_ns();
+    int r = kchan_select(k, 2, 0);
+    int64_t elapsed = kchan_now_ns() - t0;
+    test_alloc_fail_at(0, 0);
+    cr_assert_eq(r, KCHAN_NOMEM, "select returned %d (%s)", r, r < 0 ? kchan_strerror(r) : "a case");
+    cr_assert_lt(elapsed, 1000000000, "a try took %lld ns", (long long)elapsed);   /* it never parks */
+    cr_assert_eq(k[0].status, -99);
+    cr_assert_eq(k[1].status, -99);
+    cr_assert_eq(t_stats(s.b).cancelled_waiters, 0, "a try registered");
+    starved_close(&s, 0);
+}
+
 /* With every allocation failing after creation, channels that must not allocate keep working:
    every kind but unlimited, and caller memory channels, through every op and a select. */
 Test(faults, no_allocation_after_create, .timeout = T_TIMEOUT)

@@ -87,6 +87,12 @@
  *     drain what is buffered, then get KCHAN_CLOSED.
  *   - on_undelivered runs once for every accepted element no receiver will get
  *     (dropped, evicted, left at destroy, discarded by cancel), never under a lock.
+ *   - A send takes effect at one instant; from then on it counts in kchan_len, stats.len
+ *     and stats.sends, and a receive gets its element. On the mutex engine that instant is
+ *     inside the channel lock; on the lock-free engine it is the claim of the send's cell,
+ *     before its copy: a receive that comes for that element in between (try_recv too)
+ *     waits out the copy, a few nanoseconds unless the sender is preempted. So counts never
+ *     disagree with what a receive finds (tests/test_evict.c, inflight_send_*).
  *   - stats.cancelled_waiters counts withdrawn select registrations: the cases that lost
  *     and the cases of a select that timed out (single ops count in `timeouts`).
  *   - A select with a send to an unlimited channel that cannot grow keeps waiting on its
@@ -219,7 +225,8 @@ typedef struct kchan_case { kchan_t *chan; int op; void *elem; int status; } kch
 #define KCHAN_STATS_VERSION 1u
 typedef struct kchan_stats {
     uint32_t version;                           /* KCHAN_STATS_VERSION */
-    uint64_t sends;            /* sends that returned KCHAN_OK (a drop-newest send counts) */
+    uint64_t sends;            /* sends that took effect, i.e. return KCHAN_OK (a drop-newest
+                                  send counts); see SEMANTICS for the instant */
     uint64_t recvs;            /* elements received */
     uint64_t drops_newest, drops_oldest;  /* dropped at send / evicted (drop-oldest, conflated) */
     uint64_t undelivered;      /* left at destroy or discarded by cancel (drops not included) */
@@ -322,7 +329,7 @@ KCHAN_DEF int      kchan__create_typed(void *out, size_t elem_size, const kchan_
 /* Test builds only (tests/kchan_impl.c and the suites that define KCHAN_TESTING): when set,
    the lock-free engine calls this at the named points, so a test can hold a thread there
    (tests/test_evict.c). Never set it in production code. */
-enum { KCHAN__TP_PEEK = 1, KCHAN__TP_EVICT, KCHAN__TP_PUSHED };
+enum { KCHAN__TP_PEEK = 1, KCHAN__TP_EVICT, KCHAN__TP_PUSHED, KCHAN__TP_CLAIMED };
 extern void (*kchan__test_point)(const kchan_t *c, int point);
 #endif
 
@@ -1481,8 +1488,10 @@ KCHAN__PRIV int kchan__wait_one(kchan_t *c, kchan__queue *q, void *elem, int64_t
    direct hand-offs, which are counted in m.sends under the lock; drops_newest,
    drops_oldest and undelivered from their own rare paths, so the fast path writes no
    counter; max_len costs one load of head per push until it reaches the capacity (on an
-   unlimited list it is sampled, see kchan__list_pop). kchan_len and
-   kchan_stats_get may count a push whose CAS has landed but whose copy has not. Positions
+   unlimited list it is sampled, see kchan__list_pop). A push takes effect at its CAS
+   (the SEMANTICS note): kchan_len and kchan_stats_get count it from then, before its copy,
+   and a pop that reaches the cell waits out the copy rather than say the ring is empty.
+   Counting only published cells would cost a counter RMW per op or a scan of the cells. Positions
    wrap around size_t (32-bit: after 2^32 / one_lap laps, >= 2^30 cells; 64-bit: never in
    practice); every count taken between two positions (len, trimming, readiness, peek) is
    exact across that wrap (kchan__lf_between; tests/test_wrap.c starts rings just before
@@ -1664,6 +1673,7 @@ KCHAN__PRIV size_t kchan__lf_push(kchan_t *c, const void *elems, size_t n, int *
                on failure: the value read is only the next guess. */
             if (atomic_compare_exchange_weak_explicit(&c->lf.tail, &tail, kchan__lf_advance(c, tail, k),
                                                       memory_order_seq_cst, memory_order_relaxed)) {
+                KCHAN__TEST_POINT(c, KCHAN__TP_CLAIMED);   /* claimed, nothing copied yet */
                 for (size_t j = 0; j < k; j++) {
                     kchan__move(kchan__lf_data(c, tail + j), kchan__nth(c, elems, j), c->elem_size);
                     /* [L4] release: publishes the element; pairs with [L5] acquire in pop. */
@@ -1829,6 +1839,7 @@ KCHAN__PRIV size_t kchan__list_push(kchan_t *c, const void *elems, size_t n, int
             spare = NULL;
             kchan__lf_raise_max(c, kchan__lf_len(c));   /* max_len, sampled once a segment */
         }
+        KCHAN__TEST_POINT(c, KCHAN__TP_CLAIMED);   /* claimed, nothing copied yet */
         for (size_t j = 0; j < k; j++) {
             kchan__move(kchan__seg_data(c, seg, off + j), kchan__nth(c, elems, j), c->elem_size);
             /* [U3] release: publishes the element; pairs with [U6]. An RMW, not a store: a
@@ -2198,6 +2209,7 @@ static inline bool kchan__lf_push1(kchan_t *c, const void *elem)
         !atomic_compare_exchange_strong_explicit(&c->lf.tail, &tail, kchan__lf_advance(c, tail, 1),
                                                  memory_order_seq_cst, memory_order_relaxed))  /* [L3] */
         return false;
+    KCHAN__TEST_POINT(c, KCHAN__TP_CLAIMED);
     kchan__move(kchan__lf_data(c, tail), elem, c->elem_size);
     atomic_store_explicit(stamp, tail + 1, memory_order_release);                   /* [L4] */
     return true;

@@ -448,3 +448,70 @@ static void under_load(size_t cap)
 Test(evict, stats_and_peek_under_load_cap1, .timeout = T_TIMEOUT) { under_load(1); }
 Test(evict, stats_and_peek_under_load_cap3, .timeout = T_TIMEOUT) { under_load(3); }
 Test(evict, stats_and_peek_under_load_conflated, .timeout = T_TIMEOUT) { under_load(KCHAN_CONFLATED); }
+
+/* ---- a send counts from the instant it takes effect (issue 20, item 2) ----
+   Bounded, drop-oldest and unlimited channels, each with one element already in it. On the
+   lock-free engine a try_send is held between the claim of its cell and its copy: len,
+   stats.len and stats.sends already count it (the contract's instant, see kchan.h
+   SEMANTICS), and a try_recv and a peek that come for it then get it once the copy is
+   done, never KCHAN_WOULDBLOCK. On the mutex engine the same ops run one after another. */
+static void inflight_send(size_t cap, kchan_overflow policy)
+{
+    kchan_t *c = ev_chan(cap, policy, NULL);
+    send_ok(c, 1);
+    ev_op send, recv1, recv2, peek;
+#ifdef KCHAN_LOCKFREE
+    hold_at(c, KCHAN__TP_CLAIMED);
+    pthread_t ts = ev_start(&send, c, OP_TRY_SEND, 2);
+    cr_assert(wait_flag(&hold_held, 10000 * EV_MS), "the send never reached its test point");
+    kchan_stats x = t_stats(c);
+    cr_expect_eq(kchan_len(c), 2u, "len %zu with a send past its claim", kchan_len(c));
+    cr_expect_eq(x.len, 2u);
+    cr_expect_eq(x.sends, 2u);
+    recv1.rc = kchan_try_recv(c, &recv1.v);    /* the element before it: no wait */
+    /* A peek, then a try_recv, come for the held send's element: neither may say the
+       channel is empty while it counts one element. (Once the try_recv has claimed the
+       element, as a list's receive does before its copy, the peek may see it gone.) */
+    pthread_t tp = ev_start(&peek, c, OP_PEEK, 0);
+    int64_t end = ev_now() + 100 * EV_MS;
+    while (ev_now() < end && !atomic_load(&peek.done)) sched_yield();
+    cr_expect(!atomic_load(&peek.done) || peek.rc != KCHAN_WOULDBLOCK, "a peek said empty while len was 1");
+    pthread_t tr = ev_start(&recv2, c, OP_TRY_RECV, 0);
+    end = ev_now() + 100 * EV_MS;
+    while (ev_now() < end && !atomic_load(&recv2.done)) sched_yield();
+    cr_expect(!atomic_load(&recv2.done) || recv2.rc != KCHAN_WOULDBLOCK, "a try_recv said empty while len was 1");
+    atomic_store(&hold_release, 1);
+    t_join(ts); t_join(tp); t_join(tr);
+    kchan__test_point = NULL;
+#else
+    send.v = 2;
+    send.rc = kchan_try_send(c, &send.v);
+    kchan_stats x = t_stats(c);
+    cr_expect_eq(kchan_len(c), 2u);
+    cr_expect_eq(x.len, 2u);
+    cr_expect_eq(x.sends, 2u);
+    recv1.rc = kchan_try_recv(c, &recv1.v);
+    peek.rc = kchan_peek(c, &peek.v);
+    recv2.rc = kchan_try_recv(c, &recv2.v);
+#endif
+    cr_expect_eq(send.rc, KCHAN_OK);
+    cr_expect_eq(recv1.rc, KCHAN_OK);
+    cr_expect_eq(recv1.v, 1);
+    cr_expect_eq(recv2.rc, KCHAN_OK, "the try_recv: %s", kchan_strerror(recv2.rc));
+    cr_expect_eq(recv2.v, 2);
+    /* the peek ran beside the try_recv: it saw the element, or (after it) an empty channel */
+    cr_expect(peek.rc == KCHAN_OK ? peek.v == 2 : peek.rc == KCHAN_WOULDBLOCK, "peek: %s, %lld",
+              kchan_strerror(peek.rc), (long long)peek.v);
+    x = t_stats(c);
+    cr_expect_eq(x.sends, 2u);
+    cr_expect_eq(x.recvs, 2u);
+    cr_expect_eq(x.len, 0u);
+    kchan_destroy(c);
+}
+
+Test(evict, inflight_send_counts_from_its_claim_bounded, .timeout = T_TIMEOUT) { inflight_send(4, KCHAN_BLOCK); }
+Test(evict, inflight_send_counts_from_its_claim_drop_oldest, .timeout = T_TIMEOUT) { inflight_send(4, KCHAN_DROP_OLDEST); }
+Test(evict, inflight_send_counts_from_its_claim_unlimited, .timeout = T_TIMEOUT)
+{
+    inflight_send(KCHAN_UNLIMITED, KCHAN_BLOCK);
+}

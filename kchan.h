@@ -329,7 +329,8 @@ KCHAN_DEF int      kchan__create_typed(void *out, size_t elem_size, const kchan_
 /* Test builds only (tests/kchan_impl.c and the suites that define KCHAN_TESTING): when set,
    the lock-free engine calls this at the named points, so a test can hold a thread there
    (tests/test_evict.c). Never set it in production code. */
-enum { KCHAN__TP_PEEK = 1, KCHAN__TP_EVICT, KCHAN__TP_PUSHED, KCHAN__TP_CLAIMED };
+enum { KCHAN__TP_PEEK = 1, KCHAN__TP_EVICT, KCHAN__TP_PUSHED, KCHAN__TP_CLAIMED,
+       KCHAN__TP_WAIT_ENTER, KCHAN__TP_WAIT_REGISTERED, KCHAN__TP_WAIT_PARK, KCHAN__TP_SWAP };
 extern void (*kchan__test_point)(const kchan_t *c, int point);
 #endif
 
@@ -1176,7 +1177,7 @@ KCHAN__PRIV kchan__waiter *kchan__claim_head(kchan_t *c, kchan__queue *q, int st
    holds from kchan__claim_head to here. */
 KCHAN__PRIV void kchan__unclaim(kchan__waiter *w)
 {
-    /* [W6] relaxed: claim, un-claim and the owner's withdrawal all happen under the channel
+    /* [W7] relaxed: claim, un-claim and the owner's withdrawal all happen under the channel
        lock, which orders them; the owner reads nothing the claimer wrote. */
     atomic_store_explicit(&w->ctx->state, KCHAN__CTX_WAITING, memory_order_relaxed);
 }
@@ -1472,10 +1473,15 @@ KCHAN__PRIV int kchan__wait_one(kchan_t *c, kchan__queue *q, void *elem, int64_t
    is a Dekker pair: either the registrant sees the element or room, or the pusher sees the
    waiter and claims it, completing its op for it (the mutex engine's and Go's hand-over):
    the receiver that made room pushes a claimed sender's element, the sender that pushed
-   pops the oldest element into a claimed receiver's buffer. If that fails the waiter is
-   told KCHAN__RETRY, "try again". A registered op never does its own push or pop.
-   A single send that sees a receiver waiting on an empty channel skips the ring and
-   copies straight into the receiver's buffer (kchan__lf_hand), as the mutex engine does.
+   pops the oldest element into a claimed receiver's buffer. Waiters are served in arrival
+   order: if a newcomer took the room (element) first, the claim is given back and the
+   waiter stays first in line (kchan__unclaim; a select's registration is told
+   KCHAN__RETRY, "try again", instead). A registered op never does its own push or pop: a
+   registrant that finds the ring ready serves the oldest waiter. A send that sees a
+   receiver waiting on an empty channel skips the ring and copies straight into the
+   receiver's buffer (kchan__lf_hand), as the mutex engine does; a receive from a full
+   ring with a sender waiting refills the cell it empties with that sender's element
+   before any newcomer can claim it (kchan__lf_swap).
    Only a waiting op, or an op that finds someone waiting, takes the lock.
 
    Progress: push and pop retry a failed CAS only because another op succeeded, but, as in
@@ -2265,56 +2271,62 @@ KCHAN__PRIV bool kchan__lf_hand(kchan_t *c, const void *elem)
    ever stamped free, so a try_send meanwhile finds the ring full. Without it a newcomer
    could take the room before the hand-over's push, and a parked sender could be overtaken
    again and again (tests/test_order.c measures it). Not taken (false) if the ring is not
-   full at that instant, is closed or pinned, or nobody can be claimed: the caller pops and
-   notifies as usual. */
+   full at that instant, or is closed or pinned: the caller pops and notifies as usual. */
 KCHAN__PRIV bool kchan__lf_swap(kchan_t *c, void *out)
 {
     kchan__after a;
-    kchan__waiter *w;
+    kchan__waiter *w = NULL;
     a.release = NULL;
     a.cb_chan = NULL;
     kchan__lock_acquire(&c->lock);
-    if ((w = kchan__claim_head(c, &c->sendq, KCHAN_OK)) == NULL) {
-        kchan__lock_release(&c->lock);
-        return false;
-    }
+    size_t head;
+    KCHAN__ATOMIC(size_t) *stamp;
     for (;;) {
         /* [L26] seq_cst: as a pop's [L1] + [L5] and a push's [L6], so that the full ring we
            act on is one every op agrees on; pairs with [L4] release (the element is there). */
-        size_t head = atomic_load_explicit(&c->lf.head, memory_order_seq_cst);
-        KCHAN__ATOMIC(size_t) *stamp = kchan__lf_stamp(c, head);
+        head = atomic_load_explicit(&c->lf.head, memory_order_seq_cst);
+        stamp = kchan__lf_stamp(c, head);
         /* [L26] */
         if ((head & c->lf.mark) || atomic_load_explicit(stamp, memory_order_seq_cst) != head + 1 ||
             atomic_load_explicit(&c->lf.tail, memory_order_seq_cst) != head + c->lf.one_lap) {   /* [L26] */
-            kchan__unclaim(w);                 /* not full (or closed, pinned): pop as usual */
-            kchan__lock_release(&c->lock);
+            kchan__lock_release(&c->lock);     /* not full (or closed, pinned): pop as usual */
             return false;
         }
         /* [L7] seq_cst on success, as in kchan__lf_pop; relaxed on failure (read again). */
-        if (!atomic_compare_exchange_strong_explicit(&c->lf.head, &head, kchan__lf_advance(c, head, 1),
-                                                     memory_order_seq_cst, memory_order_relaxed))
-            continue;                          /* another receiver took it: look again */
-        kchan__move(out, kchan__lf_data(c, head), c->elem_size);
-        size_t tail = head + c->lf.one_lap;    /* the same cell, next lap: still stamped full */
-        /* [L3] seq_cst on success, as in kchan__lf_push; only a close can move tail now (no
-           push can claim a cell stamped full), relaxed on that failure. */
-        if (atomic_compare_exchange_strong_explicit(&c->lf.tail, &tail, kchan__lf_advance(c, tail, 1),
-                                                    memory_order_seq_cst, memory_order_relaxed)) {
-            kchan__move(kchan__lf_data(c, head), w->elem, c->elem_size);
-            /* [L4] release: the sender's element is wholly there, for the pop of the next lap. */
-            atomic_store_explicit(stamp, head + c->lf.one_lap + 1, memory_order_release);
-        } else {
-            /* [L8] release: closed meanwhile: free the cell as a pop does; the sender is
-               told to retry and finds the channel closed. */
-            atomic_store_explicit(stamp, head + c->lf.one_lap, memory_order_release);
-            w->ctx->status = KCHAN__RETRY;
-        }
-        kchan__unlink(c, &c->sendq, w);
+        if (atomic_compare_exchange_strong_explicit(&c->lf.head, &head, kchan__lf_advance(c, head, 1),
+                                                    memory_order_seq_cst, memory_order_relaxed))
+            break;                             /* else another receiver took it: look again */
+    }
+    KCHAN__TEST_POINT(c, KCHAN__TP_SWAP);      /* head moved, tail not yet: looks empty */
+    kchan__move(out, kchan__lf_data(c, head), c->elem_size);
+    /* The element is ours. Claim the oldest sender (stale registrations are dropped) and
+       move tail over the cell for it: only a close could move tail now, and close takes
+       the lock we hold, so the CAS lands; checked all the same. */
+    size_t tail = head + c->lf.one_lap;        /* the same cell, next lap: still stamped full */
+    bool swapped = false;
+    if ((w = kchan__take_partner(c, &c->sendq, KCHAN_OK)) != NULL &&
+        /* [L3] seq_cst on success, as in kchan__lf_push; relaxed on failure. */
+        atomic_compare_exchange_strong_explicit(&c->lf.tail, &tail, kchan__lf_advance(c, tail, 1),
+                                                memory_order_seq_cst, memory_order_relaxed)) {
+        kchan__move(kchan__lf_data(c, head), w->elem, c->elem_size);
+        /* [L4] release: the sender's element is wholly there, for the pop of the next lap. */
+        atomic_store_explicit(stamp, head + c->lf.one_lap + 1, memory_order_release);
         kchan__defer_release(&a, w);
-        break;
+        swapped = true;
+    } else {
+        /* [L8] release: nobody to serve after all (or closed): free the cell as a pop does. */
+        atomic_store_explicit(stamp, head + c->lf.one_lap, memory_order_release);
+        if (w) {
+            w->ctx->status = KCHAN__RETRY;     /* it retries and finds the channel closed */
+            kchan__defer_release(&a, w);
+        }
     }
     kchan__lock_release(&c->lock);
     kchan__finish(&a);
+    if (swapped)
+        kchan__lf_notify(c, &c->recvq, 1);     /* as after any push: [L10] after our [L3] */
+    else
+        kchan__lf_notify(c, &c->sendq, 1);     /* a plain pop after all: as after any pop */
     return true;
 }
 
@@ -2326,7 +2338,7 @@ static inline bool kchan__lf_receivers_parked(const kchan_t *c)
 }
 static inline bool kchan__lf_senders_parked(const kchan_t *c)
 {
-    /* [L23] (a list's senders never wait) */
+    /* [L23] (kchan__lf_swap is for rings: a list is never full) */
     return c->kind != KCHAN__UNLIMITED && atomic_load_explicit(&c->m.waiting_senders, memory_order_relaxed) != 0;
 }
 
@@ -2374,14 +2386,19 @@ KCHAN__PRIV int kchan__lf_wait(kchan_t *c, int dir, void *elem, int64_t deadline
     w.elem = elem;
     w.index = 0;
     w.sole = true;
+    KCHAN__TEST_POINT(c, KCHAN__TP_WAIT_ENTER);
     kchan__lock_acquire(&c->lock);
     kchan__enqueue(c, q, &w);                  /* [L11] publishes the waiter */
     kchan__lock_release(&c->lock);
+    KCHAN__TEST_POINT(c, KCHAN__TP_WAIT_REGISTERED);
     /* Look again ([L6]/[L9]): room (an element) that came before we were published was
        missed by its maker's [L10], so hand it out here as that op would have: to the oldest
        waiter, perhaps us. A hand-over that fails (a newcomer in between, or a partner's
        copy still in flight) gives the claim back: look again. */
     for (unsigned step = 0; kchan__lf_ready(c, op); kchan__lf_backoff(&step)) {
+        /* Past the deadline, stop serving others: whoever made the room sees every waiter
+           registered before it ([L10]), so we only give up serving ourselves. */
+        if (deadline >= 0 && kchan__clock_ns() >= deadline) break;
         /* Still linked, seen under the lock, means still waiting: a claim ends (unlinked,
            or given back) before the claimer unlocks. The state word would not do: a claim
            seen in flight may yet be given back, and that room would be nobody's. */
@@ -2391,6 +2408,7 @@ KCHAN__PRIV int kchan__lf_wait(kchan_t *c, int dir, void *elem, int64_t deadline
         if (!waiting) break;
         kchan__lf_notify_slow(c, q, 1);
     }
+    KCHAN__TEST_POINT(c, KCHAN__TP_WAIT_PARK);
     if (kchan__park_after(&ctx, deadline, KCHAN__LF_SPINS, KCHAN__LF_YIELDS) == KCHAN_TIMEDOUT) {
         /* Under the lock: a claimer holds it from claim to verdict, so a claim that is
            still there is final, and one given back (kchan__unclaim) lets us withdraw. */

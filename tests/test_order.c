@@ -6,6 +6,7 @@
    the channel's waiting count before the next starts, while a newcomer thread on the other
    core hammers try_send (try_recv) to steal the room (element) that each hand-over needs.
    The three parked values must come out in arrival order whatever the newcomer takes. */
+#define KCHAN_TESTING
 #include "common.h"
 #include <stdint.h>
 #include <stdio.h>
@@ -257,4 +258,87 @@ Test(order, bypass_bound_parked_receiver, .timeout = T_TIMEOUT)
     cr_log_info("bypass, parked receiver: %d rounds, overtaken %lld times in all, at most %lld in one round", rounds,
                 total, worst);
     cr_assert_leq(worst, OR_BYPASS_BOUND, "a parked receiver was overtaken %lld times in one round", worst);
+}
+
+/* ---- a swap's push wakes a receiver that registered before it (review of the swap) ----
+   On a full capacity-1 ring with sender S1 parked, receiver R2 registers (it found the ring
+   empty before S0 filled it), then R1's try_recv swaps: between its head and tail moves
+   the ring looks empty, and R2's re-check falls in there. The swap's push must then notify
+   R2 as every push does ([L10]); before, R2 slept with S1's element in the channel.
+   Lock-free only (test points hold R2 and R1 at those places); the mutex engine runs the
+   same ops one after another. */
+#ifdef KCHAN_LOCKFREE
+static _Atomic(const kchan_t *) sw_chan;
+static atomic_int sw_armed[16], sw_held[16], sw_release[16];
+
+static void sw_hook(const kchan_t *c, int point)
+{
+    int one = 1;
+    if (c != atomic_load(&sw_chan) || point < 0 || point >= 16) return;
+    if (!atomic_compare_exchange_strong(&sw_armed[point], &one, 0)) return;   /* hold once */
+    atomic_store(&sw_held[point], 1);
+    while (!atomic_load(&sw_release[point])) sched_yield();
+}
+
+static void sw_wait_held(int point)
+{
+    int64_t end = kchan_now_ns() + 10000 * OR_MS;
+    while (!atomic_load(&sw_held[point])) {
+        cr_assert_lt(kchan_now_ns(), end, "no thread reached test point %d", point);
+        sched_yield();
+    }
+}
+#endif
+
+typedef struct { kchan_t *c; int64_t v; int rc; } sw_op;
+__attribute__((unused)) static void *sw_recv_timeout(void *p) { sw_op *o = p; o->rc = kchan_recv_timeout(o->c, &o->v, 2000 * OR_MS); return NULL; }
+__attribute__((unused)) static void *sw_try_recv(void *p) { sw_op *o = p; o->rc = kchan_try_recv(o->c, &o->v); return NULL; }
+static void *sw_send(void *p) { sw_op *o = p; o->rc = kchan_send(o->c, &o->v); return NULL; }
+
+Test(order, swap_push_wakes_a_registered_receiver, .timeout = T_TIMEOUT)
+{
+    kchan_t *c = t_chan(sizeof(int64_t), 1);
+    sw_op r2 = { .c = c, .v = -1 }, r1 = { .c = c, .v = -1 }, s1 = { .c = c, .v = 11 };
+    int64_t s0 = 10;
+#ifdef KCHAN_LOCKFREE
+    atomic_store(&sw_chan, c);
+    atomic_store(&sw_armed[KCHAN__TP_WAIT_ENTER], 1);
+    kchan__test_point = sw_hook;
+    pthread_t t2 = t_spawn(sw_recv_timeout, &r2);  /* finds the ring empty, held before registering */
+    sw_wait_held(KCHAN__TP_WAIT_ENTER);
+    cr_assert_eq(kchan_try_send(c, &s0), KCHAN_OK);   /* S0 fills the ring; nobody registered yet */
+    pthread_t ts = t_spawn(sw_send, &s1);             /* S1 parks */
+    t_wait_senders(c, 1);
+    atomic_store(&sw_armed[KCHAN__TP_WAIT_REGISTERED], 1);
+    atomic_store(&sw_release[KCHAN__TP_WAIT_ENTER], 1);
+    sw_wait_held(KCHAN__TP_WAIT_REGISTERED);          /* R2 registered, not yet looked again */
+    atomic_store(&sw_armed[KCHAN__TP_SWAP], 1);
+    pthread_t t1 = t_spawn(sw_try_recv, &r1);         /* R1 swaps: held with head moved */
+    sw_wait_held(KCHAN__TP_SWAP);
+    atomic_store(&sw_release[KCHAN__TP_WAIT_PARK], 1);  /* only noted, not held */
+    atomic_store(&sw_armed[KCHAN__TP_WAIT_PARK], 1);
+    atomic_store(&sw_release[KCHAN__TP_WAIT_REGISTERED], 1);
+    sw_wait_held(KCHAN__TP_WAIT_PARK);                /* R2's look saw head == tail: it parks */
+    atomic_store(&sw_release[KCHAN__TP_SWAP], 1);
+    t_join(t1);
+    t_join(t2);
+    t_join(ts);
+    kchan__test_point = NULL;
+#else
+    r2.rc = kchan_try_recv(c, &r2.v);                 /* empty */
+    cr_assert_eq(r2.rc, KCHAN_WOULDBLOCK);
+    cr_assert_eq(kchan_try_send(c, &s0), KCHAN_OK);
+    pthread_t ts = t_spawn(sw_send, &s1);
+    t_wait_senders(c, 1);
+    r1.rc = kchan_try_recv(c, &r1.v);
+    r2.rc = kchan_recv_timeout(c, &r2.v, 2000 * OR_MS);
+    t_join(ts);
+#endif
+    cr_expect_eq(r1.rc, KCHAN_OK);
+    cr_expect_eq(r1.v, 10);
+    cr_expect_eq(s1.rc, KCHAN_OK);
+    cr_expect_eq(r2.rc, KCHAN_OK, "the registered receiver: %s with %zu element(s) in the channel",
+                 kchan_strerror(r2.rc), kchan_len(c));
+    cr_expect_eq(r2.v, 11);
+    kchan_destroy(c);
 }

@@ -1,10 +1,19 @@
 # kchan: `make demo` runs the main example, `make test` runs everything that must stay green.
 #
-# make test     compile checks (C, C++, KCHAN_STATIC, type mismatch must fail), lint, then the
-#               Criterion suite for every engine under ASan+UBSan and under TSan, then examples
+# make demo     installs what the demo lacks (a C compiler, libc6-dev, libstb-dev), then runs it
+# make test     installs what the gate lacks (TEST_PKGS below), then compile checks (C, C++,
+#               KCHAN_STATIC, type mismatch must fail), lint, the Criterion suite for every
+#               engine under ASan+UBSan and under TSan, platforms, fuzz, examples
+# make check    the fast inner loop: lint, then the contract suites (all but CHECK_SKIP) on
+#               both engines under ASan+UBSan (about 1-2 minutes from a clean build dir)
 # make asan     the suite under ASan+UBSan only     make tsan    under TSan only
 # make stress   the long soaks (not part of make test)
 # make lint     every memory_order_ use (outside preprocessor lines) has a comment within the three lines above
+#
+# Packages: demo, check and test first run .ci/deps, which asks dpkg-query about each Debian
+# package they need and, only if one is missing, runs apt-get update + apt-get install of the
+# missing ones (as root; otherwise it stops with one line naming them). Nothing missing: no
+# apt-get, a few milliseconds. KCHAN_NO_DEPS=1 skips it if you manage packages yourself.
 
 CC      ?= cc
 SANCC   ?= clang
@@ -42,21 +51,43 @@ EXTRA_tsan := tests/tsan_criterion_fix.c
 STRESS_ENV := KCHAN_STRESS=1
 B := build
 
-.PHONY: all test asan tsan stress lint demo examples compile-checks clean run-examples
+# ---- Debian packages each entry point needs (.ci/deps installs the missing ones) ---------------
+DEPS       := sh .ci/deps
+DEMO_PKGS  := libstb-dev libc6-dev $(if $(shell command -v $(CC) 2>/dev/null),,gcc)
+CHECK_PKGS := libstb-dev libc6-dev clang libclang-rt-dev libcriterion-dev
+TEST_PKGS  := libstb-dev libc6-dev libcriterion-dev clang libclang-rt-dev make gcc g++ pkg-config \
+              gcc-multilib qemu-user gcc-mingw-w64-x86-64 wine64 gcc-arm-none-eabi libnewlib-arm-none-eabi
+
+.PHONY: all test test-gate check check-run asan tsan stress lint demo run-demo examples compile-checks clean run-examples
 all: demo
 
 # ---- the suite, per sanitizer x engine -------------------------------------------------
+# One object per test file, so that make -j compiles them side by side, an edited test file
+# rebuilds alone, and make check's binary (every suite but CHECK_SKIP) shares them with make test's.
+TEST_HDRS  := $(wildcard tests/*.h)
+CHECK_SKIP := stress lfkinds lfring lin select_race wrap
+CHECK_SRCS := $(filter-out $(patsubst %,tests/test_%.c,$(CHECK_SKIP)),$(TEST_SRCS))
 define suite
-$(B)/$(1)-$(2)/kchan_tests: $(TEST_SRCS) $(EXTRA_$(1)) $(call impl_of,$(2)) tests/kchan_impl.c tests/alloc_hooks.c tests/alloc_hooks.h tests/common.h tests/lfharness.h tests/wrap_hooks.h tests/wrap_cases.h kchan.h
+$(B)/$(1)-$(2)/%.o: tests/%.c $(TEST_HDRS) kchan.h
 	@mkdir -p $$(@D)
-	$(SANCC) $(WARN) $($(3)) $(STB_INC) $(VFLAGS_$(2)) -c $(call impl_of,$(2)) -o $$(@D)/kchan_impl.o
-	$(SANCC) $(WARN) $($(3)) $(TEST_DEFS) -c tests/alloc_hooks.c -o $$(@D)/alloc_hooks.o
-	$(SANCC) $(WARN) $($(3)) $(TEST_DEFS) $(VFLAGS_$(2)) $(TEST_SRCS) $(EXTRA_$(1)) $$(@D)/kchan_impl.o $$(@D)/alloc_hooks.o \
-	    -o $$@ -lcriterion $(LDLIBS)
-.PHONY: run-$(1)-$(2)
+	$(SANCC) $(WARN) $($(3)) $(TEST_DEFS) $(VFLAGS_$(2)) -c $$< -o $$@
+$(B)/$(1)-$(2)/kchan_impl.o: $(call impl_of,$(2)) tests/kchan_impl.c kchan.h
+	@mkdir -p $$(@D)
+	$(SANCC) $(WARN) $($(3)) $(STB_INC) $(VFLAGS_$(2)) -c $(call impl_of,$(2)) -o $$@
+$(B)/$(1)-$(2)/alloc_hooks.o: tests/alloc_hooks.c tests/alloc_hooks.h
+	@mkdir -p $$(@D)
+	$(SANCC) $(WARN) $($(3)) $(TEST_DEFS) -c tests/alloc_hooks.c -o $$@
+$(B)/$(1)-$(2)/kchan_tests: $(patsubst tests/%.c,$(B)/$(1)-$(2)/%.o,$(TEST_SRCS) $(EXTRA_$(1))) $(B)/$(1)-$(2)/kchan_impl.o $(B)/$(1)-$(2)/alloc_hooks.o
+	$(SANCC) $($(3)) $$^ -o $$@ -lcriterion $(LDLIBS)
+$(B)/$(1)-$(2)/check_tests: $(patsubst tests/%.c,$(B)/$(1)-$(2)/%.o,$(CHECK_SRCS) $(EXTRA_$(1))) $(B)/$(1)-$(2)/kchan_impl.o $(B)/$(1)-$(2)/alloc_hooks.o
+	$(SANCC) $($(3)) $$^ -o $$@ -lcriterion $(LDLIBS)
+.PHONY: run-$(1)-$(2) run-check-$(1)-$(2)
 run-$(1)-$(2): $(B)/$(1)-$(2)/kchan_tests
 	@echo "== $(1) / $(2)"
 	$(4) $(B)/$(1)-$(2)/kchan_tests --jobs=2
+run-check-$(1)-$(2): $(B)/$(1)-$(2)/check_tests
+	@echo "== check / $(1) / $(2)"
+	$(4) $(B)/$(1)-$(2)/check_tests --jobs=2
 endef
 
 $(foreach v,$(ENGINES) $(PLATFORM_VARIANTS),$(eval $(call suite,asan,$(v),ASAN_FLAGS,$(ASAN_ENV))))
@@ -73,8 +104,21 @@ test-c11: $(foreach e,$(ENGINES),run-asan-$(e)-c11)
 test-custom: $(foreach e,$(ENGINES),run-asan-$(e)-custom)
 .PHONY: test-posix test-c11 test-custom
 
-test: compile-checks lint asan tsan test-platforms reliability-ci run-examples bench-quick
+# The entry points install what they lack first (.ci/deps), then run their targets in a second
+# make, so that nothing is built before the packages are there, even under make -j.
+test:
+	@$(DEPS) $(TEST_PKGS)
+	@$(MAKE) --no-print-directory test-gate
+test-gate: compile-checks lint asan tsan test-platforms reliability-ci run-examples bench-quick
 	@echo "make test: all green"
+
+# Both engines' binaries build and run side by side (-j$(CHECK_JOBS) unless make -j was given).
+CHECK_JOBS ?= 2
+check:
+	@$(DEPS) $(CHECK_PKGS)
+	@$(MAKE) --no-print-directory $(if $(filter -j%,$(MAKEFLAGS)),,-j$(CHECK_JOBS)) -Otarget check-run
+check-run: lint $(foreach e,$(ENGINES),run-check-asan-$(e))
+	@echo "make check: green (make test is the full gate)"
 
 stress: stress-soak $(foreach e,$(ENGINES),$(B)/tsan-$(e)/kchan_tests)
 	@for e in $(ENGINES); do echo "== stress / $$e"; \
@@ -96,7 +140,7 @@ compile-checks: kchan.h
 	 else echo "ok: mixing two channel types is a compile error"; fi
 
 # ---- platforms: Windows under wine, 32-bit, bare metal, C++, embedded cross builds ---------
-# Each names the Debian package that provides a missing tool (.ci/run installs them).
+# Each names the Debian package that provides a missing tool (make test installs them first).
 need = @command -v $(1) >/dev/null 2>&1 || { echo "missing $(1): install the Debian package $(2)"; exit 1; }
 MINGW := x86_64-w64-mingw32-gcc
 WINE  := wine
@@ -207,7 +251,10 @@ bench: $(B)/bench/kchan_bench
 bench-quick: $(B)/bench/kchan_bench
 	$(B)/bench/kchan_bench --quick --reps 1
 
-demo: $(B)/examples/02_pipeline
+demo:
+	@$(DEPS) $(DEMO_PKGS)
+	@$(MAKE) --no-print-directory run-demo
+run-demo: $(B)/examples/02_pipeline
 	$(B)/examples/02_pipeline
 
 clean:

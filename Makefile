@@ -3,12 +3,14 @@
 # make demo     installs what the demo lacks (a C compiler, libc6-dev, libstb-dev), then runs it
 # make test     installs what the gate lacks (TEST_PKGS below), then compile checks (C, C++,
 #               KCHAN_STATIC, type mismatch must fail), lint, the Criterion suite for every
-#               engine under ASan+UBSan and under TSan, platforms, fuzz, examples
+#               engine under ASan+UBSan and under TSan, platforms, fuzz, examples, install-check
 # make check    the fast inner loop: lint, then the contract suites (all but CHECK_SKIP) on
 #               both engines under ASan+UBSan (about 1-2 minutes from a clean build dir)
 # make asan     the suite under ASan+UBSan only     make tsan    under TSan only
 # make stress   the long soaks (not part of make test)
 # make lint     every memory_order_ use (outside preprocessor lines) has a comment within the three lines above
+# make install  kchan.h into $(PREFIX)/include, kchan.pc into $(PREFIX)/share/pkgconfig
+#               (PREFIX=/usr/local, DESTDIR honoured); make uninstall removes both
 #
 # Packages: demo, check and test first run .ci/deps, which asks dpkg-query about each Debian
 # package they need and, only if one is missing, runs apt-get update + apt-get install of the
@@ -109,7 +111,7 @@ test-custom: $(foreach e,$(ENGINES),run-asan-$(e)-custom)
 test:
 	@$(DEPS) $(TEST_PKGS)
 	@$(MAKE) --no-print-directory test-gate
-test-gate: compile-checks lint asan tsan test-platforms reliability-ci run-examples bench-quick
+test-gate: compile-checks lint asan tsan test-platforms reliability-ci run-examples bench-quick install-check
 	@echo "make test: all green"
 
 # Both engines' binaries build and run side by side (-j$(CHECK_JOBS) unless make -j was given).
@@ -256,6 +258,54 @@ demo:
 	@$(MAKE) --no-print-directory run-demo
 run-demo: $(B)/examples/02_pipeline
 	$(B)/examples/02_pipeline
+
+# ---- install: the header and a pkg-config file -------------------------------------------
+# The version comes from kchan.h: KCHAN_VERSION_MAJOR/MINOR/PATCH if it defines them, else the
+# "vX.Y" on its first line. kchan.pc pulls in stb's include dir (kchan.h includes stb_ds.h for
+# unlimited channels) through Requires.private when the system has stb.pc (Debian does), so
+# `pkg-config --cflags kchan` gives it without `--libs` adding stb's unrelated -lstb;
+# otherwise the stb dir found at install time goes into Cflags.
+PREFIX     ?= /usr/local
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(PREFIX)/share/pkgconfig
+version_part = $(shell sed -n 's/^[ \t]*[#][ \t]*define[ \t][ \t]*KCHAN_VERSION_$(1)[ \t][^0-9]*\([0-9][0-9]*\).*/\1/p' kchan.h | head -n 1)
+version_mmp = $(if $(and $(1),$(2),$(3)),$(1).$(2).$(3))
+KCHAN_VERSION = $(or $(call version_mmp,$(call version_part,MAJOR),$(call version_part,MINOR),$(call version_part,PATCH)),$(shell sed -n '1s/.*[ \t]v\([0-9][0-9.]*\).*/\1/p' kchan.h))
+HAVE_STB_PC = $(shell pkg-config --exists stb 2>/dev/null && echo yes)
+.PHONY: install uninstall install-check
+install: kchan.h kchan.pc.in
+	@test -n "$(KCHAN_VERSION)" || { echo "install: no version found in kchan.h"; exit 1; }
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 kchan.h $(DESTDIR)$(INCLUDEDIR)/kchan.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@INCLUDEDIR@|$(if $(filter $(PREFIX)/include,$(INCLUDEDIR)),$${prefix}/include,$(INCLUDEDIR))|' \
+	    -e 's|@VERSION@|$(KCHAN_VERSION)|' \
+	    -e 's|@STB_REQUIRES@|$(if $(HAVE_STB_PC),Requires.private: stb)|' \
+	    -e 's|@STB_CFLAGS@|$(if $(HAVE_STB_PC),, $(STB_INC))|' kchan.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/kchan.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/kchan.pc
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/kchan.h $(DESTDIR)$(PKGCONFIGDIR)/kchan.pc
+
+# make test's packaging check: a DESTDIR install lands under DESTDIR with the real prefix in
+# kchan.pc, and uninstall takes it back; an install into a scratch PREFIX compiles and runs
+# tests/install_check.c (an unlimited channel, so stb_ds is needed) with nothing but
+# `pkg-config --cflags --libs kchan` pointed at that kchan.pc.
+IC := $(abspath $(B))/install-check
+install-check: tests/install_check.c
+	@rm -rf $(IC) && mkdir -p $(IC)
+	@$(MAKE) --no-print-directory install DESTDIR=$(IC)/stage PREFIX=/usr/local INCLUDEDIR=/usr/local/include PKGCONFIGDIR=/usr/local/share/pkgconfig >/dev/null
+	@test -f $(IC)/stage/usr/local/include/kchan.h && test -f $(IC)/stage/usr/local/share/pkgconfig/kchan.pc || \
+	    { echo "install-check: DESTDIR install put nothing under $(IC)/stage/usr/local"; exit 1; }
+	@grep -qx 'prefix=/usr/local' $(IC)/stage/usr/local/share/pkgconfig/kchan.pc || \
+	    { echo "install-check: kchan.pc must name PREFIX, not DESTDIR"; exit 1; }
+	@$(MAKE) --no-print-directory uninstall DESTDIR=$(IC)/stage PREFIX=/usr/local INCLUDEDIR=/usr/local/include PKGCONFIGDIR=/usr/local/share/pkgconfig >/dev/null
+	@! test -e $(IC)/stage/usr/local/include/kchan.h && ! test -e $(IC)/stage/usr/local/share/pkgconfig/kchan.pc || \
+	    { echo "install-check: uninstall left files behind"; exit 1; }
+	@$(MAKE) --no-print-directory install DESTDIR= PREFIX=$(IC)/prefix INCLUDEDIR=$(IC)/prefix/include PKGCONFIGDIR=$(IC)/prefix/share/pkgconfig >/dev/null
+	@flags=$$(PKG_CONFIG_PATH=$(IC)/prefix/share/pkgconfig pkg-config --cflags --libs kchan) || exit 1; \
+	 ver=$$(PKG_CONFIG_PATH=$(IC)/prefix/share/pkgconfig pkg-config --modversion kchan); \
+	 echo "install-check: kchan $$ver: cc tests/install_check.c $$flags"; \
+	 cp tests/install_check.c $(IC)/main.c && cd $(IC) && \
+	 $(CC) $(WARN) -O1 main.c -o main $$flags && ./main
 
 clean:
 	rm -rf $(B)

@@ -1,10 +1,21 @@
 # kchan: `make demo` runs the main example, `make test` runs everything that must stay green.
 #
-# make test     compile checks (C, C++, KCHAN_STATIC, type mismatch must fail), lint, then the
-#               Criterion suite for every engine under ASan+UBSan and under TSan, then examples
+# make demo     installs what the demo lacks (a C compiler, libc6-dev, libstb-dev), then runs it
+# make test     installs what the gate lacks (TEST_PKGS below), then compile checks (C, C++,
+#               KCHAN_STATIC, type mismatch must fail), lint, the Criterion suite for every
+#               engine under ASan+UBSan and under TSan, platforms, fuzz, examples, install-check
+# make check    the fast inner loop: lint, then the contract suites (all but CHECK_SKIP) on
+#               both engines under ASan+UBSan (about 1-2 minutes from a clean build dir)
 # make asan     the suite under ASan+UBSan only     make tsan    under TSan only
 # make stress   the long soaks (not part of make test)
 # make lint     every memory_order_ use (outside preprocessor lines) has a comment within the three lines above
+# make install  kchan.h into $(PREFIX)/include, kchan.pc into $(PREFIX)/share/pkgconfig
+#               (PREFIX=/usr/local, DESTDIR honoured); make uninstall removes both
+#
+# Packages: demo, check and test first run .ci/deps, which asks dpkg-query about each Debian
+# package they need and, only if one is missing, runs apt-get update + apt-get install of the
+# missing ones (as root; otherwise it stops with one line naming them). Nothing missing: no
+# apt-get, a few milliseconds. KCHAN_NO_DEPS=1 skips it if you manage packages yourself.
 
 CC      ?= cc
 SANCC   ?= clang
@@ -42,21 +53,43 @@ EXTRA_tsan := tests/tsan_criterion_fix.c
 STRESS_ENV := KCHAN_STRESS=1
 B := build
 
-.PHONY: all test asan tsan stress lint demo examples compile-checks clean run-examples
+# ---- Debian packages each entry point needs (.ci/deps installs the missing ones) ---------------
+DEPS       := sh .ci/deps
+DEMO_PKGS  := libstb-dev libc6-dev $(if $(shell command -v $(CC) 2>/dev/null),,gcc)
+CHECK_PKGS := libstb-dev libc6-dev clang libclang-rt-dev libcriterion-dev
+TEST_PKGS  := libstb-dev libc6-dev libcriterion-dev clang libclang-rt-dev make gcc g++ pkg-config \
+              gcc-multilib qemu-user gcc-mingw-w64-x86-64 wine64 gcc-arm-none-eabi libnewlib-arm-none-eabi
+
+.PHONY: all test test-gate check check-run asan tsan stress lint demo run-demo examples compile-checks clean run-examples
 all: demo
 
 # ---- the suite, per sanitizer x engine -------------------------------------------------
+# One object per test file, so that make -j compiles them side by side, an edited test file
+# rebuilds alone, and make check's binary (every suite but CHECK_SKIP) shares them with make test's.
+TEST_HDRS  := $(wildcard tests/*.h)
+CHECK_SKIP := stress lfkinds lfring lin select_race wrap
+CHECK_SRCS := $(filter-out $(patsubst %,tests/test_%.c,$(CHECK_SKIP)),$(TEST_SRCS))
 define suite
-$(B)/$(1)-$(2)/kchan_tests: $(TEST_SRCS) $(EXTRA_$(1)) $(call impl_of,$(2)) tests/kchan_impl.c tests/alloc_hooks.c tests/alloc_hooks.h tests/common.h tests/lfharness.h tests/wrap_hooks.h tests/wrap_cases.h kchan.h
+$(B)/$(1)-$(2)/%.o: tests/%.c $(TEST_HDRS) kchan.h
 	@mkdir -p $$(@D)
-	$(SANCC) $(WARN) $($(3)) $(STB_INC) $(VFLAGS_$(2)) -c $(call impl_of,$(2)) -o $$(@D)/kchan_impl.o
-	$(SANCC) $(WARN) $($(3)) $(TEST_DEFS) -c tests/alloc_hooks.c -o $$(@D)/alloc_hooks.o
-	$(SANCC) $(WARN) $($(3)) $(TEST_DEFS) $(VFLAGS_$(2)) $(TEST_SRCS) $(EXTRA_$(1)) $$(@D)/kchan_impl.o $$(@D)/alloc_hooks.o \
-	    -o $$@ -lcriterion $(LDLIBS)
-.PHONY: run-$(1)-$(2)
+	$(SANCC) $(WARN) $($(3)) $(TEST_DEFS) $(VFLAGS_$(2)) -c $$< -o $$@
+$(B)/$(1)-$(2)/kchan_impl.o: $(call impl_of,$(2)) tests/kchan_impl.c kchan.h
+	@mkdir -p $$(@D)
+	$(SANCC) $(WARN) $($(3)) $(STB_INC) $(VFLAGS_$(2)) -c $(call impl_of,$(2)) -o $$@
+$(B)/$(1)-$(2)/alloc_hooks.o: tests/alloc_hooks.c tests/alloc_hooks.h
+	@mkdir -p $$(@D)
+	$(SANCC) $(WARN) $($(3)) $(TEST_DEFS) -c tests/alloc_hooks.c -o $$@
+$(B)/$(1)-$(2)/kchan_tests: $(patsubst tests/%.c,$(B)/$(1)-$(2)/%.o,$(TEST_SRCS) $(EXTRA_$(1))) $(B)/$(1)-$(2)/kchan_impl.o $(B)/$(1)-$(2)/alloc_hooks.o
+	$(SANCC) $($(3)) $$^ -o $$@ -lcriterion $(LDLIBS)
+$(B)/$(1)-$(2)/check_tests: $(patsubst tests/%.c,$(B)/$(1)-$(2)/%.o,$(CHECK_SRCS) $(EXTRA_$(1))) $(B)/$(1)-$(2)/kchan_impl.o $(B)/$(1)-$(2)/alloc_hooks.o
+	$(SANCC) $($(3)) $$^ -o $$@ -lcriterion $(LDLIBS)
+.PHONY: run-$(1)-$(2) run-check-$(1)-$(2)
 run-$(1)-$(2): $(B)/$(1)-$(2)/kchan_tests
 	@echo "== $(1) / $(2)"
 	$(4) $(B)/$(1)-$(2)/kchan_tests --jobs=2
+run-check-$(1)-$(2): $(B)/$(1)-$(2)/check_tests
+	@echo "== check / $(1) / $(2)"
+	$(4) $(B)/$(1)-$(2)/check_tests --jobs=2
 endef
 
 $(foreach v,$(ENGINES) $(PLATFORM_VARIANTS),$(eval $(call suite,asan,$(v),ASAN_FLAGS,$(ASAN_ENV))))
@@ -73,8 +106,21 @@ test-c11: $(foreach e,$(ENGINES),run-asan-$(e)-c11)
 test-custom: $(foreach e,$(ENGINES),run-asan-$(e)-custom)
 .PHONY: test-posix test-c11 test-custom
 
-test: compile-checks lint asan tsan test-platforms reliability-ci run-examples bench-quick
+# The entry points install what they lack first (.ci/deps), then run their targets in a second
+# make, so that nothing is built before the packages are there, even under make -j.
+test:
+	@$(DEPS) $(TEST_PKGS)
+	@$(MAKE) --no-print-directory test-gate
+test-gate: compile-checks lint asan tsan test-platforms reliability-ci run-examples bench-quick install-check
 	@echo "make test: all green"
+
+# Both engines' binaries build and run side by side (-j$(CHECK_JOBS) unless make -j was given).
+CHECK_JOBS ?= 2
+check:
+	@$(DEPS) $(CHECK_PKGS)
+	@$(MAKE) --no-print-directory $(if $(filter -j%,$(MAKEFLAGS)),,-j$(CHECK_JOBS)) -Otarget check-run
+check-run: lint $(foreach e,$(ENGINES),run-check-asan-$(e))
+	@echo "make check: green (make test is the full gate)"
 
 stress: stress-soak $(foreach e,$(ENGINES),$(B)/tsan-$(e)/kchan_tests)
 	@for e in $(ENGINES); do echo "== stress / $$e"; \
@@ -96,7 +142,7 @@ compile-checks: kchan.h
 	 else echo "ok: mixing two channel types is a compile error"; fi
 
 # ---- platforms: Windows under wine, 32-bit, bare metal, C++, embedded cross builds ---------
-# Each names the Debian package that provides a missing tool (.ci/run installs them).
+# Each names the Debian package that provides a missing tool (make test installs them first).
 need = @command -v $(1) >/dev/null 2>&1 || { echo "missing $(1): install the Debian package $(2)"; exit 1; }
 MINGW := x86_64-w64-mingw32-gcc
 WINE  := wine
@@ -207,8 +253,59 @@ bench: $(B)/bench/kchan_bench
 bench-quick: $(B)/bench/kchan_bench
 	$(B)/bench/kchan_bench --quick --reps 1
 
-demo: $(B)/examples/02_pipeline
+demo:
+	@$(DEPS) $(DEMO_PKGS)
+	@$(MAKE) --no-print-directory run-demo
+run-demo: $(B)/examples/02_pipeline
 	$(B)/examples/02_pipeline
+
+# ---- install: the header and a pkg-config file -------------------------------------------
+# The version comes from kchan.h: KCHAN_VERSION_MAJOR/MINOR/PATCH if it defines them, else the
+# "vX.Y" on its first line. kchan.pc pulls in stb's include dir (kchan.h includes stb_ds.h for
+# unlimited channels) through Requires.private when the system has stb.pc (Debian does), so
+# `pkg-config --cflags kchan` gives it without `--libs` adding stb's unrelated -lstb;
+# otherwise the stb dir found at install time goes into Cflags.
+PREFIX     ?= /usr/local
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(PREFIX)/share/pkgconfig
+version_part = $(shell sed -n 's/^[ \t]*[#][ \t]*define[ \t][ \t]*KCHAN_VERSION_$(1)[ \t][^0-9]*\([0-9][0-9]*\).*/\1/p' kchan.h | head -n 1)
+version_mmp = $(if $(and $(1),$(2),$(3)),$(1).$(2).$(3))
+KCHAN_VERSION = $(or $(call version_mmp,$(call version_part,MAJOR),$(call version_part,MINOR),$(call version_part,PATCH)),$(shell sed -n '1s/.*[ \t]v\([0-9][0-9.]*\).*/\1/p' kchan.h))
+HAVE_STB_PC = $(shell pkg-config --exists stb 2>/dev/null && echo yes)
+.PHONY: install uninstall install-check
+install: kchan.h kchan.pc.in
+	@test -n "$(KCHAN_VERSION)" || { echo "install: no version found in kchan.h"; exit 1; }
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 kchan.h $(DESTDIR)$(INCLUDEDIR)/kchan.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@INCLUDEDIR@|$(if $(filter $(PREFIX)/include,$(INCLUDEDIR)),$${prefix}/include,$(INCLUDEDIR))|' \
+	    -e 's|@VERSION@|$(KCHAN_VERSION)|' \
+	    -e 's|@STB_REQUIRES@|$(if $(HAVE_STB_PC),Requires.private: stb)|' \
+	    -e 's|@STB_CFLAGS@|$(if $(HAVE_STB_PC),, $(STB_INC))|' kchan.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/kchan.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/kchan.pc
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/kchan.h $(DESTDIR)$(PKGCONFIGDIR)/kchan.pc
+
+# make test's packaging check: a DESTDIR install lands under DESTDIR with the real prefix in
+# kchan.pc, and uninstall takes it back; an install into a scratch PREFIX compiles and runs
+# tests/install_check.c (an unlimited channel, so stb_ds is needed) with nothing but
+# `pkg-config --cflags --libs kchan` pointed at that kchan.pc.
+IC := $(abspath $(B))/install-check
+install-check: tests/install_check.c
+	@rm -rf $(IC) && mkdir -p $(IC)
+	@$(MAKE) --no-print-directory install DESTDIR=$(IC)/stage PREFIX=/usr/local INCLUDEDIR=/usr/local/include PKGCONFIGDIR=/usr/local/share/pkgconfig >/dev/null
+	@test -f $(IC)/stage/usr/local/include/kchan.h && test -f $(IC)/stage/usr/local/share/pkgconfig/kchan.pc || \
+	    { echo "install-check: DESTDIR install put nothing under $(IC)/stage/usr/local"; exit 1; }
+	@grep -qx 'prefix=/usr/local' $(IC)/stage/usr/local/share/pkgconfig/kchan.pc || \
+	    { echo "install-check: kchan.pc must name PREFIX, not DESTDIR"; exit 1; }
+	@$(MAKE) --no-print-directory uninstall DESTDIR=$(IC)/stage PREFIX=/usr/local INCLUDEDIR=/usr/local/include PKGCONFIGDIR=/usr/local/share/pkgconfig >/dev/null
+	@! test -e $(IC)/stage/usr/local/include/kchan.h && ! test -e $(IC)/stage/usr/local/share/pkgconfig/kchan.pc || \
+	    { echo "install-check: uninstall left files behind"; exit 1; }
+	@$(MAKE) --no-print-directory install DESTDIR= PREFIX=$(IC)/prefix INCLUDEDIR=$(IC)/prefix/include PKGCONFIGDIR=$(IC)/prefix/share/pkgconfig >/dev/null
+	@flags=$$(PKG_CONFIG_PATH=$(IC)/prefix/share/pkgconfig pkg-config --cflags --libs kchan) || exit 1; \
+	 ver=$$(PKG_CONFIG_PATH=$(IC)/prefix/share/pkgconfig pkg-config --modversion kchan); \
+	 echo "install-check: kchan $$ver: cc tests/install_check.c $$flags"; \
+	 cp tests/install_check.c $(IC)/main.c && cd $(IC) && \
+	 $(CC) $(WARN) -O1 main.c -o main $$flags && ./main
 
 clean:
 	rm -rf $(B)

@@ -309,3 +309,8 @@ install-check: tests/install_check.c
 
 clean:
 	rm -rf $(B)
+
+# ---- docs: every public name of kchan.h appears in docs/API.md (issue 17) ------------------
+.PHONY: api-names
+api-names: tests/check_api_names.sh kchan.h docs/API.md
+	sh tests/check_api_names.sh kchan.h docs/API.md

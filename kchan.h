@@ -80,7 +80,7 @@
  *   kchan_stats_get/dump/len   never (wait-free)   no
  *   kchan_counter_*            wait_ge only        no
  *
- * SEMANTICS worth knowing (the full contract is API.md)
+ * SEMANTICS worth knowing (the full contract is docs/API.md)
  *   - A timeout of 0 means "try" (KCHAN_WOULDBLOCK); a negative one means forever;
  *     an op that can complete at once succeeds whatever its timeout.
  *   - Close: sends fail with KCHAN_CLOSED (the caller keeps its element), receivers
@@ -122,7 +122,7 @@
  *     may say KCHAN_INVAL. On it, kchan_cancel and kchan_peek on an unlimited channel
  *     briefly hold back receivers (a peek of any other kind holds back nothing).
  *
- * LICENSE: MIT, see the end of the file.
+ * LICENSE: MIT or public domain (Unlicense), your choice; see the end of the file.
  */
 #if defined(KCHAN_IMPLEMENTATION) && !defined(KCHAN__FEATURES_SET)
 #  define KCHAN__FEATURES_SET
@@ -713,7 +713,7 @@ KCHAN__PRIV int kchan__wait(KCHAN__ATOMIC(uint32_t) *word, uint32_t expected, in
 KCHAN__PRIV void kchan__wake_all(KCHAN__ATOMIC(uint32_t) *word) { WakeByAddressAll((void *)word); }
 
 #elif defined(KCHAN_PLATFORM_CUSTOM)
-// >>platform_custom: the user's RTOS or scheduler hooks (contract in API.md and the doc block)
+// >>platform_custom: the user's RTOS or scheduler hooks (contract in docs/API.md and the doc block)
 #ifndef KCHAN_CUSTOM_LOCK_T
 #  error "kchan: KCHAN_PLATFORM_CUSTOM needs KCHAN_CUSTOM_LOCK_T and the kchan_custom_* hooks defined before including"
 #endif
@@ -3495,7 +3495,7 @@ KCHAN_DEF void kchan_stats_get(const kchan_t *c, kchan_stats *out)
     if (!c) return;
     const kchan__metrics *m = &c->m;
     /* [M2] relaxed loads throughout: each field is whole and monotonic on its own ([M1]);
-       the snapshot is not one consistent cut across fields (API.md says so). */
+       the snapshot is not one consistent cut across fields (docs/API.md says so). */
 #define KCHAN__LOAD(f) atomic_load_explicit(&m->f, memory_order_relaxed)
     out->version = KCHAN_STATS_VERSION;
     out->sends = KCHAN__LOAD(sends);
@@ -3672,7 +3672,11 @@ KCHAN_DEF int kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64_t ti
 #endif /* KCHAN_IMPLEMENTATION */
 
 /*
-MIT License
+kchan is available under two licenses: pick whichever you prefer.
+Under B you owe nothing, not even a notice, so firmware may ship kchan with no attribution.
+
+------------------------------------------------------------------------------
+ALTERNATIVE A - MIT License
 
 Copyright (c) 2026 the kchan authors
 
@@ -3690,4 +3694,28 @@ BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR P
 NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM,
 DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
 OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+
+------------------------------------------------------------------------------
+ALTERNATIVE B - Public Domain (www.unlicense.org)
+
+This is free and unencumbered software released into the public domain.
+
+Anyone is free to copy, modify, publish, use, compile, sell, or distribute this software,
+either in source code form or as a compiled binary, for any purpose, commercial or
+non-commercial, and by any means.
+
+In jurisdictions that recognize copyright laws, the author or authors of this software
+dedicate any and all copyright interest in the software to the public domain. We make this
+dedication for the benefit of the public at large and to the detriment of our heirs and
+successors. We intend this dedication to be an overt act of relinquishment in perpetuity of
+all present and future rights to this software under copyright law.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING
+BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN
+CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+
+For more information, please refer to <https://unlicense.org/>
+------------------------------------------------------------------------------
 */

@@ -84,6 +84,9 @@ stress: stress-soak $(foreach e,$(ENGINES),$(B)/tsan-$(e)/kchan_tests)
 # ---- compile-only checks ----------------------------------------------------------------
 # C and C++ inclusion, KCHAN_STATIC warning-free with both compilers, and a file mixing two
 # channel types must be rejected (its control twin, with matching types, must compile).
+# stb_ds.h itself trips -Wundef (#if __clang__), so files that include it drop that flag;
+# the before-file includes system headers ahead of kchan.h, hence -D_DEFAULT_SOURCE.
+STB_WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Werror $(STB_INC)
 compile-checks: kchan.h
 	@mkdir -p $(B)
 	$(CC) $(WARN) $(STB_INC) -c tests/compile_c.c -o $(B)/compile_c.o
@@ -94,6 +97,20 @@ compile-checks: kchan.h
 	@if $(CC) $(WARN) $(STB_INC) -c tests/compile_fail_types.c -o $(B)/compile_fail_types.o 2>/dev/null; then \
 	    echo "compile_fail_types.c compiled: mixing two channel types was not diagnosed"; exit 1; \
 	 else echo "ok: mixing two channel types is a compile error"; fi
+	@# kchan.h copied alone next to main.c, built with no -I: finds Debian's <stb/stb_ds.h> itself
+	@rm -rf $(B)/alone && mkdir -p $(B)/alone && cp kchan.h $(B)/alone/ && cp tests/compile_alone.c $(B)/alone/main.c
+	@if echo '#include <stb/stb_ds.h>' | $(CC) -xc -E - >/dev/null 2>&1; then \
+	    for cc in gcc clang; do echo "(cd $(B)/alone && $$cc -std=c11 -Wall -Wextra -Wpedantic -Werror main.c -lpthread)"; \
+	        (cd $(B)/alone && $$cc -std=c11 -Wall -Wextra -Wpedantic -Werror main.c -o alone -lpthread && ./alone) || exit 1; done; \
+	 else echo "skip the copy-one-file build: no <stb/stb_ds.h> (Debian package libstb-dev)"; fi
+	for cc in gcc clang; do sh tests/compile_no_stb.sh $$cc $(B) || exit 1; done
+	for cc in gcc clang; do sh tests/compile_stb_macros.sh $$cc $(B) "$(STB_INC)" || exit 1; done
+	@# the user's own stb_ds.h after kchan.h (implementation file and plain file) and before it
+	for cc in gcc clang; do \
+	    $$cc $(STB_WARN) -c tests/compile_stb_after.c -o $(B)/compile_stb_after.o && \
+	    $$cc $(STB_WARN) tests/compile_stb_user.c $(B)/compile_stb_after.o -o $(B)/compile_stb_user $(LDLIBS) && $(B)/compile_stb_user && \
+	    $$cc $(STB_WARN) -D_DEFAULT_SOURCE -DSTB_DS_IMPLEMENTATION tests/compile_stb_before.c -o $(B)/compile_stb_before $(LDLIBS) && $(B)/compile_stb_before && \
+	    $$cc $(STB_WARN) -D_DEFAULT_SOURCE tests/compile_stb_before.c $(B)/compile_stb_after.o -o $(B)/compile_stb_before $(LDLIBS) && $(B)/compile_stb_before || exit 1; done
 
 # ---- platforms: Windows under wine, 32-bit, bare metal, C++, embedded cross builds ---------
 # Each names the Debian package that provides a missing tool (.ci/run installs them).

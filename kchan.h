@@ -12,6 +12,8 @@
  *
  * and build with the stb_ds folder on the include path:
  *     cc -std=c11 $(pkg-config --cflags stb) ... -lpthread
+ * (gcc, clang and MSVC find Debian's /usr/include/stb/stb_ds.h without it; without any
+ * stb_ds.h, define KCHAN_NO_UNLIMITED).
  * Every other file just includes kchan.h.
  *
  * CONFIG (define before including, in the implementation file)
@@ -113,7 +115,8 @@
  *     elements of at most KCHAN_EVICT_MAX bytes (kchan_create says KCHAN_INVAL
  *     otherwise): the evicted element is copied to the evicting thread's stack so
  *     the callback can run after the lock is released, and nothing may allocate.
- *   - The implementation file must not include stb_ds.h itself before kchan.h.
+ *   - Your own stb_ds.h may come before or after kchan.h, in the implementation file too
+ *     (kchan's copy is private); with compilers other than gcc, clang and MSVC, after only.
  *   - KCHAN_LOCKFREE serves bounded (every policy), conflated and unlimited channels with
  *     elements of at least one byte; rendezvous channels and size-0 elements keep the
  *     mutex engine in the same build (select mixes both). It needs
@@ -524,7 +527,7 @@ KCHAN__PRIV struct timespec kchan__timespec(int64_t ns)
 #if defined(KCHAN_PLATFORM_LINUX) || defined(KCHAN_PLATFORM_POSIX)
 #  include <sched.h>
 #  if !defined(CLOCK_MONOTONIC)
-#    error "kchan: CLOCK_MONOTONIC is not declared: include kchan.h first in the implementation file, or build with -D_POSIX_C_SOURCE=200809L"
+#    error "kchan: CLOCK_MONOTONIC is not declared: include kchan.h first in the implementation file, or build with -D_DEFAULT_SOURCE (Linux) or -D_POSIX_C_SOURCE=200809L (elsewhere)"
 #  endif
 KCHAN__PRIV int64_t kchan__clock_ns(void)
 {
@@ -828,13 +831,52 @@ KCHAN__PRIV void kchan__wake_all(KCHAN__ATOMIC(uint32_t) *word)
 
 // >>core
 #ifndef KCHAN_NO_UNLIMITED
-/* A private instance of stb_ds (Debian libstb-dev): every symbol renamed to kchan__stbds_*
-   and given internal linkage by a static declaration ahead of stb_ds's own extern ones, so a
-   program with its own stb_ds links without clashes. Allocation goes through KCHAN_* hooks;
-   growth never lets stb_ds allocate on its own (see kchan__ring_resize). */
-#  ifdef INCLUDE_STB_DS_H
-#    error "kchan: include kchan.h before stb_ds.h in the implementation file"
+/* A private instance of stb_ds (Debian libstb-dev): every name it declares is renamed to
+   kchan__stbds_*, the functions given internal linkage by a static declaration ahead of
+   stb_ds's own extern ones, so a program with its own stb_ds links without clashes.
+   Allocation goes through KCHAN_* hooks; growth never lets stb_ds allocate on its own (see
+   kchan__ring_resize: stb_ds dereferences what its realloc returns without a check, and
+   kchan must answer KCHAN_NOMEM). The user's own stb_ds.h may come before or after kchan.h,
+   in this file too: kchan saves the macros that change what stb_ds.h means (its guard, the
+   implementation switch, the short names, the allocator) and gives them back, with every
+   other stb_ds macro it defined, at the end of the implementation (// >>stb_ds_end). */
+#  if defined(__has_include)
+#    if __has_include(<stb_ds.h>)
+#      define KCHAN__STB_DS_H <stb_ds.h>
+#    elif __has_include(<stb/stb_ds.h>)      /* Debian/Ubuntu libstb-dev without -I */
+#      define KCHAN__STB_DS_H <stb/stb_ds.h>
+#    else
+#      error "kchan: stb_ds.h not found; the unlimited channel kind needs it. Either put its folder on the include path (-I/usr/include/stb, i.e. $(pkg-config --cflags stb), after apt install libstb-dev; or a copy of stb_ds.h from github.com/nothings/stb), or define KCHAN_NO_UNLIMITED to build without unlimited channels"
+#    endif
+#  else
+#    define KCHAN__STB_DS_H <stb_ds.h>         /* no __has_include: -I must name its folder */
 #  endif
+#  if defined(__GNUC__) || defined(__clang__) || defined(_MSC_VER)
+#    define KCHAN__STB_PUSH
+#    pragma push_macro("INCLUDE_STB_DS_H")
+#    pragma push_macro("STB_DS_IMPLEMENTATION")
+#    pragma push_macro("STBDS_NO_SHORT_NAMES")
+#    pragma push_macro("STBDS_REALLOC")
+#    pragma push_macro("STBDS_FREE")
+#    pragma push_macro("STBDS_ASSERT")
+#    pragma push_macro("STBDS_UNIT_TESTS")
+#    pragma push_macro("STBDS_SIPHASH_C_ROUNDS")
+#    pragma push_macro("STBDS_SIPHASH_D_ROUNDS")
+#    pragma push_macro("STBDS_STRING_ARENA_BLOCKSIZE_MIN")
+#    pragma push_macro("STBDS_STRING_ARENA_BLOCKSIZE_MAX")
+#  elif defined(INCLUDE_STB_DS_H) || defined(STB_DS_IMPLEMENTATION) || defined(STBDS_NO_SHORT_NAMES) || \
+        defined(STBDS_REALLOC) || defined(STBDS_FREE) || defined(STBDS_ASSERT) || defined(STBDS_UNIT_TESTS)
+#    error "kchan: with this compiler (no #pragma push_macro), include stb_ds.h and define its STB_DS_*/STBDS_* macros only after kchan.h in the implementation file: kchan cannot give them back after its private copy"
+#  endif
+#  ifdef INCLUDE_STB_DS_H
+#    define KCHAN__STB_USER_FIRST      /* the user's stb_ds.h came first: keep its macros */
+#    undef INCLUDE_STB_DS_H
+#  endif
+#  undef STB_DS_IMPLEMENTATION
+#  undef STBDS_REALLOC
+#  undef STBDS_FREE
+#  undef STBDS_ASSERT
+#  undef STBDS_UNIT_TESTS
 #  define stbds_arrgrowf      kchan__stbds_arrgrowf
 #  define stbds_arrfreef      kchan__stbds_arrfreef
 #  define stbds_hmfree_func   kchan__stbds_hmfree_func
@@ -851,6 +893,34 @@ KCHAN__PRIV void kchan__wake_all(KCHAN__ATOMIC(uint32_t) *word)
 #  define stbds_strreset      kchan__stbds_strreset
 #  define stbds_unit_tests    kchan__stbds_unit_tests
 #  define stbds_string_arena  kchan__stbds_string_arena
+/* ...and its types, enumerators and file-scope statics, which a second copy in this file
+   (the user's, before or after) would otherwise declare twice. */
+#  define stbds_array_header    kchan__stbds_array_header
+#  define stbds_string_block    kchan__stbds_string_block
+#  define stbds_hash_bucket     kchan__stbds_hash_bucket
+#  define stbds_hash_index      kchan__stbds_hash_index
+#  define stbds_hash_seed       kchan__stbds_hash_seed
+#  define stbds_probe_position  kchan__stbds_probe_position
+#  define stbds_log2            kchan__stbds_log2
+#  define stbds_make_hash_index kchan__stbds_make_hash_index
+#  define stbds_siphash_bytes   kchan__stbds_siphash_bytes
+#  define stbds_is_key_equal    kchan__stbds_is_key_equal
+#  define stbds_hm_find_slot    kchan__stbds_hm_find_slot
+#  define stbds_strdup          kchan__stbds_strdup
+#  define STBDS_SH_NONE         KCHAN__STBDS_SH_NONE
+#  define STBDS_SH_DEFAULT      KCHAN__STBDS_SH_DEFAULT
+#  define STBDS_SH_STRDUP       KCHAN__STBDS_SH_STRDUP
+#  define STBDS_SH_ARENA        KCHAN__STBDS_SH_ARENA
+#  ifdef __cplusplus                /* C++ only: in C these names are stb_ds's own macros */
+#    define stbds_arrgrowf_wrapper      kchan__stbds_arrgrowf_wrapper
+#    define stbds_hmget_key_wrapper     kchan__stbds_hmget_key_wrapper
+#    define stbds_hmget_key_ts_wrapper  kchan__stbds_hmget_key_ts_wrapper
+#    define stbds_hmput_default_wrapper kchan__stbds_hmput_default_wrapper
+#    define stbds_hmput_key_wrapper     kchan__stbds_hmput_key_wrapper
+#    define stbds_hmdel_key_wrapper     kchan__stbds_hmdel_key_wrapper
+#    define stbds_shmode_func_wrapper   kchan__stbds_shmode_func_wrapper
+extern "C" {                        /* the linkage stb_ds's extern declarations will have */
+#  endif
 struct kchan__stbds_string_arena;
 static void  *kchan__stbds_arrgrowf(void *a, size_t elemsize, size_t addlen, size_t min_cap);
 static void   kchan__stbds_arrfreef(void *a);
@@ -869,6 +939,9 @@ static void   kchan__stbds_rand_seed(size_t seed);
 static char  *kchan__stbds_stralloc(struct kchan__stbds_string_arena *a, char *str);
 static void   kchan__stbds_strreset(struct kchan__stbds_string_arena *a);
 KCHAN__PRIV void *kchan__stbds_adopt(void *p, size_t size);
+#  ifdef __cplusplus
+}
+#  endif
 #  define STBDS_NO_SHORT_NAMES
 #  define STBDS_REALLOC(ctx, p, size) kchan__stbds_adopt((p), (size))
 #  define STBDS_FREE(ctx, p)          KCHAN_FREE(p)
@@ -878,10 +951,11 @@ KCHAN__PRIV void *kchan__stbds_adopt(void *p, size_t size);
 #    pragma GCC diagnostic ignored "-Wunused-function"
 #    pragma GCC diagnostic ignored "-Wundef"
 #  endif
-#  include <stb_ds.h>
+#  include KCHAN__STB_DS_H
 #  if defined(__GNUC__) || defined(__clang__)
 #    pragma GCC diagnostic pop
 #  endif
+#  undef STB_DS_IMPLEMENTATION       /* the rest waits for // >>stb_ds_end: kchan uses them */
 
 /* stb_ds's realloc hook. kchan__ring_resize has already made the block the right size with
    a checked KCHAN_REALLOC/KCHAN_MALLOC, so stb_ds's (unchecked) request is a no-op here. */
@@ -3636,6 +3710,171 @@ KCHAN_DEF int kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64_t ti
     atomic_fetch_sub_explicit(kchan__cwaiters(k), 1, memory_order_relaxed);
     return r;
 }
+
+#ifndef KCHAN_NO_UNLIMITED
+// >>stb_ds_end: no stb_ds macro kchan defined survives kchan.h, so the user's stb_ds.h,
+// before or after this, means what it says. First kchan's renames and stb_ds internals...
+#  undef stbds_arrgrowf
+#  undef stbds_arrfreef
+#  undef stbds_hmfree_func
+#  undef stbds_hmget_key
+#  undef stbds_hmget_key_ts
+#  undef stbds_hmput_default
+#  undef stbds_hmput_key
+#  undef stbds_hmdel_key
+#  undef stbds_shmode_func
+#  undef stbds_hash_bytes
+#  undef stbds_hash_string
+#  undef stbds_rand_seed
+#  undef stbds_stralloc
+#  undef stbds_strreset
+#  undef stbds_unit_tests
+#  undef stbds_string_arena
+#  undef stbds_array_header
+#  undef stbds_string_block
+#  undef stbds_hash_bucket
+#  undef stbds_hash_index
+#  undef stbds_hash_seed
+#  undef stbds_probe_position
+#  undef stbds_log2
+#  undef stbds_make_hash_index
+#  undef stbds_siphash_bytes
+#  undef stbds_is_key_equal
+#  undef stbds_hm_find_slot
+#  undef stbds_strdup
+#  undef STBDS_SH_NONE
+#  undef STBDS_SH_DEFAULT
+#  undef STBDS_SH_STRDUP
+#  undef STBDS_SH_ARENA
+#  ifdef __cplusplus
+#    undef stbds_arrgrowf_wrapper
+#    undef stbds_hmget_key_wrapper
+#    undef stbds_hmget_key_ts_wrapper
+#    undef stbds_hmput_default_wrapper
+#    undef stbds_hmput_key_wrapper
+#    undef stbds_hmdel_key_wrapper
+#    undef stbds_shmode_func_wrapper
+#  endif
+#  undef STBDS_ALIGN_FWD
+#  undef STBDS_ARR_TO_HASH
+#  undef STBDS_ASSERT_WAS_UNDEFINED
+#  undef STBDS_BUCKET_LENGTH
+#  undef STBDS_BUCKET_MASK
+#  undef STBDS_BUCKET_SHIFT
+#  undef STBDS_CACHE_LINE_SIZE
+#  undef STBDS_HASH_DELETED
+#  undef STBDS_HASH_EMPTY
+#  undef STBDS_HASH_TO_ARR
+#  undef STBDS_INDEX_DELETED
+#  undef STBDS_INDEX_EMPTY
+#  undef STBDS_INDEX_IN_USE
+#  undef STBDS_ROTATE_LEFT
+#  undef STBDS_ROTATE_RIGHT
+#  undef STBDS_SIPROUND
+#  undef STBDS_SIZE_T_BITS
+#  undef STBDS_STATS
+#  undef stbds_hash_table
+#  undef stbds_load_32_or_64
+#  undef STBDS_REALLOC
+#  undef STBDS_FREE
+#  undef STBDS_NO_SHORT_NAMES
+#  undef STBDS_ASSERT
+#  undef KCHAN__STB_DS_H
+/* ...then stb_ds's header macros, unless they are the user's (their stb_ds.h came first:
+   kchan's copy defined them again, token for token)... */
+#  ifndef KCHAN__STB_USER_FIRST
+#    undef STBDS_ADDRESSOF
+#    undef STBDS_HAS_LITERAL_ARRAY
+#    undef STBDS_HAS_TYPEOF
+#    undef STBDS_HM_BINARY
+#    undef STBDS_HM_STRING
+#    undef STBDS_NOTUSED
+#    undef STBDS_OFFSETOF
+#    undef stbds_arraddn
+#    undef stbds_arraddnindex
+#    undef stbds_arraddnoff
+#    undef stbds_arraddnptr
+#    undef stbds_arrcap
+#    undef stbds_arrdel
+#    undef stbds_arrdeln
+#    undef stbds_arrdelswap
+#    undef stbds_arrfree
+#    undef stbds_arrgrow
+#    undef stbds_arrgrowf_wrapper
+#    undef stbds_arrins
+#    undef stbds_arrinsn
+#    undef stbds_arrlast
+#    undef stbds_arrlen
+#    undef stbds_arrlenu
+#    undef stbds_arrmaybegrow
+#    undef stbds_arrpop
+#    undef stbds_arrpush
+#    undef stbds_arrput
+#    undef stbds_arrsetcap
+#    undef stbds_arrsetlen
+#    undef stbds_header
+#    undef stbds_hmdefault
+#    undef stbds_hmdefaults
+#    undef stbds_hmdel
+#    undef stbds_hmdel_key_wrapper
+#    undef stbds_hmfree
+#    undef stbds_hmget
+#    undef stbds_hmget_key_ts_wrapper
+#    undef stbds_hmget_key_wrapper
+#    undef stbds_hmget_ts
+#    undef stbds_hmgeti
+#    undef stbds_hmgeti_ts
+#    undef stbds_hmgetp
+#    undef stbds_hmgetp_null
+#    undef stbds_hmgetp_ts
+#    undef stbds_hmgets
+#    undef stbds_hmlen
+#    undef stbds_hmlenu
+#    undef stbds_hmput
+#    undef stbds_hmput_default_wrapper
+#    undef stbds_hmput_key_wrapper
+#    undef stbds_hmputs
+#    undef stbds_pshdel
+#    undef stbds_pshget
+#    undef stbds_pshgeti
+#    undef stbds_pshput
+#    undef stbds_sh_new_arena
+#    undef stbds_sh_new_strdup
+#    undef stbds_shdefault
+#    undef stbds_shdefaults
+#    undef stbds_shdel
+#    undef stbds_shfree
+#    undef stbds_shget
+#    undef stbds_shgeti
+#    undef stbds_shgetp
+#    undef stbds_shgetp_null
+#    undef stbds_shgets
+#    undef stbds_shlen
+#    undef stbds_shlenu
+#    undef stbds_shmode_func_wrapper
+#    undef stbds_shput
+#    undef stbds_shputi
+#    undef stbds_shputs
+#    undef stbds_temp
+#    undef stbds_temp_key
+#  endif
+#  undef KCHAN__STB_USER_FIRST
+/* ...and the user's own settings and include guard as they were (undefined if they were). */
+#  ifdef KCHAN__STB_PUSH
+#    pragma pop_macro("INCLUDE_STB_DS_H")
+#    pragma pop_macro("STB_DS_IMPLEMENTATION")
+#    pragma pop_macro("STBDS_NO_SHORT_NAMES")
+#    pragma pop_macro("STBDS_REALLOC")
+#    pragma pop_macro("STBDS_FREE")
+#    pragma pop_macro("STBDS_ASSERT")
+#    pragma pop_macro("STBDS_UNIT_TESTS")
+#    pragma pop_macro("STBDS_SIPHASH_C_ROUNDS")
+#    pragma pop_macro("STBDS_SIPHASH_D_ROUNDS")
+#    pragma pop_macro("STBDS_STRING_ARENA_BLOCKSIZE_MIN")
+#    pragma pop_macro("STBDS_STRING_ARENA_BLOCKSIZE_MAX")
+#    undef KCHAN__STB_PUSH
+#  endif
+#endif /* KCHAN_NO_UNLIMITED */
 
 #ifdef KCHAN__PLAIN_ATOMICS          /* give the names back to <stdatomic.h> */
 #  undef atomic_load_explicit

@@ -111,6 +111,17 @@ compile-checks: kchan.h
 	    $$cc $(STB_WARN) tests/compile_stb_user.c $(B)/compile_stb_after.o -o $(B)/compile_stb_user $(LDLIBS) && $(B)/compile_stb_user && \
 	    $$cc $(STB_WARN) -D_DEFAULT_SOURCE -DSTB_DS_IMPLEMENTATION tests/compile_stb_before.c -o $(B)/compile_stb_before $(LDLIBS) && $(B)/compile_stb_before && \
 	    $$cc $(STB_WARN) -D_DEFAULT_SOURCE tests/compile_stb_before.c $(B)/compile_stb_after.o -o $(B)/compile_stb_before $(LDLIBS) && $(B)/compile_stb_before || exit 1; done
+	@# (void) discards a result everywhere; a dropped result warns wherever the attribute is on
+	@for c in "gcc -std=c11" "gcc -std=c2x" "clang -std=c11" "clang -std=c2x" "g++ -std=c++17" "g++ -std=c++20" \
+	          "clang++ -std=c++17" "clang++ -std=c++20"; do x=; case $$c in *++*) x="-x c++";; esac; \
+	    $$c $$x -Wall -Wextra -Wpedantic -Werror -c tests/compile_nodiscard.c -o $(B)/compile_nodiscard.o || \
+	        { echo "$$c: (void) did not discard a kchan result warning-free"; exit 1; }; \
+	    $$c $$x -Wall -Wextra -Wpedantic -Werror -DKCHAN_NO_NODISCARD -DKCHAN_DROP_RESULT -c tests/compile_nodiscard.c -o $(B)/compile_nodiscard.o || \
+	        { echo "$$c: KCHAN_NO_NODISCARD did not turn the attribute off"; exit 1; }; \
+	    if [ "$$c" = "gcc -std=c11" ]; then continue; fi; \
+	    if $$c $$x -Wall -Wextra -Wpedantic -Werror -DKCHAN_DROP_RESULT -c tests/compile_nodiscard.c -o $(B)/compile_nodiscard.o 2>/dev/null; then \
+	        echo "$$c: a dropped kchan result did not warn"; exit 1; fi; done; \
+	 echo "ok: (void) discards kchan results in C11, C2x, C++17, C++20 (gcc, clang); dropping one warns (all but gcc C11); KCHAN_NO_NODISCARD silences"
 
 # ---- platforms: Windows under wine, 32-bit, bare metal, C++, embedded cross builds ---------
 # Each names the Debian package that provides a missing tool (.ci/run installs them).

@@ -37,6 +37,9 @@
  *   KCHAN_EVICT_MAX           256                largest element a drop-oldest/conflated
  *                                                channel hands to on_undelivered (see LIMITS)
  *   KCHAN_NO_UNLIMITED        -                  no unlimited kind, no stb_ds dependency
+ *   KCHAN_NO_NODISCARD        -                  no unused-result warnings (otherwise C23/C++17
+ *                                                [[nodiscard]], or clang's warn_unused_result;
+ *                                                either way (void) discards a result)
  *
  * CUSTOM PLATFORM HOOKS (KCHAN_PLATFORM_CUSTOM): define, before including in the
  * implementation file, functions or macros of these shapes (L = KCHAN_CUSTOM_LOCK_T, a type
@@ -158,15 +161,31 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #  define KCHAN__WRAP static inline __attribute__((unused))
-#  ifdef __clang__
-#    define KCHAN__NODISCARD __attribute__((warn_unused_result))
-#  else
-     /* gcc's warn_unused_result cannot be silenced by a (void) cast, the standard way to
-        discard a result: under -Werror that would forbid it, so gcc gets no attribute. */
-#    define KCHAN__NODISCARD
-#  endif
 #else
 #  define KCHAN__WRAP static inline
+#endif
+
+/* Results worth checking warn when dropped; (void) discards one. C23 and C++17 have
+   [[nodiscard]], which a cast silences everywhere; before them only clang's
+   warn_unused_result does (gcc's cannot be silenced by a cast: under -Werror that would
+   forbid the standard way to discard, so older gcc modes get nothing). It leads the
+   declaration, before KCHAN_DEF / KCHAN__WRAP, where [[...]] must stand.
+   KCHAN_NO_NODISCARD turns it off. */
+#if defined(KCHAN_NO_NODISCARD)
+#  define KCHAN__NODISCARD
+#elif defined(__cplusplus) && __cplusplus >= 201703L
+#  define KCHAN__NODISCARD [[nodiscard]]
+#elif defined(_MSVC_LANG) && _MSVC_LANG >= 201703L
+#  define KCHAN__NODISCARD [[nodiscard]]
+#elif !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ > 201710L && \
+      defined(__has_c_attribute)
+#  if __has_c_attribute(nodiscard)
+#    define KCHAN__NODISCARD [[nodiscard]]
+#  endif
+#endif
+#if !defined(KCHAN__NODISCARD) && defined(__clang__)
+#  define KCHAN__NODISCARD __attribute__((warn_unused_result))
+#elif !defined(KCHAN__NODISCARD)
 #  define KCHAN__NODISCARD
 #endif
 
@@ -292,15 +311,15 @@ KCHAN_DEF int      kchan_create_in(kchan_t **out, void *mem, size_t mem_size, si
                                    const kchan_opts *opts);
 KCHAN_DEF void     kchan_destroy(kchan_t *c);
 
-KCHAN_DEF KCHAN__NODISCARD int kchan_send(kchan_t *c, const void *elem);
-KCHAN_DEF KCHAN__NODISCARD int kchan_recv(kchan_t *c, void *out);
-KCHAN_DEF KCHAN__NODISCARD int kchan_try_send(kchan_t *c, const void *elem);
-KCHAN_DEF KCHAN__NODISCARD int kchan_try_recv(kchan_t *c, void *out);
-KCHAN_DEF KCHAN__NODISCARD int kchan_send_timeout(kchan_t *c, const void *elem, int64_t timeout_ns);
-KCHAN_DEF KCHAN__NODISCARD int kchan_recv_timeout(kchan_t *c, void *out, int64_t timeout_ns);
-KCHAN_DEF KCHAN__NODISCARD int kchan_send_many(kchan_t *c, const void *elems, size_t n,
+KCHAN__NODISCARD KCHAN_DEF int kchan_send(kchan_t *c, const void *elem);
+KCHAN__NODISCARD KCHAN_DEF int kchan_recv(kchan_t *c, void *out);
+KCHAN__NODISCARD KCHAN_DEF int kchan_try_send(kchan_t *c, const void *elem);
+KCHAN__NODISCARD KCHAN_DEF int kchan_try_recv(kchan_t *c, void *out);
+KCHAN__NODISCARD KCHAN_DEF int kchan_send_timeout(kchan_t *c, const void *elem, int64_t timeout_ns);
+KCHAN__NODISCARD KCHAN_DEF int kchan_recv_timeout(kchan_t *c, void *out, int64_t timeout_ns);
+KCHAN__NODISCARD KCHAN_DEF int kchan_send_many(kchan_t *c, const void *elems, size_t n,
                                                size_t *sent, int64_t timeout_ns);
-KCHAN_DEF KCHAN__NODISCARD int kchan_recv_many(kchan_t *c, void *out, size_t max,
+KCHAN__NODISCARD KCHAN_DEF int kchan_recv_many(kchan_t *c, void *out, size_t max,
                                                size_t *got, int64_t timeout_ns);
 KCHAN_DEF int      kchan_peek(kchan_t *c, void *out);
 KCHAN_DEF int64_t  kchan_now_ns(void);
@@ -311,8 +330,8 @@ KCHAN_DEF int      kchan_close_reason(const kchan_t *c);
 KCHAN_DEF bool     kchan_is_closed(const kchan_t *c);
 KCHAN_DEF int      kchan_cancel(kchan_t *c);
 
-KCHAN_DEF KCHAN__NODISCARD int kchan_select(kchan_case *cases, size_t n, int64_t timeout_ns);
-KCHAN_DEF KCHAN__NODISCARD int kchan_select_biased(kchan_case *cases, size_t n, int64_t timeout_ns);
+KCHAN__NODISCARD KCHAN_DEF int kchan_select(kchan_case *cases, size_t n, int64_t timeout_ns);
+KCHAN__NODISCARD KCHAN_DEF int kchan_select_biased(kchan_case *cases, size_t n, int64_t timeout_ns);
 
 KCHAN_DEF void     kchan_stats_get(const kchan_t *c, kchan_stats *out);
 KCHAN_DEF int      kchan_dump(const kchan_t *c, char *buf, size_t n);
@@ -346,14 +365,14 @@ extern void (*kchan__test_point)(const kchan_t *c, int point);
     KCHAN__WRAP name *name##_new(size_t cap) { return (name *)kchan_new(sizeof(T), cap); }     \
     KCHAN__WRAP void name##_destroy(name *c) { kchan_destroy((kchan_t *)c); }                  \
     KCHAN__WRAP kchan_t *name##_base(name *c) { return (kchan_t *)c; }                         \
-    KCHAN__WRAP KCHAN__NODISCARD int name##_send(name *c, T v) { return kchan_send((kchan_t *)c, &v); } \
-    KCHAN__WRAP KCHAN__NODISCARD int name##_recv(name *c, T *out) { return kchan_recv((kchan_t *)c, out); } \
-    KCHAN__WRAP KCHAN__NODISCARD int name##_try_send(name *c, T v) { return kchan_try_send((kchan_t *)c, &v); } \
-    KCHAN__WRAP KCHAN__NODISCARD int name##_try_recv(name *c, T *out) { return kchan_try_recv((kchan_t *)c, out); } \
-    KCHAN__WRAP KCHAN__NODISCARD int name##_send_timeout(name *c, T v, int64_t ns) { return kchan_send_timeout((kchan_t *)c, &v, ns); } \
-    KCHAN__WRAP KCHAN__NODISCARD int name##_recv_timeout(name *c, T *out, int64_t ns) { return kchan_recv_timeout((kchan_t *)c, out, ns); } \
-    KCHAN__WRAP KCHAN__NODISCARD int name##_send_many(name *c, const T *v, size_t n, size_t *sent, int64_t ns) { return kchan_send_many((kchan_t *)c, v, n, sent, ns); } \
-    KCHAN__WRAP KCHAN__NODISCARD int name##_recv_many(name *c, T *out, size_t max, size_t *got, int64_t ns) { return kchan_recv_many((kchan_t *)c, out, max, got, ns); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_send(name *c, T v) { return kchan_send((kchan_t *)c, &v); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_recv(name *c, T *out) { return kchan_recv((kchan_t *)c, out); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_try_send(name *c, T v) { return kchan_try_send((kchan_t *)c, &v); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_try_recv(name *c, T *out) { return kchan_try_recv((kchan_t *)c, out); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_send_timeout(name *c, T v, int64_t ns) { return kchan_send_timeout((kchan_t *)c, &v, ns); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_recv_timeout(name *c, T *out, int64_t ns) { return kchan_recv_timeout((kchan_t *)c, out, ns); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_send_many(name *c, const T *v, size_t n, size_t *sent, int64_t ns) { return kchan_send_many((kchan_t *)c, v, n, sent, ns); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_recv_many(name *c, T *out, size_t max, size_t *got, int64_t ns) { return kchan_recv_many((kchan_t *)c, out, max, got, ns); } \
     KCHAN__WRAP int name##_peek(name *c, T *out) { return kchan_peek((kchan_t *)c, out); }     \
     KCHAN__WRAP int name##_close(name *c) { return kchan_close((kchan_t *)c); }                \
     KCHAN__WRAP int name##_close_with(name *c, int reason) { return kchan_close_with((kchan_t *)c, reason); } \

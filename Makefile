@@ -86,12 +86,23 @@ stress: stress-soak $(foreach e,$(ENGINES),$(B)/tsan-$(e)/kchan_tests)
 # channel types must be rejected (its control twin, with matching types, must compile).
 # stb_ds.h itself trips -Wundef (#if __clang__), so files that include it drop that flag;
 # the before-file includes system headers ahead of kchan.h, hence -D_DEFAULT_SOURCE.
+# C++ users' view of the header: no cast, null or useless-cast warnings from kchan's macros.
+CXX_WARN := -std=c++17 -Wall -Wextra -Wpedantic -Werror -Wold-style-cast -Wzero-as-null-pointer-constant -Wuseless-cast
 STB_WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Werror $(STB_INC)
 compile-checks: kchan.h
 	@mkdir -p $(B)
 	$(CC) $(WARN) $(STB_INC) -c tests/compile_c.c -o $(B)/compile_c.o
-	$(CXX) -std=c++17 -Wall -Wextra -Wpedantic -Werror -c tests/compile_cpp.cpp -o $(B)/compile_cpp.o
+	$(CXX) $(CXX_WARN) -c tests/compile_cpp.cpp -o $(B)/compile_cpp.o
+	clang++ $(filter-out -Wuseless-cast,$(CXX_WARN)) -c tests/compile_cpp.cpp -o $(B)/compile_cpp_clang.o
 	$(CC) $(WARN) $(STB_INC) tests/compile_cpp_impl.c $(B)/compile_cpp.o -o $(B)/compile_cpp $(LDLIBS) && $(B)/compile_cpp
+	@# the implementation compiled as C++: C++23 builds and runs; C++17 stops with kchan's #error
+	for cxx in g++ clang++; do \
+	    $$cxx -std=c++2b -Wall -Wextra -Wpedantic -Werror $(STB_INC) -x c++ -c tests/compile_cpp_impl.c -o $(B)/compile_cpp_impl_cxx.o && \
+	    $$cxx -std=c++2b -Wall -Wextra -Wpedantic -Werror $(STB_INC) -DKCHAN_LOCKFREE -x c++ -c tests/compile_cpp_impl.c -o $(B)/compile_cpp_impl_cxx_lf.o && \
+	    $$cxx $(B)/compile_cpp_impl_cxx.o $(B)/compile_cpp.o -o $(B)/compile_cpp_cxx $(LDLIBS) && $(B)/compile_cpp_cxx && \
+	    $$cxx $(B)/compile_cpp_impl_cxx_lf.o $(B)/compile_cpp.o -o $(B)/compile_cpp_cxx $(LDLIBS) && $(B)/compile_cpp_cxx || exit 1; \
+	    if $$cxx -std=c++17 $(STB_INC) -x c++ -c tests/compile_cpp_impl.c -o $(B)/compile_cpp_impl_cxx.o 2> $(B)/cxx17.err || \
+	       ! grep -q 'needs C++23' $(B)/cxx17.err; then echo "$$cxx -std=c++17: no clear error for the C++ implementation"; exit 1; fi; done
 	for cc in gcc clang; do $$cc $(WARN) $(STB_INC) -c tests/compile_static.c -o $(B)/compile_static.o || exit 1; done
 	$(CC) $(WARN) $(STB_INC) -DKCHAN_TYPES_MATCH -c tests/compile_fail_types.c -o $(B)/compile_fail_types.o
 	@if $(CC) $(WARN) $(STB_INC) -c tests/compile_fail_types.c -o $(B)/compile_fail_types.o 2>/dev/null; then \

@@ -140,6 +140,9 @@
 #  if defined(__linux__) && !defined(_DEFAULT_SOURCE) && !defined(_GNU_SOURCE)
 #    define _DEFAULT_SOURCE
 #  endif
+#  if defined(__APPLE__) && !defined(_DARWIN_C_SOURCE)
+#    define _DARWIN_C_SOURCE   /* _POSIX_C_SOURCE alone hides pthread_cond_timedwait_relative_np */
+#  endif
 #endif
 
 #ifndef KCHAN_H_INCLUDED
@@ -225,9 +228,9 @@ enum { KCHAN__STATUS(KCHAN__ENUM_ITEM) KCHAN__STATUS_END };
 #undef KCHAN__ENUM_ITEM
 
 #define KCHAN_RENDEZVOUS 0
-#define KCHAN_UNLIMITED  ((size_t)-1)
-#define KCHAN_CONFLATED  ((size_t)-2)
-#define KCHAN_FOREVER    ((int64_t)-1)
+#define KCHAN_UNLIMITED  SIZE_MAX           /* no casts: C++ users may build with -Wold-style-cast */
+#define KCHAN_CONFLATED  (SIZE_MAX - 1)
+#define KCHAN_FOREVER    (-INT64_C(1))
 
 typedef struct kchan kchan_t;
 
@@ -357,33 +360,44 @@ extern void (*kchan__test_point)(const kchan_t *c, int point);
 
 // >>typed
 
+/* The wrappers' casts, C++-style in C++ so -Wold-style-cast stays quiet in users' code. */
+#ifdef __cplusplus
+#  define KCHAN__REINTERPRET(P, x) reinterpret_cast<P>(x)
+#  define KCHAN__TO_VOID(x)        static_cast<void *>(x)
+#  define KCHAN__UNCONST(T, x)     static_cast<void *>(const_cast<T *>(x))
+#else
+#  define KCHAN__REINTERPRET(P, x) ((P)(x))
+#  define KCHAN__TO_VOID(x)        ((void *)(x))
+#  define KCHAN__UNCONST(T, x)     ((void *)(uintptr_t)(x))   /* no -Wcast-qual */
+#endif
+
 /* KCHAN_DEFINE(name, T); generates the typed channel `name` over elements of type T.
    Every function is a one-line wrapper over the type-erased core. */
 #define KCHAN_DEFINE(name, T)                                                                   \
     typedef struct name name;                                                                   \
-    KCHAN__WRAP int name##_create(name **out, const kchan_opts *o) { return kchan__create_typed((void *)(out), sizeof(T), o); } \
-    KCHAN__WRAP name *name##_new(size_t cap) { return (name *)kchan_new(sizeof(T), cap); }     \
-    KCHAN__WRAP void name##_destroy(name *c) { kchan_destroy((kchan_t *)c); }                  \
-    KCHAN__WRAP kchan_t *name##_base(name *c) { return (kchan_t *)c; }                         \
-    KCHAN__NODISCARD KCHAN__WRAP int name##_send(name *c, T v) { return kchan_send((kchan_t *)c, &v); } \
-    KCHAN__NODISCARD KCHAN__WRAP int name##_recv(name *c, T *out) { return kchan_recv((kchan_t *)c, out); } \
-    KCHAN__NODISCARD KCHAN__WRAP int name##_try_send(name *c, T v) { return kchan_try_send((kchan_t *)c, &v); } \
-    KCHAN__NODISCARD KCHAN__WRAP int name##_try_recv(name *c, T *out) { return kchan_try_recv((kchan_t *)c, out); } \
-    KCHAN__NODISCARD KCHAN__WRAP int name##_send_timeout(name *c, T v, int64_t ns) { return kchan_send_timeout((kchan_t *)c, &v, ns); } \
-    KCHAN__NODISCARD KCHAN__WRAP int name##_recv_timeout(name *c, T *out, int64_t ns) { return kchan_recv_timeout((kchan_t *)c, out, ns); } \
-    KCHAN__NODISCARD KCHAN__WRAP int name##_send_many(name *c, const T *v, size_t n, size_t *sent, int64_t ns) { return kchan_send_many((kchan_t *)c, v, n, sent, ns); } \
-    KCHAN__NODISCARD KCHAN__WRAP int name##_recv_many(name *c, T *out, size_t max, size_t *got, int64_t ns) { return kchan_recv_many((kchan_t *)c, out, max, got, ns); } \
-    KCHAN__WRAP int name##_peek(name *c, T *out) { return kchan_peek((kchan_t *)c, out); }     \
-    KCHAN__WRAP int name##_close(name *c) { return kchan_close((kchan_t *)c); }                \
-    KCHAN__WRAP int name##_close_with(name *c, int reason) { return kchan_close_with((kchan_t *)c, reason); } \
-    KCHAN__WRAP int name##_cancel(name *c) { return kchan_cancel((kchan_t *)c); }              \
-    KCHAN__WRAP bool name##_is_closed(const name *c) { return kchan_is_closed((const kchan_t *)c); } \
-    KCHAN__WRAP size_t name##_len(const name *c) { return kchan_len((const kchan_t *)c); }     \
-    KCHAN__WRAP size_t name##_cap(const name *c) { return kchan_cap((const kchan_t *)c); }     \
-    KCHAN__WRAP void name##_stats(const name *c, kchan_stats *out) { kchan_stats_get((const kchan_t *)c, out); } \
-    KCHAN__WRAP int name##_dump(const name *c, char *buf, size_t n) { return kchan_dump((const kchan_t *)c, buf, n); } \
-    KCHAN__WRAP kchan_case name##_recv_case(name *c, T *out) { kchan_case k = { (kchan_t *)c, KCHAN_OP_RECV, (void *)out, 0 }; return k; } \
-    KCHAN__WRAP kchan_case name##_send_case(name *c, const T *in) { kchan_case k = { (kchan_t *)c, KCHAN_OP_SEND, (void *)(uintptr_t)in, 0 }; return k; } \
+    KCHAN__WRAP int name##_create(name **out, const kchan_opts *o) { return kchan__create_typed(KCHAN__TO_VOID(out), sizeof(T), o); } \
+    KCHAN__WRAP name *name##_new(size_t cap) { return KCHAN__REINTERPRET(name *, kchan_new(sizeof(T), cap)); }     \
+    KCHAN__WRAP void name##_destroy(name *c) { kchan_destroy(KCHAN__REINTERPRET(kchan_t *, c)); }                  \
+    KCHAN__WRAP kchan_t *name##_base(name *c) { return KCHAN__REINTERPRET(kchan_t *, c); }                         \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_send(name *c, T v) { return kchan_send(KCHAN__REINTERPRET(kchan_t *, c), &v); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_recv(name *c, T *out) { return kchan_recv(KCHAN__REINTERPRET(kchan_t *, c), out); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_try_send(name *c, T v) { return kchan_try_send(KCHAN__REINTERPRET(kchan_t *, c), &v); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_try_recv(name *c, T *out) { return kchan_try_recv(KCHAN__REINTERPRET(kchan_t *, c), out); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_send_timeout(name *c, T v, int64_t ns) { return kchan_send_timeout(KCHAN__REINTERPRET(kchan_t *, c), &v, ns); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_recv_timeout(name *c, T *out, int64_t ns) { return kchan_recv_timeout(KCHAN__REINTERPRET(kchan_t *, c), out, ns); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_send_many(name *c, const T *v, size_t n, size_t *sent, int64_t ns) { return kchan_send_many(KCHAN__REINTERPRET(kchan_t *, c), v, n, sent, ns); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_recv_many(name *c, T *out, size_t max, size_t *got, int64_t ns) { return kchan_recv_many(KCHAN__REINTERPRET(kchan_t *, c), out, max, got, ns); } \
+    KCHAN__WRAP int name##_peek(name *c, T *out) { return kchan_peek(KCHAN__REINTERPRET(kchan_t *, c), out); }     \
+    KCHAN__WRAP int name##_close(name *c) { return kchan_close(KCHAN__REINTERPRET(kchan_t *, c)); }                \
+    KCHAN__WRAP int name##_close_with(name *c, int reason) { return kchan_close_with(KCHAN__REINTERPRET(kchan_t *, c), reason); } \
+    KCHAN__WRAP int name##_cancel(name *c) { return kchan_cancel(KCHAN__REINTERPRET(kchan_t *, c)); }              \
+    KCHAN__WRAP bool name##_is_closed(const name *c) { return kchan_is_closed(KCHAN__REINTERPRET(const kchan_t *, c)); } \
+    KCHAN__WRAP size_t name##_len(const name *c) { return kchan_len(KCHAN__REINTERPRET(const kchan_t *, c)); }     \
+    KCHAN__WRAP size_t name##_cap(const name *c) { return kchan_cap(KCHAN__REINTERPRET(const kchan_t *, c)); }     \
+    KCHAN__WRAP void name##_stats(const name *c, kchan_stats *out) { kchan_stats_get(KCHAN__REINTERPRET(const kchan_t *, c), out); } \
+    KCHAN__WRAP int name##_dump(const name *c, char *buf, size_t n) { return kchan_dump(KCHAN__REINTERPRET(const kchan_t *, c), buf, n); } \
+    KCHAN__WRAP kchan_case name##_recv_case(name *c, T *out) { kchan_case k = { KCHAN__REINTERPRET(kchan_t *, c), KCHAN_OP_RECV, KCHAN__TO_VOID(out), 0 }; return k; } \
+    KCHAN__WRAP kchan_case name##_send_case(name *c, const T *in) { kchan_case k = { KCHAN__REINTERPRET(kchan_t *, c), KCHAN_OP_SEND, KCHAN__UNCONST(T, in), 0 }; return k; } \
     typedef T name##_elem
 
 /* Receive into `v` (declared here, of name##_elem) until `ch` is closed and drained. */
@@ -471,6 +485,20 @@ extern void (*kchan__test_point)(const kchan_t *c, int point);
 #  error "kchan: KCHAN_PLATFORM_WIN32 needs a Windows target"
 #endif
 
+#ifdef __cplusplus
+/* The implementation compiled as C++: C++23's <stdatomic.h> gives _Atomic(T) and the C
+   atomic functions over std::atomic; before C++23 there is no C-compatible atomic at all.
+   The C11 keywords the implementation uses are spelled the C++ way (undone at the end). */
+#  if (defined(_MSVC_LANG) ? _MSVC_LANG : __cplusplus) <= 202002L
+#    error "kchan: the implementation (KCHAN_IMPLEMENTATION) compiled as C++ needs C++23 (-std=c++23 or -std=c++2b: <stdatomic.h> with _Atomic(T)); or compile that one file as C. kchan.h itself works in any C++ from C++11."
+#  endif
+#  define KCHAN__CXX_KEYWORDS
+#  define _Static_assert static_assert
+#  define _Alignas alignas
+#  define _Alignof alignof
+#  define _Thread_local thread_local
+#endif
+
 #if defined(KCHAN_PLATFORM_NONE) && !defined(ATOMIC_INT_LOCK_FREE)
 /* Single-threaded: the atomic operations below become plain accesses, so small cores need
    no libatomic. These names are free because <stdatomic.h> is not included; they are
@@ -502,9 +530,15 @@ KCHAN__PRIV bool kchan__plain_cas32(uint32_t *p, uint32_t *expected, uint32_t de
 #  define atomic_fetch_sub_explicit(p, v, mo) kchan__plain_add32((p), 0u - (uint32_t)(v))
 #else
 #  include <stdatomic.h>
-#  define KCHAN__ATOMIC(T) _Atomic T
+#  define KCHAN__ATOMIC(T) _Atomic(T)
 #endif
 
+#if defined(_MSC_VER) && !defined(__clang__) && !defined(KCHAN_PLATFORM_NONE)
+#  ifndef WIN32_LEAN_AND_MEAN
+#    define WIN32_LEAN_AND_MEAN
+#  endif
+#  include <windows.h>       /* YieldProcessor, below, comes before // >>platform_win32 */
+#endif
 KCHAN__PRIV void kchan__cpu_relax(void)
 {
 #if defined(KCHAN_PLATFORM_NONE)
@@ -969,6 +1003,7 @@ KCHAN__PRIV void *kchan__stbds_adopt(void *p, size_t size);
 #    pragma GCC diagnostic push
 #    pragma GCC diagnostic ignored "-Wunused-function"
 #    pragma GCC diagnostic ignored "-Wundef"
+#    pragma GCC diagnostic ignored "-Wmissing-field-initializers"   /* in C++ */
 #  endif
 #  include KCHAN__STB_DS_H
 #  if defined(__GNUC__) || defined(__clang__)
@@ -3093,7 +3128,7 @@ KCHAN__PRIV size_t kchan__align(size_t n, size_t a) { return (n + a - 1) & ~(a -
 KCHAN__PRIV void kchan__init(kchan_t *c, unsigned char *ring, size_t elem_size, const kchan_opts *o,
                              unsigned char kind, size_t ring_size, bool caller_memory)
 {
-    memset(c, 0, sizeof *c);
+    memset((void *)c, 0, sizeof *c);          /* (void *): C++ builds hold std::atomic members */
     kchan__lock_init(&c->lock);
     c->slots = kind == KCHAN__UNLIMITED ? NULL : ring;
     c->elem_size = elem_size;
@@ -3895,6 +3930,13 @@ KCHAN_DEF int kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64_t ti
 #  endif
 #endif /* KCHAN_NO_UNLIMITED */
 
+#ifdef KCHAN__CXX_KEYWORDS
+#  undef _Static_assert
+#  undef _Alignas
+#  undef _Alignof
+#  undef _Thread_local
+#  undef KCHAN__CXX_KEYWORDS
+#endif
 #ifdef KCHAN__PLAIN_ATOMICS          /* give the names back to <stdatomic.h> */
 #  undef atomic_load_explicit
 #  undef atomic_store_explicit

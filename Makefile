@@ -136,16 +136,55 @@ stress: stress-soak $(foreach e,$(ENGINES),$(B)/tsan-$(e)/kchan_tests)
 # ---- compile-only checks ----------------------------------------------------------------
 # C and C++ inclusion, KCHAN_STATIC warning-free with both compilers, and a file mixing two
 # channel types must be rejected (its control twin, with matching types, must compile).
+# stb_ds.h itself trips -Wundef (#if __clang__), so files that include it drop that flag;
+# the before-file includes system headers ahead of kchan.h, hence -D_DEFAULT_SOURCE.
+# C++ users' view of the header: no cast, null or useless-cast warnings from kchan's macros.
+CXX_WARN := -std=c++17 -Wall -Wextra -Wpedantic -Werror -Wold-style-cast -Wzero-as-null-pointer-constant -Wuseless-cast
+STB_WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Werror $(STB_INC)
 compile-checks: kchan.h
 	@mkdir -p $(B)
 	$(CC) $(WARN) $(STB_INC) -c tests/compile_c.c -o $(B)/compile_c.o
-	$(CXX) -std=c++17 -Wall -Wextra -Wpedantic -Werror -c tests/compile_cpp.cpp -o $(B)/compile_cpp.o
+	$(CXX) $(CXX_WARN) -c tests/compile_cpp.cpp -o $(B)/compile_cpp.o
+	clang++ $(filter-out -Wuseless-cast,$(CXX_WARN)) -c tests/compile_cpp.cpp -o $(B)/compile_cpp_clang.o
 	$(CC) $(WARN) $(STB_INC) tests/compile_cpp_impl.c $(B)/compile_cpp.o -o $(B)/compile_cpp $(LDLIBS) && $(B)/compile_cpp
+	@# the implementation compiled as C++: C++23 builds and runs; C++17 stops with kchan's #error
+	for cxx in g++ clang++; do \
+	    $$cxx -std=c++2b -Wall -Wextra -Wpedantic -Werror $(STB_INC) -x c++ -c tests/compile_cpp_impl.c -o $(B)/compile_cpp_impl_cxx.o && \
+	    $$cxx -std=c++2b -Wall -Wextra -Wpedantic -Werror $(STB_INC) -DKCHAN_LOCKFREE -x c++ -c tests/compile_cpp_impl.c -o $(B)/compile_cpp_impl_cxx_lf.o && \
+	    $$cxx $(B)/compile_cpp_impl_cxx.o $(B)/compile_cpp.o -o $(B)/compile_cpp_cxx $(LDLIBS) && $(B)/compile_cpp_cxx && \
+	    $$cxx $(B)/compile_cpp_impl_cxx_lf.o $(B)/compile_cpp.o -o $(B)/compile_cpp_cxx $(LDLIBS) && $(B)/compile_cpp_cxx || exit 1; \
+	    if $$cxx -std=c++17 $(STB_INC) -x c++ -c tests/compile_cpp_impl.c -o $(B)/compile_cpp_impl_cxx.o 2> $(B)/cxx17.err || \
+	       ! grep -q 'needs C++23' $(B)/cxx17.err; then echo "$$cxx -std=c++17: no clear error for the C++ implementation"; exit 1; fi; done
 	for cc in gcc clang; do $$cc $(WARN) $(STB_INC) -c tests/compile_static.c -o $(B)/compile_static.o || exit 1; done
 	$(CC) $(WARN) $(STB_INC) -DKCHAN_TYPES_MATCH -c tests/compile_fail_types.c -o $(B)/compile_fail_types.o
 	@if $(CC) $(WARN) $(STB_INC) -c tests/compile_fail_types.c -o $(B)/compile_fail_types.o 2>/dev/null; then \
 	    echo "compile_fail_types.c compiled: mixing two channel types was not diagnosed"; exit 1; \
 	 else echo "ok: mixing two channel types is a compile error"; fi
+	@# kchan.h copied alone next to main.c, built with no -I: finds Debian's <stb/stb_ds.h> itself
+	@rm -rf $(B)/alone && mkdir -p $(B)/alone && cp kchan.h $(B)/alone/ && cp tests/compile_alone.c $(B)/alone/main.c
+	@if echo '#include <stb/stb_ds.h>' | $(CC) -xc -E - >/dev/null 2>&1; then \
+	    for cc in gcc clang; do echo "(cd $(B)/alone && $$cc -std=c11 -Wall -Wextra -Wpedantic -Werror main.c -lpthread)"; \
+	        (cd $(B)/alone && $$cc -std=c11 -Wall -Wextra -Wpedantic -Werror main.c -o alone -lpthread && ./alone) || exit 1; done; \
+	 else echo "skip the copy-one-file build: no <stb/stb_ds.h> (Debian package libstb-dev)"; fi
+	for cc in gcc clang; do sh tests/compile_no_stb.sh $$cc $(B) || exit 1; done
+	for cc in gcc clang; do sh tests/compile_stb_macros.sh $$cc $(B) "$(STB_INC)" || exit 1; done
+	@# the user's own stb_ds.h after kchan.h (implementation file and plain file) and before it
+	for cc in gcc clang; do \
+	    $$cc $(STB_WARN) -c tests/compile_stb_after.c -o $(B)/compile_stb_after.o && \
+	    $$cc $(STB_WARN) tests/compile_stb_user.c $(B)/compile_stb_after.o -o $(B)/compile_stb_user $(LDLIBS) && $(B)/compile_stb_user && \
+	    $$cc $(STB_WARN) -D_DEFAULT_SOURCE -DSTB_DS_IMPLEMENTATION tests/compile_stb_before.c -o $(B)/compile_stb_before $(LDLIBS) && $(B)/compile_stb_before && \
+	    $$cc $(STB_WARN) -D_DEFAULT_SOURCE tests/compile_stb_before.c $(B)/compile_stb_after.o -o $(B)/compile_stb_before $(LDLIBS) && $(B)/compile_stb_before || exit 1; done
+	@# (void) discards a result everywhere; a dropped result warns wherever the attribute is on
+	@for c in "gcc -std=c11" "gcc -std=c2x" "clang -std=c11" "clang -std=c2x" "g++ -std=c++17" "g++ -std=c++20" \
+	          "clang++ -std=c++17" "clang++ -std=c++20"; do x=; case $$c in *++*) x="-x c++";; esac; \
+	    $$c $$x -Wall -Wextra -Wpedantic -Werror -c tests/compile_nodiscard.c -o $(B)/compile_nodiscard.o || \
+	        { echo "$$c: (void) did not discard a kchan result warning-free"; exit 1; }; \
+	    $$c $$x -Wall -Wextra -Wpedantic -Werror -DKCHAN_NO_NODISCARD -DKCHAN_DROP_RESULT -c tests/compile_nodiscard.c -o $(B)/compile_nodiscard.o || \
+	        { echo "$$c: KCHAN_NO_NODISCARD did not turn the attribute off"; exit 1; }; \
+	    if [ "$$c" = "gcc -std=c11" ]; then continue; fi; \
+	    if $$c $$x -Wall -Wextra -Wpedantic -Werror -DKCHAN_DROP_RESULT -c tests/compile_nodiscard.c -o $(B)/compile_nodiscard.o 2>/dev/null; then \
+	        echo "$$c: a dropped kchan result did not warn"; exit 1; fi; done; \
+	 echo "ok: (void) discards kchan results in C11, C2x, C++17, C++20 (gcc, clang); dropping one warns (all but gcc C11); KCHAN_NO_NODISCARD silences"
 
 # ---- platforms: Windows under wine, 32-bit, bare metal, C++, embedded cross builds ---------
 # Each names the Debian package that provides a missing tool (make test installs them first).

@@ -12,6 +12,8 @@
  *
  * and build with the stb_ds folder on the include path:
  *     cc -std=c11 $(pkg-config --cflags stb) ... -lpthread
+ * (gcc, clang and MSVC find Debian's /usr/include/stb/stb_ds.h without it; without any
+ * stb_ds.h, define KCHAN_NO_UNLIMITED).
  * Every other file just includes kchan.h.
  *
  * CONFIG (define before including, in the implementation file)
@@ -35,6 +37,9 @@
  *   KCHAN_EVICT_MAX           256                largest element a drop-oldest/conflated
  *                                                channel hands to on_undelivered (see LIMITS)
  *   KCHAN_NO_UNLIMITED        -                  no unlimited kind, no stb_ds dependency
+ *   KCHAN_NO_NODISCARD        -                  no unused-result warnings (otherwise C23/C++17
+ *                                                [[nodiscard]], or clang's warn_unused_result;
+ *                                                either way (void) discards a result)
  *
  * CUSTOM PLATFORM HOOKS (KCHAN_PLATFORM_CUSTOM): define, before including in the
  * implementation file, functions or macros of these shapes (L = KCHAN_CUSTOM_LOCK_T, a type
@@ -113,7 +118,8 @@
  *     elements of at most KCHAN_EVICT_MAX bytes (kchan_create says KCHAN_INVAL
  *     otherwise): the evicted element is copied to the evicting thread's stack so
  *     the callback can run after the lock is released, and nothing may allocate.
- *   - The implementation file must not include stb_ds.h itself before kchan.h.
+ *   - Your own stb_ds.h may come before or after kchan.h, in the implementation file too
+ *     (kchan's copy is private); with compilers other than gcc, clang and MSVC, after only.
  *   - KCHAN_LOCKFREE serves bounded (every policy), conflated and unlimited channels with
  *     elements of at least one byte; rendezvous channels and size-0 elements keep the
  *     mutex engine in the same build (select mixes both). It needs
@@ -133,6 +139,9 @@
 #  endif
 #  if defined(__linux__) && !defined(_DEFAULT_SOURCE) && !defined(_GNU_SOURCE)
 #    define _DEFAULT_SOURCE
+#  endif
+#  if defined(__APPLE__) && !defined(_DARWIN_C_SOURCE)
+#    define _DARWIN_C_SOURCE   /* _POSIX_C_SOURCE alone hides pthread_cond_timedwait_relative_np */
 #  endif
 #endif
 
@@ -155,15 +164,31 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #  define KCHAN__WRAP static inline __attribute__((unused))
-#  ifdef __clang__
-#    define KCHAN__NODISCARD __attribute__((warn_unused_result))
-#  else
-     /* gcc's warn_unused_result cannot be silenced by a (void) cast, the standard way to
-        discard a result: under -Werror that would forbid it, so gcc gets no attribute. */
-#    define KCHAN__NODISCARD
-#  endif
 #else
 #  define KCHAN__WRAP static inline
+#endif
+
+/* Results worth checking warn when dropped; (void) discards one. C23 and C++17 have
+   [[nodiscard]], which a cast silences everywhere; before them only clang's
+   warn_unused_result does (gcc's cannot be silenced by a cast: under -Werror that would
+   forbid the standard way to discard, so older gcc modes get nothing). It leads the
+   declaration, before KCHAN_DEF / KCHAN__WRAP, where [[...]] must stand.
+   KCHAN_NO_NODISCARD turns it off. */
+#if defined(KCHAN_NO_NODISCARD)
+#  define KCHAN__NODISCARD
+#elif defined(__cplusplus) && __cplusplus >= 201703L
+#  define KCHAN__NODISCARD [[nodiscard]]
+#elif defined(_MSVC_LANG) && _MSVC_LANG >= 201703L
+#  define KCHAN__NODISCARD [[nodiscard]]
+#elif !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ > 201710L && \
+      defined(__has_c_attribute)
+#  if __has_c_attribute(nodiscard)
+#    define KCHAN__NODISCARD [[nodiscard]]
+#  endif
+#endif
+#if !defined(KCHAN__NODISCARD) && defined(__clang__)
+#  define KCHAN__NODISCARD __attribute__((warn_unused_result))
+#elif !defined(KCHAN__NODISCARD)
 #  define KCHAN__NODISCARD
 #endif
 
@@ -203,9 +228,9 @@ enum { KCHAN__STATUS(KCHAN__ENUM_ITEM) KCHAN__STATUS_END };
 #undef KCHAN__ENUM_ITEM
 
 #define KCHAN_RENDEZVOUS 0
-#define KCHAN_UNLIMITED  ((size_t)-1)
-#define KCHAN_CONFLATED  ((size_t)-2)
-#define KCHAN_FOREVER    ((int64_t)-1)
+#define KCHAN_UNLIMITED  SIZE_MAX           /* no casts: C++ users may build with -Wold-style-cast */
+#define KCHAN_CONFLATED  (SIZE_MAX - 1)
+#define KCHAN_FOREVER    (-INT64_C(1))
 
 typedef struct kchan kchan_t;
 
@@ -289,15 +314,15 @@ KCHAN_DEF int      kchan_create_in(kchan_t **out, void *mem, size_t mem_size, si
                                    const kchan_opts *opts);
 KCHAN_DEF void     kchan_destroy(kchan_t *c);
 
-KCHAN_DEF KCHAN__NODISCARD int kchan_send(kchan_t *c, const void *elem);
-KCHAN_DEF KCHAN__NODISCARD int kchan_recv(kchan_t *c, void *out);
-KCHAN_DEF KCHAN__NODISCARD int kchan_try_send(kchan_t *c, const void *elem);
-KCHAN_DEF KCHAN__NODISCARD int kchan_try_recv(kchan_t *c, void *out);
-KCHAN_DEF KCHAN__NODISCARD int kchan_send_timeout(kchan_t *c, const void *elem, int64_t timeout_ns);
-KCHAN_DEF KCHAN__NODISCARD int kchan_recv_timeout(kchan_t *c, void *out, int64_t timeout_ns);
-KCHAN_DEF KCHAN__NODISCARD int kchan_send_many(kchan_t *c, const void *elems, size_t n,
+KCHAN__NODISCARD KCHAN_DEF int kchan_send(kchan_t *c, const void *elem);
+KCHAN__NODISCARD KCHAN_DEF int kchan_recv(kchan_t *c, void *out);
+KCHAN__NODISCARD KCHAN_DEF int kchan_try_send(kchan_t *c, const void *elem);
+KCHAN__NODISCARD KCHAN_DEF int kchan_try_recv(kchan_t *c, void *out);
+KCHAN__NODISCARD KCHAN_DEF int kchan_send_timeout(kchan_t *c, const void *elem, int64_t timeout_ns);
+KCHAN__NODISCARD KCHAN_DEF int kchan_recv_timeout(kchan_t *c, void *out, int64_t timeout_ns);
+KCHAN__NODISCARD KCHAN_DEF int kchan_send_many(kchan_t *c, const void *elems, size_t n,
                                                size_t *sent, int64_t timeout_ns);
-KCHAN_DEF KCHAN__NODISCARD int kchan_recv_many(kchan_t *c, void *out, size_t max,
+KCHAN__NODISCARD KCHAN_DEF int kchan_recv_many(kchan_t *c, void *out, size_t max,
                                                size_t *got, int64_t timeout_ns);
 KCHAN_DEF int      kchan_peek(kchan_t *c, void *out);
 KCHAN_DEF int64_t  kchan_now_ns(void);
@@ -308,8 +333,8 @@ KCHAN_DEF int      kchan_close_reason(const kchan_t *c);
 KCHAN_DEF bool     kchan_is_closed(const kchan_t *c);
 KCHAN_DEF int      kchan_cancel(kchan_t *c);
 
-KCHAN_DEF KCHAN__NODISCARD int kchan_select(kchan_case *cases, size_t n, int64_t timeout_ns);
-KCHAN_DEF KCHAN__NODISCARD int kchan_select_biased(kchan_case *cases, size_t n, int64_t timeout_ns);
+KCHAN__NODISCARD KCHAN_DEF int kchan_select(kchan_case *cases, size_t n, int64_t timeout_ns);
+KCHAN__NODISCARD KCHAN_DEF int kchan_select_biased(kchan_case *cases, size_t n, int64_t timeout_ns);
 
 KCHAN_DEF void     kchan_stats_get(const kchan_t *c, kchan_stats *out);
 KCHAN_DEF int      kchan_dump(const kchan_t *c, char *buf, size_t n);
@@ -336,33 +361,44 @@ extern void (*kchan__test_point)(const kchan_t *c, int point);
 
 // >>typed
 
+/* The wrappers' casts, C++-style in C++ so -Wold-style-cast stays quiet in users' code. */
+#ifdef __cplusplus
+#  define KCHAN__REINTERPRET(P, x) reinterpret_cast<P>(x)
+#  define KCHAN__TO_VOID(x)        static_cast<void *>(x)
+#  define KCHAN__UNCONST(T, x)     static_cast<void *>(const_cast<T *>(x))
+#else
+#  define KCHAN__REINTERPRET(P, x) ((P)(x))
+#  define KCHAN__TO_VOID(x)        ((void *)(x))
+#  define KCHAN__UNCONST(T, x)     ((void *)(uintptr_t)(x))   /* no -Wcast-qual */
+#endif
+
 /* KCHAN_DEFINE(name, T); generates the typed channel `name` over elements of type T.
    Every function is a one-line wrapper over the type-erased core. */
 #define KCHAN_DEFINE(name, T)                                                                   \
     typedef struct name name;                                                                   \
-    KCHAN__WRAP int name##_create(name **out, const kchan_opts *o) { return kchan__create_typed((void *)(out), sizeof(T), o); } \
-    KCHAN__WRAP name *name##_new(size_t cap) { return (name *)kchan_new(sizeof(T), cap); }     \
-    KCHAN__WRAP void name##_destroy(name *c) { kchan_destroy((kchan_t *)c); }                  \
-    KCHAN__WRAP kchan_t *name##_base(name *c) { return (kchan_t *)c; }                         \
-    KCHAN__WRAP KCHAN__NODISCARD int name##_send(name *c, T v) { return kchan_send((kchan_t *)c, &v); } \
-    KCHAN__WRAP KCHAN__NODISCARD int name##_recv(name *c, T *out) { return kchan_recv((kchan_t *)c, out); } \
-    KCHAN__WRAP KCHAN__NODISCARD int name##_try_send(name *c, T v) { return kchan_try_send((kchan_t *)c, &v); } \
-    KCHAN__WRAP KCHAN__NODISCARD int name##_try_recv(name *c, T *out) { return kchan_try_recv((kchan_t *)c, out); } \
-    KCHAN__WRAP KCHAN__NODISCARD int name##_send_timeout(name *c, T v, int64_t ns) { return kchan_send_timeout((kchan_t *)c, &v, ns); } \
-    KCHAN__WRAP KCHAN__NODISCARD int name##_recv_timeout(name *c, T *out, int64_t ns) { return kchan_recv_timeout((kchan_t *)c, out, ns); } \
-    KCHAN__WRAP KCHAN__NODISCARD int name##_send_many(name *c, const T *v, size_t n, size_t *sent, int64_t ns) { return kchan_send_many((kchan_t *)c, v, n, sent, ns); } \
-    KCHAN__WRAP KCHAN__NODISCARD int name##_recv_many(name *c, T *out, size_t max, size_t *got, int64_t ns) { return kchan_recv_many((kchan_t *)c, out, max, got, ns); } \
-    KCHAN__WRAP int name##_peek(name *c, T *out) { return kchan_peek((kchan_t *)c, out); }     \
-    KCHAN__WRAP int name##_close(name *c) { return kchan_close((kchan_t *)c); }                \
-    KCHAN__WRAP int name##_close_with(name *c, int reason) { return kchan_close_with((kchan_t *)c, reason); } \
-    KCHAN__WRAP int name##_cancel(name *c) { return kchan_cancel((kchan_t *)c); }              \
-    KCHAN__WRAP bool name##_is_closed(const name *c) { return kchan_is_closed((const kchan_t *)c); } \
-    KCHAN__WRAP size_t name##_len(const name *c) { return kchan_len((const kchan_t *)c); }     \
-    KCHAN__WRAP size_t name##_cap(const name *c) { return kchan_cap((const kchan_t *)c); }     \
-    KCHAN__WRAP void name##_stats(const name *c, kchan_stats *out) { kchan_stats_get((const kchan_t *)c, out); } \
-    KCHAN__WRAP int name##_dump(const name *c, char *buf, size_t n) { return kchan_dump((const kchan_t *)c, buf, n); } \
-    KCHAN__WRAP kchan_case name##_recv_case(name *c, T *out) { kchan_case k = { (kchan_t *)c, KCHAN_OP_RECV, (void *)out, 0 }; return k; } \
-    KCHAN__WRAP kchan_case name##_send_case(name *c, const T *in) { kchan_case k = { (kchan_t *)c, KCHAN_OP_SEND, (void *)(uintptr_t)in, 0 }; return k; } \
+    KCHAN__WRAP int name##_create(name **out, const kchan_opts *o) { return kchan__create_typed(KCHAN__TO_VOID(out), sizeof(T), o); } \
+    KCHAN__WRAP name *name##_new(size_t cap) { return KCHAN__REINTERPRET(name *, kchan_new(sizeof(T), cap)); }     \
+    KCHAN__WRAP void name##_destroy(name *c) { kchan_destroy(KCHAN__REINTERPRET(kchan_t *, c)); }                  \
+    KCHAN__WRAP kchan_t *name##_base(name *c) { return KCHAN__REINTERPRET(kchan_t *, c); }                         \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_send(name *c, T v) { return kchan_send(KCHAN__REINTERPRET(kchan_t *, c), &v); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_recv(name *c, T *out) { return kchan_recv(KCHAN__REINTERPRET(kchan_t *, c), out); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_try_send(name *c, T v) { return kchan_try_send(KCHAN__REINTERPRET(kchan_t *, c), &v); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_try_recv(name *c, T *out) { return kchan_try_recv(KCHAN__REINTERPRET(kchan_t *, c), out); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_send_timeout(name *c, T v, int64_t ns) { return kchan_send_timeout(KCHAN__REINTERPRET(kchan_t *, c), &v, ns); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_recv_timeout(name *c, T *out, int64_t ns) { return kchan_recv_timeout(KCHAN__REINTERPRET(kchan_t *, c), out, ns); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_send_many(name *c, const T *v, size_t n, size_t *sent, int64_t ns) { return kchan_send_many(KCHAN__REINTERPRET(kchan_t *, c), v, n, sent, ns); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_recv_many(name *c, T *out, size_t max, size_t *got, int64_t ns) { return kchan_recv_many(KCHAN__REINTERPRET(kchan_t *, c), out, max, got, ns); } \
+    KCHAN__WRAP int name##_peek(name *c, T *out) { return kchan_peek(KCHAN__REINTERPRET(kchan_t *, c), out); }     \
+    KCHAN__WRAP int name##_close(name *c) { return kchan_close(KCHAN__REINTERPRET(kchan_t *, c)); }                \
+    KCHAN__WRAP int name##_close_with(name *c, int reason) { return kchan_close_with(KCHAN__REINTERPRET(kchan_t *, c), reason); } \
+    KCHAN__WRAP int name##_cancel(name *c) { return kchan_cancel(KCHAN__REINTERPRET(kchan_t *, c)); }              \
+    KCHAN__WRAP bool name##_is_closed(const name *c) { return kchan_is_closed(KCHAN__REINTERPRET(const kchan_t *, c)); } \
+    KCHAN__WRAP size_t name##_len(const name *c) { return kchan_len(KCHAN__REINTERPRET(const kchan_t *, c)); }     \
+    KCHAN__WRAP size_t name##_cap(const name *c) { return kchan_cap(KCHAN__REINTERPRET(const kchan_t *, c)); }     \
+    KCHAN__WRAP void name##_stats(const name *c, kchan_stats *out) { kchan_stats_get(KCHAN__REINTERPRET(const kchan_t *, c), out); } \
+    KCHAN__WRAP int name##_dump(const name *c, char *buf, size_t n) { return kchan_dump(KCHAN__REINTERPRET(const kchan_t *, c), buf, n); } \
+    KCHAN__WRAP kchan_case name##_recv_case(name *c, T *out) { kchan_case k = { KCHAN__REINTERPRET(kchan_t *, c), KCHAN_OP_RECV, KCHAN__TO_VOID(out), 0 }; return k; } \
+    KCHAN__WRAP kchan_case name##_send_case(name *c, const T *in) { kchan_case k = { KCHAN__REINTERPRET(kchan_t *, c), KCHAN_OP_SEND, KCHAN__UNCONST(T, in), 0 }; return k; } \
     typedef T name##_elem
 
 /* Receive into `v` (declared here, of name##_elem) until `ch` is closed and drained. */
@@ -450,6 +486,20 @@ extern void (*kchan__test_point)(const kchan_t *c, int point);
 #  error "kchan: KCHAN_PLATFORM_WIN32 needs a Windows target"
 #endif
 
+#ifdef __cplusplus
+/* The implementation compiled as C++: C++23's <stdatomic.h> gives _Atomic(T) and the C
+   atomic functions over std::atomic; before C++23 there is no C-compatible atomic at all.
+   The C11 keywords the implementation uses are spelled the C++ way (undone at the end). */
+#  if (defined(_MSVC_LANG) ? _MSVC_LANG : __cplusplus) <= 202002L
+#    error "kchan: the implementation (KCHAN_IMPLEMENTATION) compiled as C++ needs C++23 (-std=c++23 or -std=c++2b: <stdatomic.h> with _Atomic(T)); or compile that one file as C. kchan.h itself works in any C++ from C++11."
+#  endif
+#  define KCHAN__CXX_KEYWORDS
+#  define _Static_assert static_assert
+#  define _Alignas alignas
+#  define _Alignof alignof
+#  define _Thread_local thread_local
+#endif
+
 #if defined(KCHAN_PLATFORM_NONE) && !defined(ATOMIC_INT_LOCK_FREE)
 /* Single-threaded: the atomic operations below become plain accesses, so small cores need
    no libatomic. These names are free because <stdatomic.h> is not included; they are
@@ -481,9 +531,15 @@ KCHAN__PRIV bool kchan__plain_cas32(uint32_t *p, uint32_t *expected, uint32_t de
 #  define atomic_fetch_sub_explicit(p, v, mo) kchan__plain_add32((p), 0u - (uint32_t)(v))
 #else
 #  include <stdatomic.h>
-#  define KCHAN__ATOMIC(T) _Atomic T
+#  define KCHAN__ATOMIC(T) _Atomic(T)
 #endif
 
+#if defined(_MSC_VER) && !defined(__clang__) && !defined(KCHAN_PLATFORM_NONE)
+#  ifndef WIN32_LEAN_AND_MEAN
+#    define WIN32_LEAN_AND_MEAN
+#  endif
+#  include <windows.h>       /* YieldProcessor, below, comes before // >>platform_win32 */
+#endif
 KCHAN__PRIV void kchan__cpu_relax(void)
 {
 #if defined(KCHAN_PLATFORM_NONE)
@@ -525,7 +581,7 @@ KCHAN__PRIV struct timespec kchan__timespec(int64_t ns)
 #if defined(KCHAN_PLATFORM_LINUX) || defined(KCHAN_PLATFORM_POSIX)
 #  include <sched.h>
 #  if !defined(CLOCK_MONOTONIC)
-#    error "kchan: CLOCK_MONOTONIC is not declared: include kchan.h first in the implementation file, or build with -D_POSIX_C_SOURCE=200809L"
+#    error "kchan: CLOCK_MONOTONIC is not declared: include kchan.h first in the implementation file, or build with -D_DEFAULT_SOURCE (Linux) or -D_POSIX_C_SOURCE=200809L (elsewhere)"
 #  endif
 KCHAN__PRIV int64_t kchan__clock_ns(void)
 {
@@ -829,13 +885,52 @@ KCHAN__PRIV void kchan__wake_all(KCHAN__ATOMIC(uint32_t) *word)
 
 // >>core
 #ifndef KCHAN_NO_UNLIMITED
-/* A private instance of stb_ds (Debian libstb-dev): every symbol renamed to kchan__stbds_*
-   and given internal linkage by a static declaration ahead of stb_ds's own extern ones, so a
-   program with its own stb_ds links without clashes. Allocation goes through KCHAN_* hooks;
-   growth never lets stb_ds allocate on its own (see kchan__ring_resize). */
-#  ifdef INCLUDE_STB_DS_H
-#    error "kchan: include kchan.h before stb_ds.h in the implementation file"
+/* A private instance of stb_ds (Debian libstb-dev): every name it declares is renamed to
+   kchan__stbds_*, the functions given internal linkage by a static declaration ahead of
+   stb_ds's own extern ones, so a program with its own stb_ds links without clashes.
+   Allocation goes through KCHAN_* hooks; growth never lets stb_ds allocate on its own (see
+   kchan__ring_resize: stb_ds dereferences what its realloc returns without a check, and
+   kchan must answer KCHAN_NOMEM). The user's own stb_ds.h may come before or after kchan.h,
+   in this file too: kchan saves the macros that change what stb_ds.h means (its guard, the
+   implementation switch, the short names, the allocator) and gives them back, with every
+   other stb_ds macro it defined, at the end of the implementation (// >>stb_ds_end). */
+#  if defined(__has_include)
+#    if __has_include(<stb_ds.h>)
+#      define KCHAN__STB_DS_H <stb_ds.h>
+#    elif __has_include(<stb/stb_ds.h>)      /* Debian/Ubuntu libstb-dev without -I */
+#      define KCHAN__STB_DS_H <stb/stb_ds.h>
+#    else
+#      error "kchan: stb_ds.h not found; the unlimited channel kind needs it. Either put its folder on the include path (-I/usr/include/stb, i.e. $(pkg-config --cflags stb), after apt install libstb-dev; or a copy of stb_ds.h from github.com/nothings/stb), or define KCHAN_NO_UNLIMITED to build without unlimited channels"
+#    endif
+#  else
+#    define KCHAN__STB_DS_H <stb_ds.h>         /* no __has_include: -I must name its folder */
 #  endif
+#  if defined(__GNUC__) || defined(__clang__) || defined(_MSC_VER)
+#    define KCHAN__STB_PUSH
+#    pragma push_macro("INCLUDE_STB_DS_H")
+#    pragma push_macro("STB_DS_IMPLEMENTATION")
+#    pragma push_macro("STBDS_NO_SHORT_NAMES")
+#    pragma push_macro("STBDS_REALLOC")
+#    pragma push_macro("STBDS_FREE")
+#    pragma push_macro("STBDS_ASSERT")
+#    pragma push_macro("STBDS_UNIT_TESTS")
+#    pragma push_macro("STBDS_SIPHASH_C_ROUNDS")
+#    pragma push_macro("STBDS_SIPHASH_D_ROUNDS")
+#    pragma push_macro("STBDS_STRING_ARENA_BLOCKSIZE_MIN")
+#    pragma push_macro("STBDS_STRING_ARENA_BLOCKSIZE_MAX")
+#  elif defined(INCLUDE_STB_DS_H) || defined(STB_DS_IMPLEMENTATION) || defined(STBDS_NO_SHORT_NAMES) || \
+        defined(STBDS_REALLOC) || defined(STBDS_FREE) || defined(STBDS_ASSERT) || defined(STBDS_UNIT_TESTS)
+#    error "kchan: with this compiler (no #pragma push_macro), include stb_ds.h and define its STB_DS_*/STBDS_* macros only after kchan.h in the implementation file: kchan cannot give them back after its private copy"
+#  endif
+#  ifdef INCLUDE_STB_DS_H
+#    define KCHAN__STB_USER_FIRST      /* the user's stb_ds.h came first: keep its macros */
+#    undef INCLUDE_STB_DS_H
+#  endif
+#  undef STB_DS_IMPLEMENTATION
+#  undef STBDS_REALLOC
+#  undef STBDS_FREE
+#  undef STBDS_ASSERT
+#  undef STBDS_UNIT_TESTS
 #  define stbds_arrgrowf      kchan__stbds_arrgrowf
 #  define stbds_arrfreef      kchan__stbds_arrfreef
 #  define stbds_hmfree_func   kchan__stbds_hmfree_func
@@ -852,6 +947,34 @@ KCHAN__PRIV void kchan__wake_all(KCHAN__ATOMIC(uint32_t) *word)
 #  define stbds_strreset      kchan__stbds_strreset
 #  define stbds_unit_tests    kchan__stbds_unit_tests
 #  define stbds_string_arena  kchan__stbds_string_arena
+/* ...and its types, enumerators and file-scope statics, which a second copy in this file
+   (the user's, before or after) would otherwise declare twice. */
+#  define stbds_array_header    kchan__stbds_array_header
+#  define stbds_string_block    kchan__stbds_string_block
+#  define stbds_hash_bucket     kchan__stbds_hash_bucket
+#  define stbds_hash_index      kchan__stbds_hash_index
+#  define stbds_hash_seed       kchan__stbds_hash_seed
+#  define stbds_probe_position  kchan__stbds_probe_position
+#  define stbds_log2            kchan__stbds_log2
+#  define stbds_make_hash_index kchan__stbds_make_hash_index
+#  define stbds_siphash_bytes   kchan__stbds_siphash_bytes
+#  define stbds_is_key_equal    kchan__stbds_is_key_equal
+#  define stbds_hm_find_slot    kchan__stbds_hm_find_slot
+#  define stbds_strdup          kchan__stbds_strdup
+#  define STBDS_SH_NONE         KCHAN__STBDS_SH_NONE
+#  define STBDS_SH_DEFAULT      KCHAN__STBDS_SH_DEFAULT
+#  define STBDS_SH_STRDUP       KCHAN__STBDS_SH_STRDUP
+#  define STBDS_SH_ARENA        KCHAN__STBDS_SH_ARENA
+#  ifdef __cplusplus                /* C++ only: in C these names are stb_ds's own macros */
+#    define stbds_arrgrowf_wrapper      kchan__stbds_arrgrowf_wrapper
+#    define stbds_hmget_key_wrapper     kchan__stbds_hmget_key_wrapper
+#    define stbds_hmget_key_ts_wrapper  kchan__stbds_hmget_key_ts_wrapper
+#    define stbds_hmput_default_wrapper kchan__stbds_hmput_default_wrapper
+#    define stbds_hmput_key_wrapper     kchan__stbds_hmput_key_wrapper
+#    define stbds_hmdel_key_wrapper     kchan__stbds_hmdel_key_wrapper
+#    define stbds_shmode_func_wrapper   kchan__stbds_shmode_func_wrapper
+extern "C" {                        /* the linkage stb_ds's extern declarations will have */
+#  endif
 struct kchan__stbds_string_arena;
 static void  *kchan__stbds_arrgrowf(void *a, size_t elemsize, size_t addlen, size_t min_cap);
 static void   kchan__stbds_arrfreef(void *a);
@@ -870,6 +993,9 @@ static void   kchan__stbds_rand_seed(size_t seed);
 static char  *kchan__stbds_stralloc(struct kchan__stbds_string_arena *a, char *str);
 static void   kchan__stbds_strreset(struct kchan__stbds_string_arena *a);
 KCHAN__PRIV void *kchan__stbds_adopt(void *p, size_t size);
+#  ifdef __cplusplus
+}
+#  endif
 #  define STBDS_NO_SHORT_NAMES
 #  define STBDS_REALLOC(ctx, p, size) kchan__stbds_adopt((p), (size))
 #  define STBDS_FREE(ctx, p)          KCHAN_FREE(p)
@@ -878,11 +1004,13 @@ KCHAN__PRIV void *kchan__stbds_adopt(void *p, size_t size);
 #    pragma GCC diagnostic push
 #    pragma GCC diagnostic ignored "-Wunused-function"
 #    pragma GCC diagnostic ignored "-Wundef"
+#    pragma GCC diagnostic ignored "-Wmissing-field-initializers"   /* in C++ */
 #  endif
-#  include <stb_ds.h>
+#  include KCHAN__STB_DS_H
 #  if defined(__GNUC__) || defined(__clang__)
 #    pragma GCC diagnostic pop
 #  endif
+#  undef STB_DS_IMPLEMENTATION       /* the rest waits for // >>stb_ds_end: kchan uses them */
 
 /* stb_ds's realloc hook. kchan__ring_resize has already made the block the right size with
    a checked KCHAN_REALLOC/KCHAN_MALLOC, so stb_ds's (unchecked) request is a no-op here. */
@@ -3018,7 +3146,7 @@ KCHAN__PRIV size_t kchan__align(size_t n, size_t a) { return (n + a - 1) & ~(a -
 KCHAN__PRIV void kchan__init(kchan_t *c, unsigned char *ring, size_t elem_size, const kchan_opts *o,
                              unsigned char kind, size_t ring_size, bool caller_memory)
 {
-    memset(c, 0, sizeof *c);
+    memset((void *)c, 0, sizeof *c);          /* (void *): C++ builds hold std::atomic members */
     kchan__lock_init(&c->lock);
     c->slots = kind == KCHAN__UNLIMITED ? NULL : ring;
     c->elem_size = elem_size;
@@ -3655,6 +3783,178 @@ KCHAN_DEF int kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64_t ti
     return r;
 }
 
+#ifndef KCHAN_NO_UNLIMITED
+// >>stb_ds_end: no stb_ds macro kchan defined survives kchan.h, so the user's stb_ds.h,
+// before or after this, means what it says. First kchan's renames and stb_ds internals...
+#  undef stbds_arrgrowf
+#  undef stbds_arrfreef
+#  undef stbds_hmfree_func
+#  undef stbds_hmget_key
+#  undef stbds_hmget_key_ts
+#  undef stbds_hmput_default
+#  undef stbds_hmput_key
+#  undef stbds_hmdel_key
+#  undef stbds_shmode_func
+#  undef stbds_hash_bytes
+#  undef stbds_hash_string
+#  undef stbds_rand_seed
+#  undef stbds_stralloc
+#  undef stbds_strreset
+#  undef stbds_unit_tests
+#  undef stbds_string_arena
+#  undef stbds_array_header
+#  undef stbds_string_block
+#  undef stbds_hash_bucket
+#  undef stbds_hash_index
+#  undef stbds_hash_seed
+#  undef stbds_probe_position
+#  undef stbds_log2
+#  undef stbds_make_hash_index
+#  undef stbds_siphash_bytes
+#  undef stbds_is_key_equal
+#  undef stbds_hm_find_slot
+#  undef stbds_strdup
+#  undef STBDS_SH_NONE
+#  undef STBDS_SH_DEFAULT
+#  undef STBDS_SH_STRDUP
+#  undef STBDS_SH_ARENA
+#  ifdef __cplusplus
+#    undef stbds_arrgrowf_wrapper
+#    undef stbds_hmget_key_wrapper
+#    undef stbds_hmget_key_ts_wrapper
+#    undef stbds_hmput_default_wrapper
+#    undef stbds_hmput_key_wrapper
+#    undef stbds_hmdel_key_wrapper
+#    undef stbds_shmode_func_wrapper
+#  endif
+#  undef STBDS_ALIGN_FWD
+#  undef STBDS_ARR_TO_HASH
+#  undef STBDS_ASSERT_WAS_UNDEFINED
+#  undef STBDS_BUCKET_LENGTH
+#  undef STBDS_BUCKET_MASK
+#  undef STBDS_BUCKET_SHIFT
+#  undef STBDS_CACHE_LINE_SIZE
+#  undef STBDS_HASH_DELETED
+#  undef STBDS_HASH_EMPTY
+#  undef STBDS_HASH_TO_ARR
+#  undef STBDS_INDEX_DELETED
+#  undef STBDS_INDEX_EMPTY
+#  undef STBDS_INDEX_IN_USE
+#  undef STBDS_ROTATE_LEFT
+#  undef STBDS_ROTATE_RIGHT
+#  undef STBDS_SIPROUND
+#  undef STBDS_SIZE_T_BITS
+#  undef STBDS_STATS
+#  undef stbds_hash_table
+#  undef stbds_load_32_or_64
+#  undef STBDS_REALLOC
+#  undef STBDS_FREE
+#  undef STBDS_NO_SHORT_NAMES
+#  undef STBDS_ASSERT
+#  undef KCHAN__STB_DS_H
+/* ...then stb_ds's header macros, unless they are the user's (their stb_ds.h came first:
+   kchan's copy defined them again, token for token)... */
+#  ifndef KCHAN__STB_USER_FIRST
+#    undef STBDS_ADDRESSOF
+#    undef STBDS_HAS_LITERAL_ARRAY
+#    undef STBDS_HAS_TYPEOF
+#    undef STBDS_HM_BINARY
+#    undef STBDS_HM_STRING
+#    undef STBDS_NOTUSED
+#    undef STBDS_OFFSETOF
+#    undef stbds_arraddn
+#    undef stbds_arraddnindex
+#    undef stbds_arraddnoff
+#    undef stbds_arraddnptr
+#    undef stbds_arrcap
+#    undef stbds_arrdel
+#    undef stbds_arrdeln
+#    undef stbds_arrdelswap
+#    undef stbds_arrfree
+#    undef stbds_arrgrow
+#    undef stbds_arrgrowf_wrapper
+#    undef stbds_arrins
+#    undef stbds_arrinsn
+#    undef stbds_arrlast
+#    undef stbds_arrlen
+#    undef stbds_arrlenu
+#    undef stbds_arrmaybegrow
+#    undef stbds_arrpop
+#    undef stbds_arrpush
+#    undef stbds_arrput
+#    undef stbds_arrsetcap
+#    undef stbds_arrsetlen
+#    undef stbds_header
+#    undef stbds_hmdefault
+#    undef stbds_hmdefaults
+#    undef stbds_hmdel
+#    undef stbds_hmdel_key_wrapper
+#    undef stbds_hmfree
+#    undef stbds_hmget
+#    undef stbds_hmget_key_ts_wrapper
+#    undef stbds_hmget_key_wrapper
+#    undef stbds_hmget_ts
+#    undef stbds_hmgeti
+#    undef stbds_hmgeti_ts
+#    undef stbds_hmgetp
+#    undef stbds_hmgetp_null
+#    undef stbds_hmgetp_ts
+#    undef stbds_hmgets
+#    undef stbds_hmlen
+#    undef stbds_hmlenu
+#    undef stbds_hmput
+#    undef stbds_hmput_default_wrapper
+#    undef stbds_hmput_key_wrapper
+#    undef stbds_hmputs
+#    undef stbds_pshdel
+#    undef stbds_pshget
+#    undef stbds_pshgeti
+#    undef stbds_pshput
+#    undef stbds_sh_new_arena
+#    undef stbds_sh_new_strdup
+#    undef stbds_shdefault
+#    undef stbds_shdefaults
+#    undef stbds_shdel
+#    undef stbds_shfree
+#    undef stbds_shget
+#    undef stbds_shgeti
+#    undef stbds_shgetp
+#    undef stbds_shgetp_null
+#    undef stbds_shgets
+#    undef stbds_shlen
+#    undef stbds_shlenu
+#    undef stbds_shmode_func_wrapper
+#    undef stbds_shput
+#    undef stbds_shputi
+#    undef stbds_shputs
+#    undef stbds_temp
+#    undef stbds_temp_key
+#  endif
+#  undef KCHAN__STB_USER_FIRST
+/* ...and the user's own settings and include guard as they were (undefined if they were). */
+#  ifdef KCHAN__STB_PUSH
+#    pragma pop_macro("INCLUDE_STB_DS_H")
+#    pragma pop_macro("STB_DS_IMPLEMENTATION")
+#    pragma pop_macro("STBDS_NO_SHORT_NAMES")
+#    pragma pop_macro("STBDS_REALLOC")
+#    pragma pop_macro("STBDS_FREE")
+#    pragma pop_macro("STBDS_ASSERT")
+#    pragma pop_macro("STBDS_UNIT_TESTS")
+#    pragma pop_macro("STBDS_SIPHASH_C_ROUNDS")
+#    pragma pop_macro("STBDS_SIPHASH_D_ROUNDS")
+#    pragma pop_macro("STBDS_STRING_ARENA_BLOCKSIZE_MIN")
+#    pragma pop_macro("STBDS_STRING_ARENA_BLOCKSIZE_MAX")
+#    undef KCHAN__STB_PUSH
+#  endif
+#endif /* KCHAN_NO_UNLIMITED */
+
+#ifdef KCHAN__CXX_KEYWORDS
+#  undef _Static_assert
+#  undef _Alignas
+#  undef _Alignof
+#  undef _Thread_local
+#  undef KCHAN__CXX_KEYWORDS
+#endif
 #ifdef KCHAN__PLAIN_ATOMICS          /* give the names back to <stdatomic.h> */
 #  undef atomic_load_explicit
 #  undef atomic_store_explicit

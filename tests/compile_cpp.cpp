@@ -1,6 +1,7 @@
 // Compile-and-run check: kchan.h from C++17 (extern "C" declarations, the
-// KCHAN_DEFINE wrappers as C++), linked with the C implementation in
-// compile_cpp_impl.c. Uses only libc so a C driver can link it.
+// KCHAN_DEFINE wrappers as C++, quiet under -Wold-style-cast and friends), linked
+// with the implementation in compile_cpp_impl.c, compiled as C and as C++23.
+// Uses only libc so a C driver can link it.
 #include "../kchan.h"
 #include "../kchan.h"
 
@@ -34,6 +35,24 @@ int cpp_roundtrip(void)
     if (cpp_intch_close(t) != KCHAN_OK || !cpp_intch_is_closed(t)) return 11;
     if (cpp_intch_recv(t, &v) != KCHAN_CLOSED) return 12;
     cpp_intch_destroy(t);
+
+    // An unlimited channel grows through kchan's stb_ds copy (the C++-compiled
+    // implementation's too), and a send case takes a const element.
+    kchan_opts u = {};
+    u.capacity = KCHAN_UNLIMITED;
+    if (kchan_create(&c, sizeof(int), &u) != KCHAN_OK) return 15;
+    for (int i = 0; i < 100; i++)
+        if (kchan_send(c, &i) != KCHAN_OK) return 16;
+    int sum = 0;
+    while (kchan_try_recv(c, &out) == KCHAN_OK) sum += out;
+    kchan_destroy(c);
+    if (sum != 4950) return 17;
+    cpp_intch *s = nullptr;
+    if (cpp_intch_create(&s, &o) != KCHAN_OK) return 18;
+    const int one = 1;
+    kchan_case sc[1] = { cpp_intch_send_case(s, &one) };
+    if (kchan_select(sc, 1, 0) != 0 || cpp_intch_len(s) != 1) return 19;
+    cpp_intch_destroy(s);
 
     kchan_counter k;
     kchan_counter_init(&k, 1);

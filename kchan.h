@@ -81,8 +81,9 @@
  *   kchan_counter_*            wait_ge only        no
  *
  * SEMANTICS worth knowing (the full contract is API.md)
- *   - A timeout of 0 means "try" (KCHAN_WOULDBLOCK); a negative one means forever;
- *     an op that can complete at once succeeds whatever its timeout.
+ *   - A timeout of 0 means "try" (KCHAN_WOULDBLOCK); only KCHAN_FOREVER (-1) means
+ *     forever, any other negative timeout is KCHAN_INVAL (nothing happens); an op that
+ *     can complete at once succeeds whatever its valid timeout. INT64_MAX never overflows.
  *   - Close: sends fail with KCHAN_CLOSED (the caller keeps its element), receivers
  *     drain what is buffered, then get KCHAN_CLOSED.
  *   - on_undelivered runs once for every accepted element no receiver will get
@@ -1065,6 +1066,10 @@ KCHAN__PRIV void *kchan__nth(const kchan_t *c, const void *base, size_t i)
 
 /* Whether a call with this timeout may wait at all: not for "try" (0), never under _NONE. */
 KCHAN__PRIV bool kchan__may_wait(int64_t timeout_ns) { return timeout_ns != 0 && KCHAN__CAN_WAIT; }
+
+/* Only KCHAN_FOREVER means forever: any other negative timeout (an overflowed
+   `secs * 1000000000`) is KCHAN_INVAL, checked before an op does anything. */
+KCHAN__PRIV bool kchan__bad_timeout(int64_t timeout_ns) { return timeout_ns < 0 && timeout_ns != KCHAN_FOREVER; }
 
 KCHAN__PRIV int64_t kchan__deadline(int64_t timeout_ns)
 {
@@ -2778,7 +2783,7 @@ KCHAN_DEF int kchan__test_ready(kchan_t *c, int op)
 /* send, try_send, send_timeout; recv likewise. */
 KCHAN__PRIV int kchan__op(kchan_t *c, int dir, void *elem, int64_t timeout_ns)
 {
-    if (!c || (!elem && c->elem_size)) return KCHAN_INVAL;
+    if (!c || (!elem && c->elem_size) || kchan__bad_timeout(timeout_ns)) return KCHAN_INVAL;
     KCHAN__LF_ONLY(if (c->lockfree) return kchan__lf_op(c, dir, elem, timeout_ns);)
     kchan__after a;
     a.release = NULL;
@@ -2815,7 +2820,7 @@ KCHAN_DEF int kchan_send_many(kchan_t *c, const void *elems, size_t n, size_t *s
     size_t i = 0;
     int r = KCHAN_OK;
     if (sent) *sent = 0;
-    if (!c || (!elems && n && c->elem_size)) return KCHAN_INVAL;
+    if (!c || (!elems && n && c->elem_size) || kchan__bad_timeout(timeout_ns)) return KCHAN_INVAL;
     KCHAN__LF_ONLY(if (c->lockfree) return kchan__lf_send_many(c, elems, n, sent, timeout_ns);)
     int64_t deadline = kchan__deadline(timeout_ns);
     bool blocked = false;
@@ -2849,7 +2854,7 @@ KCHAN_DEF int kchan_recv_many(kchan_t *c, void *out, size_t max, size_t *got, in
 {
     size_t i = 0;
     if (got) *got = 0;
-    if (!c || (!out && c->elem_size) || max == 0) return KCHAN_INVAL;
+    if (!c || (!out && c->elem_size) || max == 0 || kchan__bad_timeout(timeout_ns)) return KCHAN_INVAL;
     KCHAN__LF_ONLY(if (c->lockfree) return kchan__lf_recv_many(c, out, max, got, timeout_ns);)
     kchan__after a;
     a.release = NULL;
@@ -3286,7 +3291,7 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
     bool has_lf = false;
     int64_t poll_ns = 0;               /* the last poll interval for a send that cannot grow */
 
-    if ((n && !cases) || n > KCHAN_SELECT_MAX) return KCHAN_INVAL;
+    if ((n && !cases) || n > KCHAN_SELECT_MAX || kchan__bad_timeout(timeout_ns)) return KCHAN_INVAL;
     for (size_t i = 0; i < n; i++) {
         kchan_case *k = &cases[i];
         if (k->op != KCHAN_OP_SEND && k->op != KCHAN_OP_RECV) return KCHAN_INVAL;
@@ -3615,7 +3620,7 @@ KCHAN_DEF int64_t kchan_counter_load(const kchan_counter *k)
 
 KCHAN_DEF int kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64_t timeout_ns)
 {
-    if (!k) return KCHAN_INVAL;
+    if (!k || kchan__bad_timeout(timeout_ns)) return KCHAN_INVAL;
     if (kchan_counter_load(k) >= target) return KCHAN_OK;
     if (!kchan__may_wait(timeout_ns)) return KCHAN_WOULDBLOCK;
     int64_t deadline = kchan__deadline(timeout_ns);

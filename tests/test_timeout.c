@@ -1,6 +1,6 @@
 /* Timeouts: 0 means try, positive expires with KCHAN_TIMEDOUT after at least the
-   time asked, negative means forever, INT64_MAX does not overflow, and a
-   timed-out op has no effect. */
+   time asked, KCHAN_FOREVER means forever (any other negative is KCHAN_INVAL:
+   tests/test_badinput.c), INT64_MAX does not overflow, and a timed-out op has no effect. */
 #include "common.h"
 #include <stdint.h>
 #include <time.h>
@@ -209,7 +209,7 @@ Test(timeout, short_timeouts_still_wait_at_least_asked, .timeout = T_TIMEOUT)
 
 Test(timeout, ready_op_succeeds_with_any_timeout, .timeout = T_TIMEOUT)
 {
-    int64_t timeouts[] = { 0, 20 * MS, -5, KCHAN_FOREVER, INT64_MAX, INT64_MIN };
+    int64_t timeouts[] = { 0, 20 * MS, 1, KCHAN_FOREVER, INT64_MAX, INT64_MAX - 1 };
     size_t caps[] = { 1, 4, KCHAN_UNLIMITED, KCHAN_CONFLATED };
     for (size_t k = 0; k < 4; k++) {
         kchan_t *c = make_chan(caps[k]);
@@ -236,7 +236,7 @@ Test(timeout, ready_op_succeeds_with_any_timeout, .timeout = T_TIMEOUT)
     }
 }
 
-/* ---- negative and INT64_MAX timeouts wait for a partner ---- */
+/* ---- KCHAN_FOREVER and INT64_MAX timeouts wait for a partner ---- */
 
 static void parked_recv_completed(int64_t timeout, size_t cap)
 {
@@ -279,19 +279,19 @@ static void parked_send_completed(int64_t timeout, size_t cap)
     kchan_destroy(c);
 }
 
-Test(timeout, negative_timeout_is_forever_recv, .timeout = T_TIMEOUT)
+Test(timeout, forever_timeout_waits_recv, .timeout = T_TIMEOUT)
 {
-    parked_recv_completed(-5, 4);
-    parked_recv_completed(-5, KCHAN_RENDEZVOUS);
+    parked_recv_completed(KCHAN_FOREVER, 4);
+    parked_recv_completed(KCHAN_FOREVER, KCHAN_RENDEZVOUS);
     parked_recv_completed(KCHAN_FOREVER, KCHAN_UNLIMITED);
-    parked_recv_completed(INT64_MIN, KCHAN_CONFLATED);
+    parked_recv_completed(KCHAN_FOREVER, KCHAN_CONFLATED);
 }
 
-Test(timeout, negative_timeout_is_forever_send, .timeout = T_TIMEOUT)
+Test(timeout, forever_timeout_waits_send, .timeout = T_TIMEOUT)
 {
-    parked_send_completed(-5, 2);
-    parked_send_completed(-5, KCHAN_RENDEZVOUS);
-    parked_send_completed(INT64_MIN, 1);
+    parked_send_completed(KCHAN_FOREVER, 2);
+    parked_send_completed(KCHAN_FOREVER, KCHAN_RENDEZVOUS);
+    parked_send_completed(KCHAN_FOREVER, 1);
 }
 
 Test(timeout, int64_max_does_not_overflow, .timeout = T_TIMEOUT)

@@ -84,6 +84,8 @@
  *   - A timeout of 0 means "try" (KCHAN_WOULDBLOCK); only KCHAN_FOREVER (-1) means
  *     forever, any other negative timeout is KCHAN_INVAL (nothing happens); an op that
  *     can complete at once succeeds whatever its valid timeout. INT64_MAX never overflows.
+ *     KCHAN_US(x), KCHAN_MS(x), KCHAN_SEC(x) give nanoseconds from any integer, saturating
+ *     instead of wrapping, never KCHAN_FOREVER (a negative x gives KCHAN_INVAL).
  *   - Close: sends fail with KCHAN_CLOSED (the caller keeps its element), receivers
  *     drain what is buffered, then get KCHAN_CLOSED.
  *   - on_undelivered runs once for every accepted element no receiver will get
@@ -207,6 +209,18 @@ enum { KCHAN__STATUS(KCHAN__ENUM_ITEM) KCHAN__STATUS_END };
 #define KCHAN_UNLIMITED  ((size_t)-1)
 #define KCHAN_CONFLATED  ((size_t)-2)
 #define KCHAN_FOREVER    ((int64_t)-1)
+
+/* Timeouts in nanoseconds from other units: kchan_recv_timeout(c, &v, KCHAN_MS(250)).
+   The argument (any integer type) becomes an int64_t before the multiply, so an `int secs`
+   cannot overflow in int; a product beyond int64_t saturates to INT64_MAX (forever in
+   practice) or INT64_MIN instead of wrapping. No result is KCHAN_FOREVER: a negative
+   argument gives a negative timeout, which an op refuses with KCHAN_INVAL. The argument is
+   evaluated once; the result is not a constant expression (write the nanoseconds there). */
+#define KCHAN_US(x)  kchan__scale_ns((x), 1000)
+#define KCHAN_MS(x)  kchan__scale_ns((x), 1000000)
+#define KCHAN_SEC(x) kchan__scale_ns((x), 1000000000)
+KCHAN__WRAP int64_t kchan__scale_ns(int64_t v, int64_t unit)
+{ return v > INT64_MAX / unit ? INT64_MAX : v < INT64_MIN / unit ? INT64_MIN : v * unit; }
 
 typedef struct kchan kchan_t;
 

@@ -533,3 +533,86 @@ Test(timeout, now_ns_monotonic, .timeout = T_TIMEOUT)
     cr_assert_geq(kchan_now_ns() - t0, 10 * MS);
     kchan_destroy(c);
 }
+
+/* ---- KCHAN_US / KCHAN_MS / KCHAN_SEC (issue 17 item 6) ----
+   The argument becomes an int64_t before the multiply (an `int secs` cannot overflow in
+   int), a product beyond int64_t saturates instead of wrapping, and no result is ever
+   KCHAN_FOREVER: a negative argument gives a negative timeout, which an op calls KCHAN_INVAL. */
+
+Test(timeout, unit_macros_convert, .timeout = T_TIMEOUT)
+{
+    int secs = 3;
+    long ms = 250;
+    int64_t us = 7;
+    unsigned short small = 2;
+    cr_assert_eq(KCHAN_SEC(secs), (int64_t)3000000000, "int seconds overflowed");
+    cr_assert_eq(KCHAN_MS(ms), 250 * MS);
+    cr_assert_eq(KCHAN_US(us), 7000);
+    cr_assert_eq(KCHAN_SEC(small), 2000000000);
+    cr_assert_eq(KCHAN_MS(1), MS);
+    cr_assert_eq(KCHAN_US(1), 1000);
+    cr_assert_eq(KCHAN_SEC(1), 1000 * MS);
+    cr_assert_eq(KCHAN_SEC(0), 0);
+    cr_assert_eq(KCHAN_SEC(2 + 1), (int64_t)3000000000, "a constant expression argument");
+    cr_assert_eq(KCHAN_SEC(INT32_MAX), (int64_t)INT32_MAX * 1000000000);
+    int i = 0;
+    cr_assert_eq(KCHAN_MS(i++), 0);
+    cr_assert_eq(i, 1, "the argument is evaluated once");
+}
+
+/* The unit's macro at its limits: exact up to the largest multiple, saturated past it. */
+static void unit_limits(int64_t (*conv)(int64_t), int64_t unit)
+{
+    int64_t top = INT64_MAX / unit, bottom = INT64_MIN / unit;
+    cr_assert_eq(conv(top), top * unit, "unit %lld: the largest exact value", (long long)unit);
+    cr_assert_eq(conv(top + 1), INT64_MAX, "unit %lld: saturates, does not wrap", (long long)unit);
+    cr_assert_eq(conv(INT64_MAX), INT64_MAX);
+    cr_assert_eq(conv(bottom), bottom * unit);
+    cr_assert_eq(conv(bottom - 1), INT64_MIN);
+    cr_assert_eq(conv(INT64_MIN), INT64_MIN);
+    for (int64_t v = -3; v < 0; v++) {
+        cr_assert_lt(conv(v), 0);
+        cr_assert_neq(conv(v), KCHAN_FOREVER, "a negative argument must not mean forever");
+    }
+    cr_assert_eq(conv(-1), -unit);
+}
+static int64_t conv_us(int64_t v) { return KCHAN_US(v); }
+static int64_t conv_ms(int64_t v) { return KCHAN_MS(v); }
+static int64_t conv_sec(int64_t v) { return KCHAN_SEC(v); }
+
+Test(timeout, unit_macros_saturate, .timeout = T_TIMEOUT)
+{
+    unit_limits(conv_us, 1000);
+    unit_limits(conv_ms, 1000000);
+    unit_limits(conv_sec, 1000000000);
+    cr_assert_eq(KCHAN_SEC(INT64_MAX / 1000000000 + 1), INT64_MAX);
+    cr_assert_eq(KCHAN_MS(INT64_MAX), INT64_MAX);
+    cr_assert_eq(KCHAN_US(INT64_MIN), INT64_MIN);
+}
+
+Test(timeout, unit_macros_in_ops, .timeout = T_TIMEOUT)
+{
+    kchan_t *c = make_chan(4);
+    int64_t v = -1, t0 = kchan_now_ns();
+    cr_assert_eq(kchan_recv_timeout(c, &v, KCHAN_MS(20)), KCHAN_TIMEDOUT);
+    check_elapsed(t0, 20 * MS);
+    t0 = kchan_now_ns();
+    kchan_case k[1] = { { c, KCHAN_OP_RECV, &v, -99 } };
+    cr_assert_eq(kchan_select(k, 1, KCHAN_US(20000)), KCHAN_TIMEDOUT);
+    check_elapsed(t0, 20 * MS);
+    kchan_counter n = KCHAN_COUNTER_INIT(0);
+    t0 = kchan_now_ns();
+    cr_assert_eq(kchan_counter_wait_ge(&n, 1, KCHAN_MS(20)), KCHAN_TIMEDOUT);
+    check_elapsed(t0, 20 * MS);
+    /* negative arguments are KCHAN_INVAL, not forever, whatever their type */
+    int minus = -3;
+    uint64_t huge = UINT64_MAX;    /* converts to -1 (wraps), then -1000 ms: still not forever */
+    cr_assert_eq(kchan_recv_timeout(c, &v, KCHAN_SEC(minus)), KCHAN_INVAL);
+    cr_assert_eq(kchan_recv_timeout(c, &v, KCHAN_MS(huge)), KCHAN_INVAL);
+    cr_assert_eq(kchan_counter_wait_ge(&n, 1, KCHAN_US(-1)), KCHAN_INVAL);
+    cr_assert_eq(t_stats(c).timeouts, 1);
+    kchan_destroy(c);
+    /* a saturated timeout waits for its partner */
+    parked_recv_completed(KCHAN_SEC(INT64_MAX), 4);
+    parked_send_completed(KCHAN_MS(INT64_MAX / 1000), KCHAN_RENDEZVOUS);
+}

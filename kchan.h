@@ -1,4 +1,4 @@
-/* kchan.h — typed channels for C11 threads, in one header.             v0.1
+/* kchan.h — typed channels for C11 threads, in one header.             v0.2
  *
  * Go/crossbeam-style channels: rendezvous, bounded, unlimited and conflated
  * kinds; block / drop-newest / drop-oldest overflow policies; close with
@@ -84,10 +84,18 @@
  *   kchan_select(_biased)      up to the timeout   no (waiter records on the caller's stack)
  *   kchan_stats_get/dump/len   never (wait-free)   no
  *   kchan_counter_*            wait_ge only        no
+ *   kchan_version/strerror     never               no
+ * Typed: KCHAN_DEFINE(name, T) gives name_create/_create_in/_new, name_send(c, v), ...,
+ * name_stats_get (name_stats: the old name); KCHAN_DEFINE_SIGNAL(name) the same without a
+ * payload (name_send(c), name_recv(c), ...). Version: KCHAN_VERSION_MAJOR/_MINOR/_PATCH and
+ * KCHAN_VERSION_STRING, the header's; kchan_version(), the implementation's.
  *
  * SEMANTICS worth knowing (the full contract is docs/API.md)
- *   - A timeout of 0 means "try" (KCHAN_WOULDBLOCK); a negative one means forever;
- *     an op that can complete at once succeeds whatever its timeout.
+ *   - A timeout of 0 means "try" (KCHAN_WOULDBLOCK); only KCHAN_FOREVER (-1) means
+ *     forever, any other negative timeout is KCHAN_INVAL (nothing happens); an op that
+ *     can complete at once succeeds whatever its valid timeout. INT64_MAX never overflows.
+ *     KCHAN_US(x), KCHAN_MS(x), KCHAN_SEC(x) give nanoseconds from any integer, saturating
+ *     instead of wrapping, never KCHAN_FOREVER (a negative x gives KCHAN_INVAL).
  *   - Close: sends fail with KCHAN_CLOSED (the caller keeps its element), receivers
  *     drain what is buffered, then get KCHAN_CLOSED.
  *   - on_undelivered runs once for every accepted element no receiver will get
@@ -105,6 +113,8 @@
  *     back: every 1 ms, doubling to 50 ms; each retry withdraws its registrations, counted
  *     in cancelled_waiters). KCHAN_NOMEM (nothing happened) only if the send still could
  *     not grow at the deadline and no case completed; at once for a timeout of 0.
+ *   - A conflated channel is drop-oldest: kchan_create takes KCHAN_DROP_OLDEST or the default
+ *     KCHAN_BLOCK for it (KCHAN_DROP_NEWEST is KCHAN_INVAL) and kchan_dump says drop_oldest.
  *   - KCHAN_SELECT(...) builds its cases in a compound literal, so a case's status
  *     is not visible afterwards: use it when "received" and "closed" need no
  *     distinction (a done channel); otherwise pass a named kchan_case array.
@@ -214,6 +224,13 @@ extern "C" {
 
 // >>types
 
+/* The release: numbers for #if, the string for messages; kchan_version() is the string the
+   implementation was built with (compare them to catch a header/library mismatch). */
+#define KCHAN_VERSION_MAJOR 0
+#define KCHAN_VERSION_MINOR 2
+#define KCHAN_VERSION_PATCH 0
+#define KCHAN_VERSION_STRING "0.2.0"
+
 /* One list makes the status enum and kchan_strerror. */
 #define KCHAN__STATUS(X)                                                      \
     X(KCHAN_OK,          0, "ok")                                             \
@@ -232,13 +249,26 @@ enum { KCHAN__STATUS(KCHAN__ENUM_ITEM) KCHAN__STATUS_END };
 #define KCHAN_CONFLATED  (SIZE_MAX - 1)
 #define KCHAN_FOREVER    (-INT64_C(1))
 
+/* Timeouts in nanoseconds from other units: kchan_recv_timeout(c, &v, KCHAN_MS(250)).
+   The argument (any integer type) becomes an int64_t before the multiply, so an `int secs`
+   cannot overflow in int; a product beyond int64_t saturates to INT64_MAX (forever in
+   practice) or INT64_MIN instead of wrapping. No result is KCHAN_FOREVER: a negative
+   argument gives a negative timeout, which an op refuses with KCHAN_INVAL. The argument is
+   evaluated once; the result is not a constant expression (write the nanoseconds there). */
+#define KCHAN_US(x)  kchan__scale_ns((x), 1000)
+#define KCHAN_MS(x)  kchan__scale_ns((x), 1000000)
+#define KCHAN_SEC(x) kchan__scale_ns((x), 1000000000)
+KCHAN__WRAP int64_t kchan__scale_ns(int64_t v, int64_t unit)
+{ return v > INT64_MAX / unit ? INT64_MAX : v < INT64_MIN / unit ? INT64_MIN : v * unit; }
+
 typedef struct kchan kchan_t;
 
 typedef enum { KCHAN_BLOCK, KCHAN_DROP_NEWEST, KCHAN_DROP_OLDEST } kchan_overflow;
 
 typedef struct kchan_opts {
     size_t capacity;                 /* 0, N, KCHAN_UNLIMITED or KCHAN_CONFLATED */
-    kchan_overflow overflow;         /* bounded channels only; others must leave KCHAN_BLOCK */
+    kchan_overflow overflow;         /* bounded channels; conflated is KCHAN_DROP_OLDEST whether
+                                        you say so or leave KCHAN_BLOCK; others: KCHAN_BLOCK */
     void (*on_undelivered)(void *elem, void *user);  /* may be NULL */
     void *user;
     const char *name;                /* shown by kchan_dump; may be NULL */
@@ -307,6 +337,7 @@ typedef struct kchan_counter {
 // >>api
 
 KCHAN_DEF const char *kchan_strerror(int status);
+KCHAN_DEF const char *kchan_version(void);
 
 KCHAN_DEF int      kchan_create(kchan_t **out, size_t elem_size, const kchan_opts *opts);
 KCHAN_DEF kchan_t *kchan_new(size_t elem_size, size_t capacity);
@@ -347,8 +378,10 @@ KCHAN_DEF int64_t  kchan_counter_load(const kchan_counter *k);
 KCHAN_DEF void     kchan_counter_store(kchan_counter *k, int64_t v);
 KCHAN_DEF int      kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64_t timeout_ns);
 
-/* Private: the typed create (writes the new channel through out without aliasing). */
+/* Private: the typed creates (write the new channel through out without aliasing). */
 KCHAN_DEF int      kchan__create_typed(void *out, size_t elem_size, const kchan_opts *opts);
+KCHAN_DEF int      kchan__create_in_typed(void *out, void *mem, size_t mem_size, size_t elem_size,
+                                          const kchan_opts *opts);
 
 #ifdef KCHAN_TESTING
 /* Test builds only (tests/kchan_impl.c and the suites that define KCHAN_TESTING): when set,
@@ -373,10 +406,12 @@ extern void (*kchan__test_point)(const kchan_t *c, int point);
 #endif
 
 /* KCHAN_DEFINE(name, T); generates the typed channel `name` over elements of type T.
-   Every function is a one-line wrapper over the type-erased core. */
+   Every function is a one-line wrapper over the type-erased core. name_stats is the old
+   name of name_stats_get (as kchan_stats_get), kept for now: prefer name_stats_get. */
 #define KCHAN_DEFINE(name, T)                                                                   \
     typedef struct name name;                                                                   \
     KCHAN__WRAP int name##_create(name **out, const kchan_opts *o) { return kchan__create_typed(KCHAN__TO_VOID(out), sizeof(T), o); } \
+    KCHAN__WRAP int name##_create_in(name **out, void *mem, size_t mem_size, const kchan_opts *o) { return kchan__create_in_typed(KCHAN__TO_VOID(out), mem, mem_size, sizeof(T), o); } \
     KCHAN__WRAP name *name##_new(size_t cap) { return KCHAN__REINTERPRET(name *, kchan_new(sizeof(T), cap)); }     \
     KCHAN__WRAP void name##_destroy(name *c) { kchan_destroy(KCHAN__REINTERPRET(kchan_t *, c)); }                  \
     KCHAN__WRAP kchan_t *name##_base(name *c) { return KCHAN__REINTERPRET(kchan_t *, c); }                         \
@@ -396,10 +431,42 @@ extern void (*kchan__test_point)(const kchan_t *c, int point);
     KCHAN__WRAP size_t name##_len(const name *c) { return kchan_len(KCHAN__REINTERPRET(const kchan_t *, c)); }     \
     KCHAN__WRAP size_t name##_cap(const name *c) { return kchan_cap(KCHAN__REINTERPRET(const kchan_t *, c)); }     \
     KCHAN__WRAP void name##_stats(const name *c, kchan_stats *out) { kchan_stats_get(KCHAN__REINTERPRET(const kchan_t *, c), out); } \
+    KCHAN__WRAP void name##_stats_get(const name *c, kchan_stats *out) { kchan_stats_get(KCHAN__REINTERPRET(const kchan_t *, c), out); } \
     KCHAN__WRAP int name##_dump(const name *c, char *buf, size_t n) { return kchan_dump(KCHAN__REINTERPRET(const kchan_t *, c), buf, n); } \
     KCHAN__WRAP kchan_case name##_recv_case(name *c, T *out) { kchan_case k = { KCHAN__REINTERPRET(kchan_t *, c), KCHAN_OP_RECV, KCHAN__TO_VOID(out), 0 }; return k; } \
     KCHAN__WRAP kchan_case name##_send_case(name *c, const T *in) { kchan_case k = { KCHAN__REINTERPRET(kchan_t *, c), KCHAN_OP_SEND, KCHAN__UNCONST(T, in), 0 }; return k; } \
     typedef T name##_elem
+
+/* KCHAN_DEFINE_SIGNAL(name); generates `name`, a typed channel of events with no payload
+   (element size 0: a "done" or "wake up" channel, any kind, in caller memory too). The
+   functions of KCHAN_DEFINE without the element: name_send(c), name_recv(c), name_try_send,
+   name_try_recv, name_send_timeout(c, ns), name_recv_timeout(c, ns), name_peek(c) (KCHAN_OK
+   if a signal is waiting), name_send_case(c), name_recv_case(c); no _many, no KCHAN_FOREACH. */
+#define KCHAN_DEFINE_SIGNAL(name)                                                               \
+    typedef struct name name;                                                                   \
+    KCHAN__WRAP int name##_create(name **out, const kchan_opts *o) { return kchan__create_typed(KCHAN__TO_VOID(out), 0, o); } \
+    KCHAN__WRAP int name##_create_in(name **out, void *mem, size_t mem_size, const kchan_opts *o) { return kchan__create_in_typed(KCHAN__TO_VOID(out), mem, mem_size, 0, o); } \
+    KCHAN__WRAP name *name##_new(size_t cap) { return KCHAN__REINTERPRET(name *, kchan_new(0, cap)); }             \
+    KCHAN__WRAP void name##_destroy(name *c) { kchan_destroy(KCHAN__REINTERPRET(kchan_t *, c)); }                  \
+    KCHAN__WRAP kchan_t *name##_base(name *c) { return KCHAN__REINTERPRET(kchan_t *, c); }                         \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_send(name *c) { return kchan_send(KCHAN__REINTERPRET(kchan_t *, c), NULL); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_recv(name *c) { return kchan_recv(KCHAN__REINTERPRET(kchan_t *, c), NULL); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_try_send(name *c) { return kchan_try_send(KCHAN__REINTERPRET(kchan_t *, c), NULL); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_try_recv(name *c) { return kchan_try_recv(KCHAN__REINTERPRET(kchan_t *, c), NULL); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_send_timeout(name *c, int64_t ns) { return kchan_send_timeout(KCHAN__REINTERPRET(kchan_t *, c), NULL, ns); } \
+    KCHAN__NODISCARD KCHAN__WRAP int name##_recv_timeout(name *c, int64_t ns) { return kchan_recv_timeout(KCHAN__REINTERPRET(kchan_t *, c), NULL, ns); } \
+    KCHAN__WRAP int name##_peek(name *c) { return kchan_peek(KCHAN__REINTERPRET(kchan_t *, c), NULL); }            \
+    KCHAN__WRAP int name##_close(name *c) { return kchan_close(KCHAN__REINTERPRET(kchan_t *, c)); }                \
+    KCHAN__WRAP int name##_close_with(name *c, int reason) { return kchan_close_with(KCHAN__REINTERPRET(kchan_t *, c), reason); } \
+    KCHAN__WRAP int name##_cancel(name *c) { return kchan_cancel(KCHAN__REINTERPRET(kchan_t *, c)); }              \
+    KCHAN__WRAP bool name##_is_closed(const name *c) { return kchan_is_closed(KCHAN__REINTERPRET(const kchan_t *, c)); } \
+    KCHAN__WRAP size_t name##_len(const name *c) { return kchan_len(KCHAN__REINTERPRET(const kchan_t *, c)); }     \
+    KCHAN__WRAP size_t name##_cap(const name *c) { return kchan_cap(KCHAN__REINTERPRET(const kchan_t *, c)); }     \
+    KCHAN__WRAP void name##_stats_get(const name *c, kchan_stats *out) { kchan_stats_get(KCHAN__REINTERPRET(const kchan_t *, c), out); } \
+    KCHAN__WRAP int name##_dump(const name *c, char *buf, size_t n) { return kchan_dump(KCHAN__REINTERPRET(const kchan_t *, c), buf, n); } \
+    KCHAN__WRAP kchan_case name##_recv_case(name *c) { kchan_case k = { KCHAN__REINTERPRET(kchan_t *, c), KCHAN_OP_RECV, NULL, 0 }; return k; } \
+    KCHAN__WRAP kchan_case name##_send_case(name *c) { kchan_case k = { KCHAN__REINTERPRET(kchan_t *, c), KCHAN_OP_SEND, NULL, 0 }; return k; } \
+    typedef void name##_elem
 
 /* Receive into `v` (declared here, of name##_elem) until `ch` is closed and drained. */
 #define KCHAN_FOREACH(name, v, ch) \
@@ -1194,6 +1261,10 @@ KCHAN__PRIV void *kchan__nth(const kchan_t *c, const void *base, size_t i)
 
 /* Whether a call with this timeout may wait at all: not for "try" (0), never under _NONE. */
 KCHAN__PRIV bool kchan__may_wait(int64_t timeout_ns) { return timeout_ns != 0 && KCHAN__CAN_WAIT; }
+
+/* Only KCHAN_FOREVER means forever: any other negative timeout (an overflowed
+   `secs * 1000000000`) is KCHAN_INVAL, checked before an op does anything. */
+KCHAN__PRIV bool kchan__bad_timeout(int64_t timeout_ns) { return timeout_ns < 0 && timeout_ns != KCHAN_FOREVER; }
 
 KCHAN__PRIV int64_t kchan__deadline(int64_t timeout_ns)
 {
@@ -2924,7 +2995,7 @@ KCHAN_DEF int kchan__test_ready(kchan_t *c, int op)
 /* send, try_send, send_timeout; recv likewise. */
 KCHAN__PRIV int kchan__op(kchan_t *c, int dir, void *elem, int64_t timeout_ns)
 {
-    if (!c || (!elem && c->elem_size)) return KCHAN_INVAL;
+    if (!c || (!elem && c->elem_size) || kchan__bad_timeout(timeout_ns)) return KCHAN_INVAL;
     KCHAN__LF_ONLY(if (c->lockfree) return kchan__lf_op(c, dir, elem, timeout_ns);)
     kchan__after a;
     a.release = NULL;
@@ -2961,7 +3032,7 @@ KCHAN_DEF int kchan_send_many(kchan_t *c, const void *elems, size_t n, size_t *s
     size_t i = 0;
     int r = KCHAN_OK;
     if (sent) *sent = 0;
-    if (!c || (!elems && n && c->elem_size)) return KCHAN_INVAL;
+    if (!c || (!elems && n && c->elem_size) || kchan__bad_timeout(timeout_ns)) return KCHAN_INVAL;
     KCHAN__LF_ONLY(if (c->lockfree) return kchan__lf_send_many(c, elems, n, sent, timeout_ns);)
     int64_t deadline = kchan__deadline(timeout_ns);
     bool blocked = false;
@@ -2995,7 +3066,7 @@ KCHAN_DEF int kchan_recv_many(kchan_t *c, void *out, size_t max, size_t *got, in
 {
     size_t i = 0;
     if (got) *got = 0;
-    if (!c || (!out && c->elem_size) || max == 0) return KCHAN_INVAL;
+    if (!c || (!out && c->elem_size) || max == 0 || kchan__bad_timeout(timeout_ns)) return KCHAN_INVAL;
     KCHAN__LF_ONLY(if (c->lockfree) return kchan__lf_recv_many(c, out, max, got, timeout_ns);)
     kchan__after a;
     a.release = NULL;
@@ -3115,7 +3186,9 @@ KCHAN__PRIV int kchan__plan(size_t elem_size, const kchan_opts *o, unsigned char
 #ifdef KCHAN_NO_UNLIMITED
     if (*kind == KCHAN__UNLIMITED) return KCHAN_INVAL;
 #endif
-    if (*kind != KCHAN__BOUNDED && policy != (int)KCHAN_BLOCK) return KCHAN_INVAL;
+    /* A conflated channel is drop-oldest by nature: it takes that policy or the default. */
+    bool conflated_ok = *kind == KCHAN__CONFLATED && policy == (int)KCHAN_DROP_OLDEST;
+    if (*kind != KCHAN__BOUNDED && policy != (int)KCHAN_BLOCK && !conflated_ok) return KCHAN_INVAL;
     bool evicts = *kind == KCHAN__CONFLATED || policy == (int)KCHAN_DROP_OLDEST;
     if (evicts && o && o->on_undelivered && elem_size > KCHAN_EVICT_MAX) return KCHAN_INVAL;
     size_t slots = *kind == KCHAN__UNLIMITED ? 0 : *ring_size;
@@ -3154,7 +3227,8 @@ KCHAN__PRIV void kchan__init(kchan_t *c, unsigned char *ring, size_t elem_size, 
     c->ring_size = ring_size;
     c->capacity = kind == KCHAN__RENDEZVOUS ? 0 : kind == KCHAN__CONFLATED ? 1
                 : kind == KCHAN__UNLIMITED ? KCHAN_UNLIMITED : ring_size;
-    c->policy = (unsigned char)(o ? o->overflow : KCHAN_BLOCK);
+    c->policy = (unsigned char)(kind == KCHAN__CONFLATED ? KCHAN_DROP_OLDEST   /* its real policy */
+                                : o ? o->overflow : KCHAN_BLOCK);
     c->on_undelivered = o ? o->on_undelivered : NULL;
     c->user = o ? o->user : NULL;
     c->name = o ? o->name : NULL;
@@ -3213,6 +3287,16 @@ KCHAN_DEF int kchan__create_typed(void *out, size_t elem_size, const kchan_opts 
     return r;
 }
 
+KCHAN_DEF int kchan__create_in_typed(void *out, void *mem, size_t mem_size, size_t elem_size,
+                                     const kchan_opts *opts)
+{
+    kchan_t *c = NULL;
+    if (!out) return KCHAN_INVAL;
+    int r = kchan_create_in(&c, mem, mem_size, elem_size, opts);
+    memcpy(out, &c, sizeof c);     /* as kchan__create_typed */
+    return r;
+}
+
 KCHAN_DEF kchan_t *kchan_new(size_t elem_size, size_t capacity)
 {
     kchan_opts o;
@@ -3258,6 +3342,8 @@ KCHAN_DEF void kchan_destroy(kchan_t *c)
 }
 
 KCHAN_DEF int64_t kchan_now_ns(void) { return kchan__clock_ns(); }
+
+KCHAN_DEF const char *kchan_version(void) { return KCHAN_VERSION_STRING; }
 
 KCHAN_DEF const char *kchan_strerror(int status)
 {
@@ -3432,7 +3518,7 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
     bool has_lf = false;
     int64_t poll_ns = 0;               /* the last poll interval for a send that cannot grow */
 
-    if ((n && !cases) || n > KCHAN_SELECT_MAX) return KCHAN_INVAL;
+    if ((n && !cases) || n > KCHAN_SELECT_MAX || kchan__bad_timeout(timeout_ns)) return KCHAN_INVAL;
     for (size_t i = 0; i < n; i++) {
         kchan_case *k = &cases[i];
         if (k->op != KCHAN_OP_SEND && k->op != KCHAN_OP_RECV) return KCHAN_INVAL;
@@ -3761,7 +3847,7 @@ KCHAN_DEF int64_t kchan_counter_load(const kchan_counter *k)
 
 KCHAN_DEF int kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64_t timeout_ns)
 {
-    if (!k) return KCHAN_INVAL;
+    if (!k || kchan__bad_timeout(timeout_ns)) return KCHAN_INVAL;
     if (kchan_counter_load(k) >= target) return KCHAN_OK;
     if (!kchan__may_wait(timeout_ns)) return KCHAN_WOULDBLOCK;
     int64_t deadline = kchan__deadline(timeout_ns);

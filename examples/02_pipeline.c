@@ -399,7 +399,7 @@ static int run(pipeline *p, uint32_t n_seq, int64_t fail_write_at, bool show)
         /* The drill: the scheduler heard the writer, everything stopped, nothing was lost
            silently, and exactly the seqs before the failure were written. */
         kchan_stats js;
-        jobch_stats(p->jobs, &js);
+        jobch_stats_get(p->jobs, &js);
         double ms = (double)(kchan_now_ns() - p->fatal_at_ns) / 1e6;
         printf("fatal drill: writer failed at seq %" PRId64 " (%s); %" PRIu32 " written in order, "
                "%" PRIu64 " queued jobs recalled, %" PRIu64 " finals refused, %" PRIu64 " late results "

@@ -239,7 +239,7 @@ int main(void)
 
     /* ---- the ticker's books: every tick was received or conflated away (or is still there) */
     kchan_stats ts;
-    tickch_stats(p.ticks, &ts);
+    tickch_stats_get(p.ticks, &ts);
     printf("ticker: %" PRId64 " ticks sent, %" PRIu64 " received, %" PRIu64 " conflated away, %zu left\n",
            p.ticks_sent, ts.recvs, ts.drops_oldest, ts.len);
     if ((int64_t)ts.sends != p.ticks_sent || ts.sends != ts.recvs + ts.drops_oldest + ts.len ||

@@ -133,8 +133,8 @@ int main(void)
     double secs = (double)(kchan_now_ns() - t0) / 1e9;
 
     kchan_stats ls, ds;
-    samplech_stats(latest, &ls);
-    samplech_stats(decimated, &ds);
+    samplech_stats_get(latest, &ls);
+    samplech_stats_get(decimated, &ds);
     printf("sensor: %d samples in %.2f s (one every %d us); the decimator gets every %dth\n",
            N_SAMPLES, secs, PERIOD_NS / 1000, DECIMATE);
     printf("logger  (recv every %d ms): %" PRIu64 " samples, increasing, last #%" PRIu64 "\n",

@@ -160,7 +160,7 @@ int main(void)
     pthread_join(tu, NULL);
 
     kchan_stats s;
-    recch_stats(ch, &s);
+    recch_stats_get(ch, &s);
     char line[512];
     recch_dump(ch, line, sizeof line);
     recch_destroy(ch);             /* anything still buffered would go to drop_record too */

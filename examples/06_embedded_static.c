@@ -251,10 +251,10 @@ int main(void)
 
     /* ---- exact expectations: the run is deterministic ------------------------------------ */
     kchan_stats as, fs, ss, es;
-    adcch_stats(adc_q, &as);
-    readingch_stats(filtered_q, &fs);
-    statusch_stats(status_ch, &ss);
-    eventch_stats(events_q, &es);
+    adcch_stats_get(adc_q, &as);
+    readingch_stats_get(filtered_q, &fs);
+    statusch_stats_get(status_ch, &ss);
+    eventch_stats_get(events_q, &es);
     /* While busy, adc_q takes the first ADC_CAP samples and drops the rest, and one more:
        the ISR fires before the tasks on the first tick after the busy window, too. */
     const uint32_t drop_from = BUSY_FROM + ADC_CAP, drop_to = BUSY_FROM + BUSY_TICKS;  /* inclusive */

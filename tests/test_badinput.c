@@ -45,6 +45,8 @@ Test(badinput, create_bad_options, .timeout = T_TIMEOUT)
     kchan_overflow drops[] = { KCHAN_DROP_NEWEST, KCHAN_DROP_OLDEST };
     for (size_t i = 0; i < 3; i++) {
         for (size_t j = 0; j < 2; j++) {
+            if (not_bounded[i] == KCHAN_CONFLATED && drops[j] == KCHAN_DROP_OLDEST)
+                continue;     /* what conflated does: accepted (tests/test_typed.c) */
             kchan_opts p = { .capacity = not_bounded[i], .overflow = drops[j] };
             cr_assert_eq(kchan_create(&c, 8, &p), KCHAN_INVAL, "drop policy %d on capacity %zu",
                          (int)drops[j], not_bounded[i]);
@@ -506,4 +508,107 @@ Test(badinput, dump_and_stats_odd_buffers, .timeout = T_TIMEOUT)
     cr_assert_eq(buf[sizeof buf - 1], '\0', "a truncated dump is still terminated");
     kchan_stats_get(c, NULL);   /* must not crash */
     kchan_destroy(c);
+}
+
+/* ---- negative timeouts other than KCHAN_FOREVER (issue 17 item 6) ----
+   Only KCHAN_FOREVER (-1) means forever; any other negative timeout (an overflowed
+   `secs * 1000000000`) is KCHAN_INVAL before anything happens, even where the op could
+   complete at once: no element moves, no stat moves, no case status is written. */
+
+static const int64_t t_bad_timeouts[] = { -2, -1000000, INT64_MIN + 1, INT64_MIN };
+
+/* The channel's dump line: every counter and the state, compared as one string. */
+static void t_dump(const kchan_t *c, char *buf, size_t n)
+{
+    cr_assert_lt(kchan_dump(c, buf, n), (int)n);
+}
+
+/* Each op that takes a timeout, with each bad timeout, on channel c (elements int64_t, or
+   size 0 where elem_size is 0). */
+static void t_bad_timeouts_leave_no_trace(kchan_t *c, size_t elem_size)
+{
+    char before[512], after[512];
+    t_dump(c, before, sizeof before);
+    size_t len = kchan_len(c);
+    for (size_t i = 0; i < sizeof t_bad_timeouts / sizeof t_bad_timeouts[0]; i++) {
+        int64_t t = t_bad_timeouts[i], v = 7, out = -99, arr[2] = { 8, 9 }, outs[2] = { -99, -99 };
+        void *vp = elem_size ? (void *)&v : NULL, *op = elem_size ? (void *)&out : NULL;
+        size_t n = 77;
+        cr_assert_eq(kchan_send_timeout(c, vp, t), KCHAN_INVAL, "send_timeout %lld", (long long)t);
+        cr_assert_eq(kchan_recv_timeout(c, op, t), KCHAN_INVAL, "recv_timeout %lld", (long long)t);
+        cr_assert_eq(kchan_send_many(c, arr, 2, &n, t), KCHAN_INVAL, "send_many %lld", (long long)t);
+        cr_assert_eq(n, 0);
+        n = 77;
+        cr_assert_eq(kchan_recv_many(c, outs, 2, &n, t), KCHAN_INVAL, "recv_many %lld", (long long)t);
+        cr_assert_eq(n, 0);
+        kchan_case cs[2] = { { c, KCHAN_OP_RECV, op, -99 }, { c, KCHAN_OP_SEND, vp, -99 } };
+        cr_assert_eq(kchan_select(cs, 2, t), KCHAN_INVAL, "select %lld", (long long)t);
+        cr_assert_eq(kchan_select_biased(cs, 2, t), KCHAN_INVAL, "select_biased %lld", (long long)t);
+        cr_assert_eq(cs[0].status, -99, "an invalid select wrote a case status");
+        cr_assert_eq(cs[1].status, -99);
+        cr_assert_eq(out, -99, "an invalid op received");
+        cr_assert_eq(outs[0], -99);
+        cr_assert_eq(kchan_len(c), len, "an invalid op moved an element");
+        t_dump(c, after, sizeof after);
+        cr_assert_str_eq(after, before, "an invalid op changed the stats");
+    }
+}
+
+Test(badinput, negative_timeout_is_inval_on_every_op, .timeout = T_TIMEOUT)
+{
+    size_t caps[] = { KCHAN_RENDEZVOUS, 1, 4, KCHAN_UNLIMITED, KCHAN_CONFLATED };
+    size_t sizes[] = { 8, 0 };
+    for (size_t s = 0; s < 2; s++) {
+        for (size_t k = 0; k < 5; k++) {
+            kchan_t *c = t_chan(sizes[s], caps[k]);
+            t_bad_timeouts_leave_no_trace(c, sizes[s]);       /* empty: a send could complete */
+            if (caps[k] != KCHAN_RENDEZVOUS) {
+                int64_t v = 42, out = -1;
+                cr_assert_eq(kchan_send(c, sizes[s] ? &v : NULL), KCHAN_OK);
+                t_bad_timeouts_leave_no_trace(c, sizes[s]);   /* a recv could complete */
+                cr_assert_eq(kchan_recv(c, sizes[s] ? &out : NULL), KCHAN_OK);
+                if (sizes[s]) cr_assert_eq(out, 42, "the buffered element was not kept");
+            }
+            kchan_destroy(c);
+        }
+    }
+}
+
+/* A parked partner is not served by an op with a bad timeout. */
+Test(badinput, negative_timeout_leaves_parked_partners, .timeout = T_TIMEOUT)
+{
+    kchan_t *c = t_chan(8, KCHAN_RENDEZVOUS);
+    t_op a = { .c = c, .v = -1, .rc = 1 };
+    pthread_t t = t_spawn(t_recv_thread, &a);
+    t_wait_receivers(c, 1);
+    t_bad_timeouts_leave_no_trace(c, 8);
+    int64_t v = 5;
+    cr_assert_eq(kchan_send(c, &v), KCHAN_OK);
+    t_join(t);
+    cr_assert_eq(a.rc, KCHAN_OK);
+    cr_assert_eq(a.v, 5);
+    kchan_destroy(c);
+}
+
+Test(badinput, negative_timeout_select_without_channels, .timeout = T_TIMEOUT)
+{
+    int64_t out = -1;
+    kchan_case nil[1] = { { NULL, KCHAN_OP_RECV, &out, -99 } };
+    for (size_t i = 0; i < sizeof t_bad_timeouts / sizeof t_bad_timeouts[0]; i++) {
+        cr_assert_eq(kchan_select(NULL, 0, t_bad_timeouts[i]), KCHAN_INVAL, "not a wait forever");
+        cr_assert_eq(kchan_select(nil, 1, t_bad_timeouts[i]), KCHAN_INVAL);
+        cr_assert_eq(kchan_select_biased(nil, 1, t_bad_timeouts[i]), KCHAN_INVAL);
+    }
+    cr_assert_eq(nil[0].status, -99);
+}
+
+Test(badinput, negative_timeout_counter_wait, .timeout = T_TIMEOUT)
+{
+    kchan_counter k = KCHAN_COUNTER_INIT(3);
+    for (size_t i = 0; i < sizeof t_bad_timeouts / sizeof t_bad_timeouts[0]; i++) {
+        cr_assert_eq(kchan_counter_wait_ge(&k, 3, t_bad_timeouts[i]), KCHAN_INVAL, "even when reached");
+        cr_assert_eq(kchan_counter_wait_ge(&k, 4, t_bad_timeouts[i]), KCHAN_INVAL);
+    }
+    cr_assert_eq(kchan_counter_load(&k), 3);
+    cr_assert_eq(kchan_counter_wait_ge(&k, 3, KCHAN_FOREVER), KCHAN_OK);
 }

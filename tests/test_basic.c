@@ -395,7 +395,7 @@ Test(basic, typed_define_every_function, .timeout = T_TIMEOUT)
     cr_assert_eq(out[0], 13);
 
     kchan_stats st;
-    i64ch_stats(c, &st);
+    i64ch_stats_get(c, &st);
     cr_assert_eq(st.version, KCHAN_STATS_VERSION);
     cr_assert_eq(st.sends, 4);
     cr_assert_eq(st.recvs, 4);

@@ -680,7 +680,7 @@ Test(metrics, dump_conflated, .timeout = T_TIMEOUT)
 {
     kchan_t *c = mk(4, KCHAN_CONFLATED, KCHAN_BLOCK, "latest", NULL);
     send_int(c, 1); send_int(c, 2); send_int(c, 3);
-    expect_dump(c, "chan=latest kind=conflated policy=block cap=1 len=1 max_len=1 sends=3 "
+    expect_dump(c, "chan=latest kind=conflated policy=drop_oldest cap=1 len=1 max_len=1 sends=3 "
                    "recvs=0 drops_newest=0 drops_oldest=2 undelivered=0 send_full=0 recv_empty=0 "
                    "timeouts=0 cancelled_waiters=0 blocked_sends=0 blocked_recvs=0 "
                    "waiting_senders=0 waiting_receivers=0 state=open");

@@ -1,6 +1,6 @@
 /* Timeouts: 0 means try, positive expires with KCHAN_TIMEDOUT after at least the
-   time asked, negative means forever, INT64_MAX does not overflow, and a
-   timed-out op has no effect. */
+   time asked, KCHAN_FOREVER means forever (any other negative is KCHAN_INVAL:
+   tests/test_badinput.c), INT64_MAX does not overflow, and a timed-out op has no effect. */
 #include "common.h"
 #include <stdint.h>
 #include <time.h>
@@ -209,7 +209,7 @@ Test(timeout, short_timeouts_still_wait_at_least_asked, .timeout = T_TIMEOUT)
 
 Test(timeout, ready_op_succeeds_with_any_timeout, .timeout = T_TIMEOUT)
 {
-    int64_t timeouts[] = { 0, 20 * MS, -5, KCHAN_FOREVER, INT64_MAX, INT64_MIN };
+    int64_t timeouts[] = { 0, 20 * MS, 1, KCHAN_FOREVER, INT64_MAX, INT64_MAX - 1 };
     size_t caps[] = { 1, 4, KCHAN_UNLIMITED, KCHAN_CONFLATED };
     for (size_t k = 0; k < 4; k++) {
         kchan_t *c = make_chan(caps[k]);
@@ -236,7 +236,7 @@ Test(timeout, ready_op_succeeds_with_any_timeout, .timeout = T_TIMEOUT)
     }
 }
 
-/* ---- negative and INT64_MAX timeouts wait for a partner ---- */
+/* ---- KCHAN_FOREVER and INT64_MAX timeouts wait for a partner ---- */
 
 static void parked_recv_completed(int64_t timeout, size_t cap)
 {
@@ -279,19 +279,19 @@ static void parked_send_completed(int64_t timeout, size_t cap)
     kchan_destroy(c);
 }
 
-Test(timeout, negative_timeout_is_forever_recv, .timeout = T_TIMEOUT)
+Test(timeout, forever_timeout_waits_recv, .timeout = T_TIMEOUT)
 {
-    parked_recv_completed(-5, 4);
-    parked_recv_completed(-5, KCHAN_RENDEZVOUS);
+    parked_recv_completed(KCHAN_FOREVER, 4);
+    parked_recv_completed(KCHAN_FOREVER, KCHAN_RENDEZVOUS);
     parked_recv_completed(KCHAN_FOREVER, KCHAN_UNLIMITED);
-    parked_recv_completed(INT64_MIN, KCHAN_CONFLATED);
+    parked_recv_completed(KCHAN_FOREVER, KCHAN_CONFLATED);
 }
 
-Test(timeout, negative_timeout_is_forever_send, .timeout = T_TIMEOUT)
+Test(timeout, forever_timeout_waits_send, .timeout = T_TIMEOUT)
 {
-    parked_send_completed(-5, 2);
-    parked_send_completed(-5, KCHAN_RENDEZVOUS);
-    parked_send_completed(INT64_MIN, 1);
+    parked_send_completed(KCHAN_FOREVER, 2);
+    parked_send_completed(KCHAN_FOREVER, KCHAN_RENDEZVOUS);
+    parked_send_completed(KCHAN_FOREVER, 1);
 }
 
 Test(timeout, int64_max_does_not_overflow, .timeout = T_TIMEOUT)
@@ -532,4 +532,87 @@ Test(timeout, now_ns_monotonic, .timeout = T_TIMEOUT)
     cr_assert_eq(kchan_recv_timeout(c, &v, 10 * MS), KCHAN_TIMEDOUT);
     cr_assert_geq(kchan_now_ns() - t0, 10 * MS);
     kchan_destroy(c);
+}
+
+/* ---- KCHAN_US / KCHAN_MS / KCHAN_SEC (issue 17 item 6) ----
+   The argument becomes an int64_t before the multiply (an `int secs` cannot overflow in
+   int), a product beyond int64_t saturates instead of wrapping, and no result is ever
+   KCHAN_FOREVER: a negative argument gives a negative timeout, which an op calls KCHAN_INVAL. */
+
+Test(timeout, unit_macros_convert, .timeout = T_TIMEOUT)
+{
+    int secs = 3;
+    long ms = 250;
+    int64_t us = 7;
+    unsigned short small = 2;
+    cr_assert_eq(KCHAN_SEC(secs), (int64_t)3000000000, "int seconds overflowed");
+    cr_assert_eq(KCHAN_MS(ms), 250 * MS);
+    cr_assert_eq(KCHAN_US(us), 7000);
+    cr_assert_eq(KCHAN_SEC(small), 2000000000);
+    cr_assert_eq(KCHAN_MS(1), MS);
+    cr_assert_eq(KCHAN_US(1), 1000);
+    cr_assert_eq(KCHAN_SEC(1), 1000 * MS);
+    cr_assert_eq(KCHAN_SEC(0), 0);
+    cr_assert_eq(KCHAN_SEC(2 + 1), (int64_t)3000000000, "a constant expression argument");
+    cr_assert_eq(KCHAN_SEC(INT32_MAX), (int64_t)INT32_MAX * 1000000000);
+    int i = 0;
+    cr_assert_eq(KCHAN_MS(i++), 0);
+    cr_assert_eq(i, 1, "the argument is evaluated once");
+}
+
+/* The unit's macro at its limits: exact up to the largest multiple, saturated past it. */
+static void unit_limits(int64_t (*conv)(int64_t), int64_t unit)
+{
+    int64_t top = INT64_MAX / unit, bottom = INT64_MIN / unit;
+    cr_assert_eq(conv(top), top * unit, "unit %lld: the largest exact value", (long long)unit);
+    cr_assert_eq(conv(top + 1), INT64_MAX, "unit %lld: saturates, does not wrap", (long long)unit);
+    cr_assert_eq(conv(INT64_MAX), INT64_MAX);
+    cr_assert_eq(conv(bottom), bottom * unit);
+    cr_assert_eq(conv(bottom - 1), INT64_MIN);
+    cr_assert_eq(conv(INT64_MIN), INT64_MIN);
+    for (int64_t v = -3; v < 0; v++) {
+        cr_assert_lt(conv(v), 0);
+        cr_assert_neq(conv(v), KCHAN_FOREVER, "a negative argument must not mean forever");
+    }
+    cr_assert_eq(conv(-1), -unit);
+}
+static int64_t conv_us(int64_t v) { return KCHAN_US(v); }
+static int64_t conv_ms(int64_t v) { return KCHAN_MS(v); }
+static int64_t conv_sec(int64_t v) { return KCHAN_SEC(v); }
+
+Test(timeout, unit_macros_saturate, .timeout = T_TIMEOUT)
+{
+    unit_limits(conv_us, 1000);
+    unit_limits(conv_ms, 1000000);
+    unit_limits(conv_sec, 1000000000);
+    cr_assert_eq(KCHAN_SEC(INT64_MAX / 1000000000 + 1), INT64_MAX);
+    cr_assert_eq(KCHAN_MS(INT64_MAX), INT64_MAX);
+    cr_assert_eq(KCHAN_US(INT64_MIN), INT64_MIN);
+}
+
+Test(timeout, unit_macros_in_ops, .timeout = T_TIMEOUT)
+{
+    kchan_t *c = make_chan(4);
+    int64_t v = -1, t0 = kchan_now_ns();
+    cr_assert_eq(kchan_recv_timeout(c, &v, KCHAN_MS(20)), KCHAN_TIMEDOUT);
+    check_elapsed(t0, 20 * MS);
+    t0 = kchan_now_ns();
+    kchan_case k[1] = { { c, KCHAN_OP_RECV, &v, -99 } };
+    cr_assert_eq(kchan_select(k, 1, KCHAN_US(20000)), KCHAN_TIMEDOUT);
+    check_elapsed(t0, 20 * MS);
+    kchan_counter n = KCHAN_COUNTER_INIT(0);
+    t0 = kchan_now_ns();
+    cr_assert_eq(kchan_counter_wait_ge(&n, 1, KCHAN_MS(20)), KCHAN_TIMEDOUT);
+    check_elapsed(t0, 20 * MS);
+    /* negative arguments are KCHAN_INVAL, not forever, whatever their type */
+    int minus = -3;
+    uint64_t huge = UINT64_MAX;    /* converts to -1 (wraps), then -1000 ms: still not forever */
+    cr_assert_eq(kchan_recv_timeout(c, &v, KCHAN_SEC(minus)), KCHAN_INVAL);
+    cr_assert_eq(kchan_recv_timeout(c, &v, KCHAN_MS(huge)), KCHAN_INVAL);
+    cr_assert_eq(kchan_counter_wait_ge(&n, 1, KCHAN_US(-1)), KCHAN_INVAL);
+    cr_assert_eq(t_stats(c).timeouts, 1);
+    kchan_destroy(c);
+    /* a saturated timeout waits for its partner */
+    parked_recv_completed(KCHAN_SEC(INT64_MAX), 4);
+    parked_send_completed(KCHAN_MS(INT64_MAX / 1000), KCHAN_RENDEZVOUS);
 }

@@ -306,7 +306,8 @@ static void make_chan(int ci)
     uint8_t b0 = next_byte(), b1 = next_byte(), b2 = next_byte();
     m->kind = b0 & 3;
     int variant = (b0 >> 2) & 3;       /* 0,1 create; 2 create_in; 3 kchan_new */
-    int bad_policy = (b0 >> 4) & 1;    /* keep a policy on a non-bounded kind: must be INVAL */
+    int bad_policy = (b0 >> 4) & 1;    /* keep a policy on a non-bounded kind: must be INVAL
+                                          (but drop-oldest on conflated, which is what it does) */
     m->cap = 1 + (b1 & 7);
     m->policy = (b1 >> 3) % 3;
     m->es = es_choices[((b1 >> 5) | ((b2 & 1) << 3)) % 9];
@@ -326,7 +327,8 @@ static void make_chan(int ci)
     o.name = m->name;
 
     int want = KCHAN_OK;
-    if (m->kind != K_BOUNDED && m->policy != KCHAN_BLOCK) want = KCHAN_INVAL;
+    if (m->kind != K_BOUNDED && m->policy != KCHAN_BLOCK &&
+        !(m->kind == K_CONFLATED && m->policy == KCHAN_DROP_OLDEST)) want = KCHAN_INVAL;
     if ((m->kind == K_CONFLATED || (m->kind == K_BOUNDED && m->policy == KCHAN_DROP_OLDEST)) &&
         m->has_cb && m->es > 256) want = KCHAN_INVAL;
     if (variant == 2 && m->kind == K_UNLIMITED) want = KCHAN_INVAL;
@@ -392,7 +394,7 @@ static void check_dump(int ci, size_t n)
         " drops_newest=%" PRIu64 " drops_oldest=%" PRIu64 " undelivered=%" PRIu64 " send_full=%" PRIu64
         " recv_empty=%" PRIu64 " timeouts=%" PRIu64 " cancelled_waiters=%" PRIu64 " blocked_sends=%" PRIu64
         " blocked_recvs=%" PRIu64 " waiting_senders=0 waiting_receivers=0 state=%s",
-        nm, kinds[m->kind], pols[m->policy], capstr, s->len, max_len, s->sends, s->recvs,
+        nm, kinds[m->kind], pols[m->kind == K_CONFLATED ? KCHAN_DROP_OLDEST : m->policy], capstr, s->len, max_len, s->sends, s->recvs,
         s->drops_newest, s->drops_oldest, s->undelivered, s->send_full, s->recv_empty, s->timeouts,
         s->cancelled_waiters, s->blocked_sends, s->blocked_recvs, m->closed ? "closed" : "open");
     memset(got, CANARY, sizeof got);

@@ -165,7 +165,8 @@ test-win: tests/smoke.c kchan.h $(wildcard examples/*.c)
 
 # Cortex-M0+ and M4, bare metal (KCHAN_PLATFORM_NONE) and RTOS hooks (KCHAN_PLATFORM_CUSTOM),
 # without the unlimited kind (no stb_ds). The bare-metal firmware is linked with --gc-sections
-# and must contain no malloc/free: it only uses kchan_create_in. Prints the .text sizes, then
+# and must contain no malloc/free (it only uses kchan_create_in) and no printf (kchan_dump
+# formats its own numbers: newlib-nano's printf has no %llu/%zu). Prints the .text sizes, then
 # RAM per channel (KCHAN_FOOTPRINT of a bounded channel of N elements of E bytes) and each
 # op's worst-case stack in bytes (tests/embedded/stack.awk over gcc's -fcallgraph-info=su;
 # without the user's callback): an op that evicts nothing, and a send that evicts (drop-oldest
@@ -184,7 +185,9 @@ embedded: tests/embedded/firmware.c tests/embedded/rtos_port.h tests/embedded/st
 	            -Wl,--gc-sections --specs=nosys.specs -o $$o.elf 2>$$o.ld.log || { cat $$o.ld.log; exit 1; }; \
 	        fw=$$(arm-none-eabi-size $$o.elf | awk 'NR==2 {print $$1}'); \
 	        if arm-none-eabi-nm $$o.elf | grep -qE ' (malloc|free|realloc|_malloc_r)$$'; then \
-	            echo "$$o.elf links malloc: a create_in-only build must not"; exit 1; fi; mal=no; fi; \
+	            echo "$$o.elf links malloc: a create_in-only build must not"; exit 1; fi; mal=no; \
+	        if arm-none-eabi-nm $$o.elf | grep -qiE ' [a-z_]*printf[a-z_]*$$'; then \
+	            echo "$$o.elf links printf: kchan_dump must format its numbers itself (newlib-nano has no %llu/%zu)"; exit 1; fi; fi; \
 	    printf '%-15s %-8s %12s %16s %s\n' $$cpu $$p $$obj $$fw $$mal; done; done
 	@echo "RAM per channel, bounded N x E bytes: KCHAN_FOOTPRINT = header + N * E"
 	@for cpu in cortex-m0plus cortex-m4; do for p in NONE CUSTOM; do \

@@ -198,10 +198,20 @@ EMBEDDED_FLAGS := -std=c11 -Wall -Wextra -Werror -Os -mthumb -ffunction-sections
 .PHONY: test-platforms test-win test-32 test-none test-cpp embedded
 test-platforms: test-posix test-c11 test-custom test-none test-32 test-cpp test-win embedded
 
-test-none: tests/smoke.c kchan.h
+# tests/none_isr.c: the interrupt recipe (KCHAN_NONE_CRITICAL_*), a signal handler playing
+# the interrupt, and kchan_dump's printf-free numbers. none-isr-nohooks runs it without the
+# hooks, where it is expected to fail (it shows what they are for; not part of make test).
+test-none: tests/smoke.c tests/none_isr.c kchan.h
 	@mkdir -p $(B)
 	$(CC) $(WARN) -O1 -g $(STB_INC) -DKCHAN_PLATFORM_NONE -DKCHAN_NO_UNLIMITED tests/smoke.c -o $(B)/smoke_none
 	$(B)/smoke_none
+	$(CC) $(WARN) -O1 -g $(TEST_DEFS) tests/none_isr.c -o $(B)/none_isr
+	$(B)/none_isr
+.PHONY: none-isr-nohooks
+none-isr-nohooks: tests/none_isr.c kchan.h
+	@mkdir -p $(B)
+	$(CC) $(WARN) -O1 -g $(TEST_DEFS) -DNONE_ISR_NO_HOOKS tests/none_isr.c -o $(B)/none_isr_nohooks
+	-$(B)/none_isr_nohooks
 
 test-32: tests/smoke.c kchan.h test-wrap-32
 	@mkdir -p $(B)
@@ -246,22 +256,46 @@ test-win: tests/smoke.c kchan.h $(wildcard examples/*.c)
 
 # Cortex-M0+ and M4, bare metal (KCHAN_PLATFORM_NONE) and RTOS hooks (KCHAN_PLATFORM_CUSTOM),
 # without the unlimited kind (no stb_ds). The bare-metal firmware is linked with --gc-sections
-# and must contain no malloc/free: it only uses kchan_create_in. Prints the .text sizes.
-embedded: tests/embedded/firmware.c tests/embedded/rtos_port.h kchan.h
+# and must contain no malloc/free (it only uses kchan_create_in) and no printf (kchan_dump
+# formats its own numbers: newlib-nano's printf has no %llu/%zu). Prints the .text sizes, then
+# RAM per channel (KCHAN_FOOTPRINT of a bounded channel of N elements of E bytes) and each
+# op's worst-case stack in bytes (tests/embedded/stack.awk over gcc's -fcallgraph-info=su;
+# without the user's callback): an op that evicts nothing, and a send that evicts (drop-oldest
+# or conflated with on_undelivered: it carries KCHAN_EVICT_MAX bytes more).
+EMBEDDED_OPS := kchan_send kchan_recv kchan_try_send kchan_try_recv kchan_peek kchan_select kchan_send_many kchan_dump
+embedded: tests/embedded/firmware.c tests/embedded/rtos_port.h tests/embedded/stack.awk kchan.h
 	$(call need,$(ARMCC),gcc-arm-none-eabi (and libnewlib-arm-none-eabi))
 	@mkdir -p $(B)/embedded
 	@printf '%-15s %-8s %12s %16s %s\n' cpu platform "object .text" "firmware .text" "malloc linked"
 	@for cpu in cortex-m0plus cortex-m4; do for p in NONE CUSTOM; do \
 	    o=$(B)/embedded/fw_$${cpu}_$$p; \
-	    $(ARMCC) $(EMBEDDED_FLAGS) -mcpu=$$cpu -DKCHAN_PLATFORM_$$p -c tests/embedded/firmware.c -o $$o.o || exit 1; \
+	    $(ARMCC) $(EMBEDDED_FLAGS) -mcpu=$$cpu -DKCHAN_PLATFORM_$$p -fcallgraph-info=su -c tests/embedded/firmware.c -o $$o.o || exit 1; \
 	    obj=$$(arm-none-eabi-size $$o.o | awk 'NR==2 {print $$1}'); fw=-; mal=-; \
 	    if [ $$p = NONE ]; then \
 	        $(ARMCC) $(EMBEDDED_FLAGS) -mcpu=$$cpu -DKCHAN_PLATFORM_$$p tests/embedded/firmware.c \
 	            -Wl,--gc-sections --specs=nosys.specs -o $$o.elf 2>$$o.ld.log || { cat $$o.ld.log; exit 1; }; \
 	        fw=$$(arm-none-eabi-size $$o.elf | awk 'NR==2 {print $$1}'); \
 	        if arm-none-eabi-nm $$o.elf | grep -qE ' (malloc|free|realloc|_malloc_r)$$'; then \
-	            echo "$$o.elf links malloc: a create_in-only build must not"; exit 1; fi; mal=no; fi; \
+	            echo "$$o.elf links malloc: a create_in-only build must not"; exit 1; fi; mal=no; \
+	        if arm-none-eabi-nm $$o.elf | grep -qiE ' [a-z_]*printf[a-z_]*$$'; then \
+	            echo "$$o.elf links printf: kchan_dump must format its numbers itself (newlib-nano has no %llu/%zu)"; exit 1; fi; fi; \
 	    printf '%-15s %-8s %12s %16s %s\n' $$cpu $$p $$obj $$fw $$mal; done; done
+	@echo "RAM per channel, bounded N x E bytes: KCHAN_FOOTPRINT = header + N * E"
+	@for cpu in cortex-m0plus cortex-m4; do for p in NONE CUSTOM; do \
+	    o=$(B)/embedded/fw_$${cpu}_$$p; \
+	    ram=$$(arm-none-eabi-nm -S -t d $$o.o | awk '$$4 == "samples_mem" {print $$2 - 32 * 2}'); \
+	    printf '  %-15s %-8s %s + N * E\n' $$cpu $$p $$ram; done; done
+	@echo "worst-case stack per op, bytes (no eviction / a send that evicts):"
+	@printf '  %-15s %-8s' cpu platform; for f in $(EMBEDDED_OPS); do printf ' %12s' $${f#kchan_}; done; echo
+	@for cpu in cortex-m0plus cortex-m4; do for p in NONE CUSTOM; do \
+	    o=$(B)/embedded/fw_$${cpu}_$$p; \
+	    awk -v roots="$(EMBEDDED_OPS)" -v skip='_room$$' -f tests/embedded/stack.awk $$o.ci > $$o.stack || exit 1; \
+	    awk -v roots="$(EMBEDDED_OPS)" -f tests/embedded/stack.awk $$o.ci > $$o.stack_evict || exit 1; \
+	    printf '  %-15s %-8s' $$cpu $$p; \
+	    paste -d' ' $$o.stack $$o.stack_evict | awk '{ v = ($$2 == $$4 || $$1 ~ /recv|peek|dump/) ? $$2 : $$2 "/" $$4; printf " %12s", v } \
+	        $$1 ~ /send|select/ && $$4 - $$2 < 200 { bad = bad " " $$1 } \
+	        END { print ""; if (bad != "") { print "the eviction room is on the stack of every" bad; exit 1 } }' || exit 1; \
+	done; done
 
 lint: kchan.h
 	@awk '/memory_order_/ && !/^ *#/ { ok = 0; for (i = 1; i <= 3; i++) if (prev[i] ~ /\/\*|\/\/|\*\// ) ok = 1; \

@@ -31,11 +31,14 @@
  *   KCHAN_PLATFORM_NONE       -                  one thread, no locks: every op that would
  *                                                wait returns KCHAN_WOULDBLOCK
  *   KCHAN_NOW_NS()            -                  _NONE only: kchan_now_ns() (else it is 0)
+ *   KCHAN_NONE_CRITICAL_ENTER() -                _NONE only, with _EXIT(key): channels shared
+ *   KCHAN_NONE_CRITICAL_EXIT(k) -                with interrupt handlers (INTERRUPTS below)
  *   KCHAN_MALLOC/REALLOC/FREE malloc/realloc/free all three or none; stb_ds uses them too
  *   KCHAN_ASSERT(x)           assert(x)          internal invariants only, never input
  *   KCHAN_SELECT_MAX          64                 most cases one select may take (<= 65535)
  *   KCHAN_EVICT_MAX           256                largest element a drop-oldest/conflated
- *                                                channel hands to on_undelivered (see LIMITS)
+ *                                                channel hands to on_undelivered (see LIMITS);
+ *                                                an evicting send's stack carries this much
  *   KCHAN_NO_UNLIMITED        -                  no unlimited kind, no stb_ds dependency
  *   KCHAN_NO_NODISCARD        -                  no unused-result warnings (otherwise C23/C++17
  *                                                [[nodiscard]], or clang's warn_unused_result;
@@ -70,6 +73,27 @@
  * order. The port must give C11 atomics on 32-bit words (ARMv6-M: the __atomic_*_4
  * helpers, e.g. by masking interrupts); kchan_counter also uses 64-bit atomics. No
  * thread-local storage is needed. tests/custom_hooks_impl.c is a complete port on pthreads.
+ *
+ * INTERRUPT HANDLERS (the full table is in API.md)
+ *   _NONE has no locks: with a channel the main loop uses too, no call is safe from an
+ *   interrupt handler, unless the implementation file defines critical-section hooks
+ *   (Zephyr's irq_lock shape: ENTER() returns an unsigned key, EXIT(key) restores; both must
+ *   be compiler barriers). On Cortex-M with CMSIS, for instance:
+ *     static inline unsigned irq_save(void) { unsigned k = __get_PRIMASK(); __disable_irq(); return k; }
+ *     #define KCHAN_NONE_CRITICAL_ENTER()  irq_save()
+ *     #define KCHAN_NONE_CRITICAL_EXIT(k)  __set_PRIMASK(k)
+ *   Every change of channel state then runs with interrupts masked (one op at a time), and a
+ *   handler and the main loop may share a channel either way round: try_send, try_recv,
+ *   peek, len, cap, is_closed, close, stats_get, dump, select with timeout 0 (on _NONE every
+ *   op is a try). Never from a handler: create/destroy, unlimited channels (they allocate),
+ *   kchan_counter_* (plain 64-bit words). on_undelivered runs where the op that dropped runs,
+ *   maybe in the handler. Mutex engine only (#error with KCHAN_LOCKFREE). tests/none_isr.c
+ *   checks it, a signal handler playing the interrupt.
+ *   _CUSTOM: ops take kchan_custom_lock_* and may call kchan_custom_wake_all. try ops, peek,
+ *   stats_get and dump are safe from a handler only if that lock masks the handler (a
+ *   critical section, never an RTOS mutex) and wake_all may run there (FreeRTOS's FromISR
+ *   calls); never with KCHAN_LOCKFREE (a handler may spin on a cell that the code it
+ *   interrupted claimed). len, cap and is_closed only read. Ops that wait: never.
  *
  * API              blocks?                         allocates?
  *   kchan_create / kchan_new   no                  yes (once; never after, but unlimited growth)
@@ -127,7 +151,9 @@
  *   - A drop-oldest or conflated channel with an on_undelivered callback takes
  *     elements of at most KCHAN_EVICT_MAX bytes (kchan_create says KCHAN_INVAL
  *     otherwise): the evicted element is copied to the evicting thread's stack so
- *     the callback can run after the lock is released, and nothing may allocate.
+ *     the callback can run after the lock is released, and nothing may allocate. Only
+ *     sends that may evict carry that room; define KCHAN_EVICT_MAX to your largest such
+ *     element to shrink it.
  *   - Your own stb_ds.h may come before or after kchan.h, in the implementation file too
  *     (kchan's copy is private); with compilers other than gcc, clang and MSVC, after only.
  *   - KCHAN_LOCKFREE serves bounded (every policy), conflated and unlimited channels with
@@ -305,17 +331,78 @@ typedef struct kchan_counter {
 #define KCHAN_COUNTER_INIT(v) { (v), 0, 0, { 0 } }
 
 /* Bytes of caller memory that suffice for kchan_create_in: a constant expression.
-   The fixed part covers the channel header, a 64-byte _CUSTOM lock and the
-   alignment slack, so mem may have any alignment; 0 for KCHAN_UNLIMITED. A channel too
+   The fixed part is the channel header (kchan__shape: struct kchan's size on this target,
+   which the implementation checks) rounded up to the alignment kchan_create_in gives it,
+   plus that alignment less one byte of slack, so mem may have any alignment; 0 for
+   KCHAN_UNLIMITED. The lock's room: exact on _NONE, and on _CUSTOM where the port's
+   KCHAN_CUSTOM_LOCK_T is visible; 64 bytes elsewhere (any system lock fits). A channel too
    large for size_t saturates at SIZE_MAX instead of wrapping to a small number (an array
    of that size does not compile, and kchan_create_in refuses such a channel). */
+#if defined(KCHAN_PLATFORM_NONE)
+typedef struct { unsigned int key; } kchan__lock_room;
+#elif defined(KCHAN_PLATFORM_CUSTOM) && defined(KCHAN_CUSTOM_LOCK_T)
+typedef KCHAN_CUSTOM_LOCK_T kchan__lock_room;
+#else
+typedef union { unsigned char bytes[64]; void *p; uint64_t u; } kchan__lock_room;
+#endif
+#if !defined(KCHAN_PLATFORM_NONE) && defined(__GCC_ATOMIC_LLONG_LOCK_FREE) && __GCC_ATOMIC_LLONG_LOCK_FREE != 2
+typedef uintptr_t kchan__count_room;       /* as kchan__count: no lock-free 64-bit atomics */
+#else
+typedef uint64_t kchan__count_room;
+#endif
+typedef struct kchan__shape {              /* struct kchan, field for field */
+    kchan__lock_room lock;
+    void *slots;
+    size_t elem_size, capacity, ring_size, head, count;
+    struct { void *head, *tail; uint32_t count; } sendq, recvq;
+    void (*on_undelivered)(void *, void *);
+    void *user;
+    const char *name;
+    unsigned char kind, policy, caller_memory, lockfree;
+    struct {
+        uint32_t waiting_senders, waiting_receivers;
+        int closed, reason;
+        kchan__count_room counts[11];
+        size_t evictions, len, max_len;
+    } m;
+#ifdef KCHAN_LOCKFREE
+    struct {
+        void *cells;
+        size_t stride, mark, one_lap;
+        unsigned lap_shift;
+        size_t origin;
+        uint32_t discarded;
+        char pad0[64];
+        size_t tail;
+        void *tail_seg;
+        char pad1[64 - sizeof(size_t) - sizeof(void *)];
+        size_t head;
+        void *head_seg;
+        char pad2[64 - sizeof(size_t) - sizeof(void *)];
+    } lf;
+#endif
+} kchan__shape;
+#ifdef __cplusplus
+#  define KCHAN__ALIGNOF(T) alignof(T)
+#else
+#  define KCHAN__ALIGNOF(T) _Alignof(T)
+#endif
+/* Where kchan_create_in puts the channel: on a cache line for the lock-free engine (its
+   positions sit on lines of their own), else as malloc would. */
+#ifdef KCHAN_LOCKFREE
+#  define KCHAN__CREATE_IN_ALIGN ((size_t)64)
+#else
+#  define KCHAN__CREATE_IN_ALIGN ((size_t)KCHAN__ALIGNOF(max_align_t))
+#endif
+#define KCHAN__FOOTPRINT_FIXED                                                 \
+    (KCHAN__CREATE_IN_ALIGN - 1 +                                             \
+     (sizeof(kchan__shape) + KCHAN__CREATE_IN_ALIGN - 1) / KCHAN__CREATE_IN_ALIGN * KCHAN__CREATE_IN_ALIGN)
 #ifdef KCHAN_LOCKFREE   /* cells carry a stamp (up to 2 words more each); drop-oldest and */
-#  define KCHAN__FOOTPRINT_FIXED 1024u             /* conflated rings have one spare cell */
+                        /* conflated rings have one spare cell */
 #  define KCHAN__FOOTPRINT_CELL(elem_size) ((size_t)(elem_size) + 2 * sizeof(size_t))
 #  define KCHAN__FOOTPRINT_CELLS(capacity) ((size_t)(capacity) + 1)
 #  define KCHAN__FOOTPRINT_CELL_WRAPS(elem_size) (SIZE_MAX - (size_t)(elem_size) < 2 * sizeof(size_t))
 #else
-#  define KCHAN__FOOTPRINT_FIXED 640u
 #  define KCHAN__FOOTPRINT_CELL(elem_size) ((size_t)(elem_size))
 #  define KCHAN__FOOTPRINT_CELLS(capacity) ((size_t)(capacity))
 #  define KCHAN__FOOTPRINT_CELL_WRAPS(elem_size) 0
@@ -511,9 +598,15 @@ extern void (*kchan__test_point)(const kchan_t *c, int point);
 #if defined(__GNUC__) || defined(__clang__)
 #  define KCHAN__PRIV static __attribute__((unused))
 #  define KCHAN__LIKELY(x) __builtin_expect(!!(x), 1)
+#  define KCHAN__NOINLINE static __attribute__((unused, noinline))
+#elif defined(_MSC_VER)
+#  define KCHAN__PRIV static
+#  define KCHAN__LIKELY(x) (x)
+#  define KCHAN__NOINLINE static __declspec(noinline)
 #else
 #  define KCHAN__PRIV static
 #  define KCHAN__LIKELY(x) (x)
+#  define KCHAN__NOINLINE static
 #endif
 
 #define KCHAN__CACHELINE 64
@@ -873,11 +966,35 @@ KCHAN__PRIV void kchan__wake_all(KCHAN__ATOMIC(uint32_t) *word)
 #elif defined(KCHAN_PLATFORM_NONE)
 // >>platform_none: one thread, no locks; an op that would wait says KCHAN_WOULDBLOCK
 #define KCHAN__CAN_WAIT 0
-typedef struct { unsigned char unused; } kchan__lock;
-KCHAN__PRIV void kchan__lock_init(kchan__lock *l)    { (void)l; }
+/* With KCHAN_NONE_CRITICAL_ENTER/EXIT (the ISR recipe in the doc block) the "lock" is a
+   critical section: every change of channel state happens inside one, so an interrupt
+   handler cannot land in the middle of the main loop's op (or the reverse). Each lock keeps
+   the key its ENTER returned, so select's nested locks restore the interrupt state in
+   reverse order; the key is stored only once the section is entered, and read before EXIT. */
+typedef struct { unsigned int key; } kchan__lock;
+KCHAN__PRIV void kchan__lock_init(kchan__lock *l)    { l->key = 0; }
 KCHAN__PRIV void kchan__lock_destroy(kchan__lock *l) { (void)l; }
+#if defined(KCHAN_NONE_CRITICAL_ENTER) && defined(KCHAN_NONE_CRITICAL_EXIT)
+#  ifdef KCHAN_LOCKFREE
+#    error "kchan: KCHAN_NONE_CRITICAL_ENTER/EXIT need the mutex engine: the lock-free engine changes channel state outside any lock (drop KCHAN_LOCKFREE)"
+#  endif
+#  define KCHAN__NONE_CRITICAL
+KCHAN__PRIV void kchan__lock_acquire(kchan__lock *l)
+{
+    unsigned int key = (unsigned int)(KCHAN_NONE_CRITICAL_ENTER());
+    l->key = key;
+}
+KCHAN__PRIV void kchan__lock_release(kchan__lock *l)
+{
+    unsigned int key = l->key;
+    KCHAN_NONE_CRITICAL_EXIT(key);
+}
+#elif defined(KCHAN_NONE_CRITICAL_ENTER) || defined(KCHAN_NONE_CRITICAL_EXIT)
+#  error "kchan: define both KCHAN_NONE_CRITICAL_ENTER() and KCHAN_NONE_CRITICAL_EXIT(key), or neither"
+#else
 KCHAN__PRIV void kchan__lock_acquire(kchan__lock *l) { (void)l; }
 KCHAN__PRIV void kchan__lock_release(kchan__lock *l) { (void)l; }
+#endif
 KCHAN__PRIV int64_t kchan__clock_ns(void)
 {
 #ifdef KCHAN_NOW_NS
@@ -1207,8 +1324,14 @@ typedef struct {
     kchan__waiter *release;    /* claimed waiters, linked through ->next */
     kchan_t *cb_chan;
     const void *cb_elem;
-    _Alignas(max_align_t) unsigned char evicted[KCHAN_EVICT_MAX];
+    unsigned char *evicted;    /* a kchan__room for a send that may evict, else NULL */
 } kchan__after;
+
+/* Where a send that evicts (drop-oldest or conflated, with on_undelivered) copies the oldest
+   element under the lock, so the callback can run after the unlock. Only such sends carry
+   it: they go through a never-inlined *_room function whose frame holds it, so no other op's
+   stack pays KCHAN_EVICT_MAX bytes for it (kchan__evicts_room says which sends). */
+typedef struct { _Alignas(max_align_t) unsigned char bytes[KCHAN_EVICT_MAX]; } kchan__room;
 
 KCHAN__PRIV void kchan__bump(KCHAN__ATOMIC(kchan__count) *field, size_t by)
 {
@@ -1550,6 +1673,7 @@ KCHAN__PRIV int kchan__store(kchan_t *c, const void *elem, kchan__after *a)
     }
     if (c->policy == KCHAN_DROP_OLDEST || c->kind == KCHAN__CONFLATED) {
         bool keep = c->on_undelivered != NULL;
+        KCHAN_ASSERT(!keep || !c->elem_size || a->evicted);   /* kchan__evicts_room said so */
         kchan__ring_pop(c, keep ? a->evicted : NULL);
         if (keep) { a->cb_chan = c; a->cb_elem = a->evicted; }
         kchan__bump(&c->m.drops_oldest, 1);
@@ -1557,6 +1681,14 @@ KCHAN__PRIV int kchan__store(kchan_t *c, const void *elem, kchan__after *a)
         return KCHAN_OK;
     }
     return KCHAN_WOULDBLOCK;   /* bounded + block, or rendezvous */
+}
+
+/* Does a send to this channel need a kchan__room? One that may evict an element with a
+   callback on the mutex engine (lock-free rings evict in kchan__lf_trim, which has its own). */
+KCHAN__PRIV bool kchan__evicts_room(const kchan_t *c)
+{
+    return !kchan__is_lf(c) && c->on_undelivered && c->elem_size &&
+           (c->policy == KCHAN_DROP_OLDEST || c->kind == KCHAN__CONFLATED);
 }
 
 /* A send that does not wait. Called with the lock held. */
@@ -2205,6 +2337,7 @@ KCHAN__PRIV void kchan__lf_notify_slow(kchan_t *c, kchan__queue *q, size_t n)
     int st;
     a.release = NULL;
     a.cb_chan = NULL;
+    a.evicted = NULL;
     for (;;) {
         bool senders = q == &c->sendq;
         size_t moved = 0;
@@ -2363,16 +2496,20 @@ KCHAN__PRIV bool kchan__lf_evict(kchan_t *c, void *out)
     return false;
 }
 
-KCHAN__PRIV void kchan__lf_trim(kchan_t *c)
+/* Never inlined: only evicting rings come here, and its kchan__room stays off every other
+   op's stack. */
+KCHAN__NOINLINE void kchan__lf_trim(kchan_t *c)
 {
     for (;;) {
         size_t pops, pushes;
         (void)kchan__lf_positions(c, &pops, &pushes);
         if (pushes - pops <= c->capacity) return;
         kchan__after a;
+        kchan__room room;
         bool keep = c->on_undelivered != NULL;
         a.release = NULL;
         a.cb_chan = NULL;
+        a.evicted = room.bytes;
         if (!kchan__lf_evict(c, keep ? a.evicted : NULL)) return;
         if (keep) { a.cb_chan = c; a.cb_elem = a.evicted; }
         kchan__finish(&a);
@@ -2445,6 +2582,7 @@ KCHAN__PRIV bool kchan__lf_hand(kchan_t *c, const void *elem)
     kchan__waiter *w = NULL;
     a.release = NULL;
     a.cb_chan = NULL;
+    a.evicted = NULL;
     kchan__lock_acquire(&c->lock);
     /* [L22] seq_cst: head first, then tail. Head never passes tail, so a tail equal to the
        head read before it was equal at that read: empty, not closed (its mark bit), not
@@ -2477,6 +2615,7 @@ KCHAN__PRIV bool kchan__lf_swap(kchan_t *c, void *out)
     kchan__waiter *w = NULL;
     a.release = NULL;
     a.cb_chan = NULL;
+    a.evicted = NULL;
     kchan__lock_acquire(&c->lock);
     size_t head;
     KCHAN__ATOMIC(size_t) *stamp;
@@ -2992,14 +3131,25 @@ KCHAN_DEF int kchan__test_ready(kchan_t *c, int op)
 
 // >>ops: the public operations; each dispatches to the channel's engine
 
+KCHAN__PRIV int kchan__op_locked(kchan_t *c, int dir, void *elem, int64_t timeout_ns, unsigned char *room);
+KCHAN__PRIV int kchan__op_room(kchan_t *c, void *elem, int64_t timeout_ns);
+
 /* send, try_send, send_timeout; recv likewise. */
 KCHAN__PRIV int kchan__op(kchan_t *c, int dir, void *elem, int64_t timeout_ns)
 {
     if (!c || (!elem && c->elem_size) || kchan__bad_timeout(timeout_ns)) return KCHAN_INVAL;
     KCHAN__LF_ONLY(if (c->lockfree) return kchan__lf_op(c, dir, elem, timeout_ns);)
+    if (dir == KCHAN__SEND && kchan__evicts_room(c)) return kchan__op_room(c, elem, timeout_ns);
+    return kchan__op_locked(c, dir, elem, timeout_ns, NULL);
+}
+
+/* The mutex engine's op; `room` is a kchan__room if the op may evict, else NULL. */
+KCHAN__PRIV int kchan__op_locked(kchan_t *c, int dir, void *elem, int64_t timeout_ns, unsigned char *room)
+{
     kchan__after a;
     a.release = NULL;
     a.cb_chan = NULL;
+    a.evicted = room;
     kchan__lock_acquire(&c->lock);
     int r = dir == KCHAN__SEND ? kchan__send_locked(c, elem, &a) : kchan__recv_locked(c, elem, &a);
     if (r == KCHAN_WOULDBLOCK) {
@@ -3016,6 +3166,12 @@ KCHAN__PRIV int kchan__op(kchan_t *c, int dir, void *elem, int64_t timeout_ns)
     return r;
 }
 
+KCHAN__NOINLINE int kchan__op_room(kchan_t *c, void *elem, int64_t timeout_ns)
+{
+    kchan__room room;
+    return kchan__op_locked(c, KCHAN__SEND, elem, timeout_ns, room.bytes);
+}
+
 KCHAN_DEF int kchan_send(kchan_t *c, const void *elem)
 { return kchan__op(c, KCHAN__SEND, (void *)(uintptr_t)elem, KCHAN_FOREVER); }
 KCHAN_DEF int kchan_recv(kchan_t *c, void *out) { return kchan__op(c, KCHAN__RECV, out, KCHAN_FOREVER); }
@@ -3027,18 +3183,36 @@ KCHAN_DEF int kchan_send_timeout(kchan_t *c, const void *elem, int64_t timeout_n
 KCHAN_DEF int kchan_recv_timeout(kchan_t *c, void *out, int64_t timeout_ns)
 { return kchan__op(c, KCHAN__RECV, out, timeout_ns); }
 
+KCHAN__PRIV int kchan__send_many_locked(kchan_t *c, const void *elems, size_t n, size_t *sent,
+                                        int64_t timeout_ns, unsigned char *room);
+KCHAN__NOINLINE int kchan__send_many_room(kchan_t *c, const void *elems, size_t n, size_t *sent,
+                                          int64_t timeout_ns)
+{
+    kchan__room room;
+    return kchan__send_many_locked(c, elems, n, sent, timeout_ns, room.bytes);
+}
+
 KCHAN_DEF int kchan_send_many(kchan_t *c, const void *elems, size_t n, size_t *sent, int64_t timeout_ns)
 {
-    size_t i = 0;
-    int r = KCHAN_OK;
     if (sent) *sent = 0;
     if (!c || (!elems && n && c->elem_size) || kchan__bad_timeout(timeout_ns)) return KCHAN_INVAL;
     KCHAN__LF_ONLY(if (c->lockfree) return kchan__lf_send_many(c, elems, n, sent, timeout_ns);)
+    if (kchan__evicts_room(c)) return kchan__send_many_room(c, elems, n, sent, timeout_ns);
+    return kchan__send_many_locked(c, elems, n, sent, timeout_ns, NULL);
+}
+
+/* The mutex engine's send_many; `room` as in kchan__op_locked. */
+KCHAN__PRIV int kchan__send_many_locked(kchan_t *c, const void *elems, size_t n, size_t *sent,
+                                        int64_t timeout_ns, unsigned char *room)
+{
+    size_t i = 0;
+    int r = KCHAN_OK;
     int64_t deadline = kchan__deadline(timeout_ns);
     bool blocked = false;
     kchan__after a;
     a.release = NULL;
     a.cb_chan = NULL;
+    a.evicted = room;
     while (i < n && r == KCHAN_OK) {
         kchan__lock_acquire(&c->lock);
         /* Batch under one lock hold; break out to run a drop callback outside it. */
@@ -3071,6 +3245,7 @@ KCHAN_DEF int kchan_recv_many(kchan_t *c, void *out, size_t max, size_t *got, in
     kchan__after a;
     a.release = NULL;
     a.cb_chan = NULL;
+    a.evicted = NULL;
     kchan__lock_acquire(&c->lock);
     int r = kchan__recv_locked(c, out, &a);
     if (r == KCHAN_WOULDBLOCK && !kchan__may_wait(timeout_ns)) {
@@ -3118,6 +3293,7 @@ KCHAN__PRIV int kchan__close(kchan_t *c, int reason, bool discard)
     kchan__after a;
     a.release = NULL;
     a.cb_chan = NULL;
+    a.evicted = NULL;
     size_t first = 0, n = 0;
     kchan__lock_acquire(&c->lock);
     int r = kchan__closed(c) ? KCHAN_CLOSED : KCHAN_OK;
@@ -3243,9 +3419,9 @@ KCHAN__PRIV void kchan__init(kchan_t *c, unsigned char *ring, size_t elem_size, 
 #endif
 }
 
-#define KCHAN__ALIGN_UP(n, a) (((n) + (a) - 1) / (a) * (a))
-_Static_assert(KCHAN__ALIGN_UP(sizeof(struct kchan), KCHAN__CACHELINE) + KCHAN__CACHELINE
-               <= KCHAN__FOOTPRINT_FIXED, "kchan: KCHAN__FOOTPRINT_FIXED is too small for struct kchan");
+/* KCHAN_FOOTPRINT's header room (kchan__shape) must hold the channel header. */
+_Static_assert(sizeof(struct kchan) <= sizeof(kchan__shape),
+               "kchan: kchan__shape (KCHAN_FOOTPRINT) is smaller than struct kchan: mirror the new field there");
 _Static_assert(sizeof(kchan_counter) == 64 && sizeof(KCHAN__ATOMIC(int64_t)) == sizeof(int64_t) &&
                sizeof(KCHAN__ATOMIC(uint32_t)) == sizeof(uint32_t), "kchan: kchan_counter layout");
 
@@ -3316,8 +3492,8 @@ KCHAN_DEF int kchan_create_in(kchan_t **out, void *mem, size_t mem_size, size_t 
     int r = kchan__plan(elem_size, opts, &kind, &ring_size, &ring_bytes);
     if (r != KCHAN_OK) return r;
     if (kind == KCHAN__UNLIMITED) return KCHAN_INVAL;
-    size_t skew = kchan__align((uintptr_t)mem, KCHAN__CACHELINE) - (uintptr_t)mem;
-    size_t head = kchan__align(sizeof(struct kchan), KCHAN__CACHELINE);
+    size_t skew = kchan__align((uintptr_t)mem, KCHAN__CREATE_IN_ALIGN) - (uintptr_t)mem;
+    size_t head = kchan__align(sizeof(struct kchan), KCHAN__CREATE_IN_ALIGN);
     if (mem_size < skew || mem_size - skew < head || mem_size - skew - head < ring_bytes)
         return KCHAN_INVAL;
     kchan_t *c = (kchan_t *)(void *)((unsigned char *)mem + skew);
@@ -3510,7 +3686,9 @@ KCHAN__PRIV void kchan__unlock_all(kchan_t **locks, size_t nlocks, kchan__after 
     kchan__finish(a);
 }
 
-KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, bool biased)
+/* `room` is a kchan__room if a send case may evict (kchan__select_room), else NULL. */
+KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, bool biased,
+                              unsigned char *room)
 {
     kchan_t *locks[KCHAN_SELECT_MAX];
     uint16_t order[KCHAN_SELECT_MAX];
@@ -3536,6 +3714,7 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
     kchan__after a;
     a.release = NULL;
     a.cb_chan = NULL;
+    a.evicted = room;
 
     kchan__ctx ctx;
     kchan__waiter ws[KCHAN_SELECT_MAX];
@@ -3695,10 +3874,32 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
     }
 }
 
+/* Does a send case need a kchan__room? (Bad input is left to kchan__select to refuse.) */
+KCHAN__PRIV bool kchan__cases_evict(const kchan_case *cases, size_t n)
+{
+    if (!cases || n > KCHAN_SELECT_MAX) return false;
+    for (size_t i = 0; i < n; i++)
+        if (cases[i].op == KCHAN_OP_SEND && cases[i].chan && kchan__evicts_room(cases[i].chan))
+            return true;
+    return false;
+}
+
+KCHAN__NOINLINE int kchan__select_room(kchan_case *cases, size_t n, int64_t timeout_ns, bool biased)
+{
+    kchan__room room;
+    return kchan__select(cases, n, timeout_ns, biased, room.bytes);
+}
+
 KCHAN_DEF int kchan_select(kchan_case *cases, size_t n, int64_t timeout_ns)
-{ return kchan__select(cases, n, timeout_ns, false); }
+{
+    return kchan__cases_evict(cases, n) ? kchan__select_room(cases, n, timeout_ns, false)
+                                        : kchan__select(cases, n, timeout_ns, false, NULL);
+}
 KCHAN_DEF int kchan_select_biased(kchan_case *cases, size_t n, int64_t timeout_ns)
-{ return kchan__select(cases, n, timeout_ns, true); }
+{
+    return kchan__cases_evict(cases, n) ? kchan__select_room(cases, n, timeout_ns, true)
+                                        : kchan__select(cases, n, timeout_ns, true, NULL);
+}
 
 // >>metrics
 
@@ -3708,6 +3909,11 @@ KCHAN_DEF void kchan_stats_get(const kchan_t *c, kchan_stats *out)
     memset(out, 0, sizeof *out);
     if (!c) return;
     const kchan__metrics *m = &c->m;
+#ifdef KCHAN__NONE_CRITICAL
+    /* _NONE's counters are plain 64-bit words: read them whole, not torn by an interrupt. */
+    kchan__lock *held = (kchan__lock *)(uintptr_t)&c->lock;
+    kchan__lock_acquire(held);
+#endif
     /* [M2] relaxed loads throughout: each field is whole and monotonic on its own ([M1]);
        the snapshot is not one consistent cut across fields (docs/API.md says so). */
 #define KCHAN__LOAD(f) atomic_load_explicit(&m->f, memory_order_relaxed)
@@ -3729,6 +3935,9 @@ KCHAN_DEF void kchan_stats_get(const kchan_t *c, kchan_stats *out)
     out->waiting_receivers = KCHAN__LOAD(waiting_receivers);
     out->closed = KCHAN__LOAD(closed) != 0;
 #undef KCHAN__LOAD
+#ifdef KCHAN__NONE_CRITICAL
+    kchan__lock_release(held);
+#endif
     out->cap = c->capacity;
     KCHAN__LF_ONLY(if (c->lockfree) kchan__lf_stats(c, out);)
 }
@@ -3749,13 +3958,43 @@ KCHAN__PRIV void kchan__append(char *buf, size_t n, size_t *len, const char *s)
         if (*len + 1 < n) buf[*len] = *s;
 }
 
+/* The digits of v in base 10 (or 16), NUL-terminated, at the end of buf; returns where they
+   start. By hand, not printf: newlib-nano's has no %llu or %zu, and dump needs no more. */
+#define KCHAN__DIGITS_MAX 24                 /* 2^64 - 1 has 20 digits, 16 in hex */
+KCHAN__PRIV const char *kchan__digits(uint64_t v, unsigned base, char buf[KCHAN__DIGITS_MAX])
+{
+    char *p = buf + KCHAN__DIGITS_MAX - 1;
+    *p = '\0';
+    do { *--p = "0123456789abcdef"[v % base]; v /= base; } while (v);
+    return p;
+}
+
 KCHAN_DEF int kchan_dump(const kchan_t *c, char *buf, size_t n)
 {
-    static const char *const kinds[] = { "rendezvous", "bounded", "unlimited", "conflated" };
-    static const char *const policies[] = { "block", "drop_newest", "drop_oldest" };
+    /* Arrays, not pointers to literals: a firmware that never dumps drops them all. */
+    static const char kinds[][11] = { "rendezvous", "bounded", "unlimited", "conflated" };
+    static const char policies[][12] = { "block", "drop_newest", "drop_oldest" };
+    enum { U64, U32, SIZE };
+    static const struct { char key[20]; unsigned char offset, type; } fields[] = {
+        { " len=", offsetof(kchan_stats, len), SIZE },
+        { " max_len=", offsetof(kchan_stats, max_len), SIZE },
+        { " sends=", offsetof(kchan_stats, sends), U64 },
+        { " recvs=", offsetof(kchan_stats, recvs), U64 },
+        { " drops_newest=", offsetof(kchan_stats, drops_newest), U64 },
+        { " drops_oldest=", offsetof(kchan_stats, drops_oldest), U64 },
+        { " undelivered=", offsetof(kchan_stats, undelivered), U64 },
+        { " send_full=", offsetof(kchan_stats, send_full), U64 },
+        { " recv_empty=", offsetof(kchan_stats, recv_empty), U64 },
+        { " timeouts=", offsetof(kchan_stats, timeouts), U64 },
+        { " cancelled_waiters=", offsetof(kchan_stats, cancelled_waiters), U64 },
+        { " blocked_sends=", offsetof(kchan_stats, blocked_sends), U64 },
+        { " blocked_recvs=", offsetof(kchan_stats, blocked_recvs), U64 },
+        { " waiting_senders=", offsetof(kchan_stats, waiting_senders), U32 },
+        { " waiting_receivers=", offsetof(kchan_stats, waiting_receivers), U32 },
+    };
     if (!c || (!buf && n)) return KCHAN_INVAL;
     kchan_stats s;
-    char tmp[64];
+    char tmp[KCHAN__DIGITS_MAX];
     size_t len = 0;
     kchan_stats_get(c, &s);
     kchan__append(buf, n, &len, "chan=");
@@ -3765,28 +4004,25 @@ KCHAN_DEF int kchan_dump(const kchan_t *c, char *buf, size_t n)
             kchan__append(buf, n, &len, one);
         }
     } else {
-        snprintf(tmp, sizeof tmp, "%p", (const void *)c);
-        kchan__append(buf, n, &len, strncmp(tmp, "0x", 2) == 0 ? "" : "0x");
-        kchan__append(buf, n, &len, tmp);
+        kchan__append(buf, n, &len, "0x");
+        kchan__append(buf, n, &len, kchan__digits((uint64_t)(uintptr_t)c, 16, tmp));
     }
     kchan__append(buf, n, &len, " kind=");
     kchan__append(buf, n, &len, kinds[c->kind]);
     kchan__append(buf, n, &len, " policy=");
     kchan__append(buf, n, &len, policies[c->policy]);
     if (c->kind == KCHAN__UNLIMITED) kchan__append(buf, n, &len, " cap=unlimited");
-    else { snprintf(tmp, sizeof tmp, " cap=%zu", s.cap); kchan__append(buf, n, &len, tmp); }
-    const struct { const char *key; uint64_t value; } fields[] = {
-        { "len", s.len }, { "max_len", s.max_len }, { "sends", s.sends }, { "recvs", s.recvs },
-        { "drops_newest", s.drops_newest }, { "drops_oldest", s.drops_oldest },
-        { "undelivered", s.undelivered }, { "send_full", s.send_full },
-        { "recv_empty", s.recv_empty }, { "timeouts", s.timeouts },
-        { "cancelled_waiters", s.cancelled_waiters }, { "blocked_sends", s.blocked_sends },
-        { "blocked_recvs", s.blocked_recvs }, { "waiting_senders", s.waiting_senders },
-        { "waiting_receivers", s.waiting_receivers },
-    };
+    else { kchan__append(buf, n, &len, " cap="); kchan__append(buf, n, &len, kchan__digits(s.cap, 10, tmp)); }
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-        snprintf(tmp, sizeof tmp, " %s=%llu", fields[i].key, (unsigned long long)fields[i].value);
-        kchan__append(buf, n, &len, tmp);
+        const unsigned char *at = (const unsigned char *)&s + fields[i].offset;
+        uint64_t v64;
+        uint32_t v32;
+        size_t vsize;
+        if (fields[i].type == U64) memcpy(&v64, at, sizeof v64);
+        else if (fields[i].type == U32) { memcpy(&v32, at, sizeof v32); v64 = v32; }
+        else { memcpy(&vsize, at, sizeof vsize); v64 = vsize; }
+        kchan__append(buf, n, &len, fields[i].key);
+        kchan__append(buf, n, &len, kchan__digits(v64, 10, tmp));
     }
     kchan__append(buf, n, &len, s.closed ? " state=closed" : " state=open");
     if (n) buf[len < n ? len : n - 1] = '\0';

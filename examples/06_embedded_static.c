@@ -18,6 +18,11 @@
  * firing: adc_q fills and drops exactly the samples it has no room for. Everything is
  * deterministic, so the checks are exact. Exits non-zero on any mismatch.
  *
+ * On a real chip the handlers preempt the tasks, so a channel they share needs the
+ * critical-section hooks (kchan.h, INTERRUPT HANDLERS): KCHAN_NONE_CRITICAL_ENTER/EXIT. Here
+ * they drive a simulated interrupt mask (PRIMASK): every channel op masks "interrupts" while
+ * it changes the channel, and the end of the run checks that each section was closed.
+ *
  * Build:  cc -std=c11 -O2 examples/06_embedded_static.c     (no stb_ds, no -lpthread needed)
  */
 #define KCHAN_PLATFORM_NONE
@@ -30,6 +35,14 @@ _Noreturn void alloc_trap(const char *what);
 /* kchan_now_ns reads the SysTick counter (1 tick = 1 ms). */
 static unsigned long g_systick;
 #define KCHAN_NOW_NS()       ((int64_t)g_systick * 1000000)
+/* Interrupt masking, as CMSIS would do it on a Cortex-M (simulated: PRIMASK is a variable):
+     static inline unsigned irq_save(void) { unsigned k = __get_PRIMASK(); __disable_irq(); return k; }
+     #define KCHAN_NONE_CRITICAL_EXIT(k) __set_PRIMASK(k)                                     */
+static unsigned g_primask;                /* 1: interrupts masked */
+static unsigned long g_critical_sections;
+static unsigned irq_save(void) { unsigned k = g_primask; g_primask = 1; g_critical_sections++; return k; }
+#define KCHAN_NONE_CRITICAL_ENTER()  irq_save()
+#define KCHAN_NONE_CRITICAL_EXIT(k)  (g_primask = (k))
 #define KCHAN_IMPLEMENTATION
 #include "../kchan.h"
 
@@ -284,6 +297,13 @@ int main(void)
     if (ss.sends != readings_seen || ss.sends != ss.recvs + ss.drops_oldest + ss.len || ss.recvs != 0 ||
         display_looks != TICKS / DISPLAY_EVERY - 1 /* tick 5000 fell in the busy window */) {
         fprintf(stderr, "embedded_static: the status mailbox does not add up\n");
+        errors++;
+    }
+
+    printf("critical sections: %lu, interrupts unmasked at the end: %s\n", g_critical_sections,
+           g_primask == 0 ? "yes" : "NO");
+    if (g_primask != 0 || g_critical_sections == 0) {
+        fprintf(stderr, "embedded_static: a critical section was left open (or none ran)\n");
         errors++;
     }
 

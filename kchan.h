@@ -492,16 +492,29 @@ extern void (*kchan__test_point)(const kchan_t *c, int point);
 #  define KCHAN__UNCONST(T, x)     ((void *)(uintptr_t)(x))   /* no -Wcast-qual */
 #endif
 
+/* What a typed channel and a typed signal channel share: everything but the ops that move
+   an element. ES is the element size (0 for a signal channel). */
+#define KCHAN__DEFINE_COMMON(name, ES)                                                        \
+    KCHAN__WRAP int name##_create(name **out, const kchan_opts *o) { return kchan__create_typed(KCHAN__TO_VOID(out), ES, o); } \
+    KCHAN__WRAP int name##_create_in(name **out, void *mem, size_t mem_size, const kchan_opts *o) { return kchan__create_in_typed(KCHAN__TO_VOID(out), mem, mem_size, ES, o); } \
+    KCHAN__WRAP name *name##_new(size_t cap) { return KCHAN__REINTERPRET(name *, kchan_new(ES, cap)); }     \
+    KCHAN__WRAP void name##_destroy(name *c) { kchan_destroy(KCHAN__REINTERPRET(kchan_t *, c)); }                  \
+    KCHAN__WRAP kchan_t *name##_base(name *c) { return KCHAN__REINTERPRET(kchan_t *, c); }                         \
+    KCHAN__WRAP int name##_close(name *c) { return kchan_close(KCHAN__REINTERPRET(kchan_t *, c)); }                \
+    KCHAN__WRAP int name##_close_with(name *c, int reason) { return kchan_close_with(KCHAN__REINTERPRET(kchan_t *, c), reason); } \
+    KCHAN__WRAP int name##_cancel(name *c) { return kchan_cancel(KCHAN__REINTERPRET(kchan_t *, c)); }              \
+    KCHAN__WRAP bool name##_is_closed(const name *c) { return kchan_is_closed(KCHAN__REINTERPRET(const kchan_t *, c)); } \
+    KCHAN__WRAP size_t name##_len(const name *c) { return kchan_len(KCHAN__REINTERPRET(const kchan_t *, c)); }     \
+    KCHAN__WRAP size_t name##_cap(const name *c) { return kchan_cap(KCHAN__REINTERPRET(const kchan_t *, c)); }     \
+    KCHAN__WRAP void name##_stats_get(const name *c, kchan_stats *out) { kchan_stats_get(KCHAN__REINTERPRET(const kchan_t *, c), out); } \
+    KCHAN__WRAP int name##_dump(const name *c, char *buf, size_t n) { return kchan_dump(KCHAN__REINTERPRET(const kchan_t *, c), buf, n); }
+
 /* KCHAN_DEFINE(name, T); generates the typed channel `name` over elements of type T.
    Every function is a one-line wrapper over the type-erased core. name_stats is the old
    name of name_stats_get (as kchan_stats_get), kept for now: prefer name_stats_get. */
 #define KCHAN_DEFINE(name, T)                                                                   \
     typedef struct name name;                                                                   \
-    KCHAN__WRAP int name##_create(name **out, const kchan_opts *o) { return kchan__create_typed(KCHAN__TO_VOID(out), sizeof(T), o); } \
-    KCHAN__WRAP int name##_create_in(name **out, void *mem, size_t mem_size, const kchan_opts *o) { return kchan__create_in_typed(KCHAN__TO_VOID(out), mem, mem_size, sizeof(T), o); } \
-    KCHAN__WRAP name *name##_new(size_t cap) { return KCHAN__REINTERPRET(name *, kchan_new(sizeof(T), cap)); }     \
-    KCHAN__WRAP void name##_destroy(name *c) { kchan_destroy(KCHAN__REINTERPRET(kchan_t *, c)); }                  \
-    KCHAN__WRAP kchan_t *name##_base(name *c) { return KCHAN__REINTERPRET(kchan_t *, c); }                         \
+    KCHAN__DEFINE_COMMON(name, sizeof(T))                                                                        \
     KCHAN__NODISCARD KCHAN__WRAP int name##_send(name *c, T v) { return kchan_send(KCHAN__REINTERPRET(kchan_t *, c), &v); } \
     KCHAN__NODISCARD KCHAN__WRAP int name##_recv(name *c, T *out) { return kchan_recv(KCHAN__REINTERPRET(kchan_t *, c), out); } \
     KCHAN__NODISCARD KCHAN__WRAP int name##_try_send(name *c, T v) { return kchan_try_send(KCHAN__REINTERPRET(kchan_t *, c), &v); } \
@@ -511,15 +524,7 @@ extern void (*kchan__test_point)(const kchan_t *c, int point);
     KCHAN__NODISCARD KCHAN__WRAP int name##_send_many(name *c, const T *v, size_t n, size_t *sent, int64_t ns) { return kchan_send_many(KCHAN__REINTERPRET(kchan_t *, c), v, n, sent, ns); } \
     KCHAN__NODISCARD KCHAN__WRAP int name##_recv_many(name *c, T *out, size_t max, size_t *got, int64_t ns) { return kchan_recv_many(KCHAN__REINTERPRET(kchan_t *, c), out, max, got, ns); } \
     KCHAN__WRAP int name##_peek(name *c, T *out) { return kchan_peek(KCHAN__REINTERPRET(kchan_t *, c), out); }     \
-    KCHAN__WRAP int name##_close(name *c) { return kchan_close(KCHAN__REINTERPRET(kchan_t *, c)); }                \
-    KCHAN__WRAP int name##_close_with(name *c, int reason) { return kchan_close_with(KCHAN__REINTERPRET(kchan_t *, c), reason); } \
-    KCHAN__WRAP int name##_cancel(name *c) { return kchan_cancel(KCHAN__REINTERPRET(kchan_t *, c)); }              \
-    KCHAN__WRAP bool name##_is_closed(const name *c) { return kchan_is_closed(KCHAN__REINTERPRET(const kchan_t *, c)); } \
-    KCHAN__WRAP size_t name##_len(const name *c) { return kchan_len(KCHAN__REINTERPRET(const kchan_t *, c)); }     \
-    KCHAN__WRAP size_t name##_cap(const name *c) { return kchan_cap(KCHAN__REINTERPRET(const kchan_t *, c)); }     \
     KCHAN__WRAP void name##_stats(const name *c, kchan_stats *out) { kchan_stats_get(KCHAN__REINTERPRET(const kchan_t *, c), out); } \
-    KCHAN__WRAP void name##_stats_get(const name *c, kchan_stats *out) { kchan_stats_get(KCHAN__REINTERPRET(const kchan_t *, c), out); } \
-    KCHAN__WRAP int name##_dump(const name *c, char *buf, size_t n) { return kchan_dump(KCHAN__REINTERPRET(const kchan_t *, c), buf, n); } \
     KCHAN__WRAP kchan_case name##_recv_case(name *c, T *out) { kchan_case k = { KCHAN__REINTERPRET(kchan_t *, c), KCHAN_OP_RECV, KCHAN__TO_VOID(out), 0 }; return k; } \
     KCHAN__WRAP kchan_case name##_send_case(name *c, const T *in) { kchan_case k = { KCHAN__REINTERPRET(kchan_t *, c), KCHAN_OP_SEND, KCHAN__UNCONST(T, in), 0 }; return k; } \
     typedef T name##_elem
@@ -531,11 +536,7 @@ extern void (*kchan__test_point)(const kchan_t *c, int point);
    if a signal is waiting), name_send_case(c), name_recv_case(c); no _many, no KCHAN_FOREACH. */
 #define KCHAN_DEFINE_SIGNAL(name)                                                               \
     typedef struct name name;                                                                   \
-    KCHAN__WRAP int name##_create(name **out, const kchan_opts *o) { return kchan__create_typed(KCHAN__TO_VOID(out), 0, o); } \
-    KCHAN__WRAP int name##_create_in(name **out, void *mem, size_t mem_size, const kchan_opts *o) { return kchan__create_in_typed(KCHAN__TO_VOID(out), mem, mem_size, 0, o); } \
-    KCHAN__WRAP name *name##_new(size_t cap) { return KCHAN__REINTERPRET(name *, kchan_new(0, cap)); }             \
-    KCHAN__WRAP void name##_destroy(name *c) { kchan_destroy(KCHAN__REINTERPRET(kchan_t *, c)); }                  \
-    KCHAN__WRAP kchan_t *name##_base(name *c) { return KCHAN__REINTERPRET(kchan_t *, c); }                         \
+    KCHAN__DEFINE_COMMON(name, 0)                                                                               \
     KCHAN__NODISCARD KCHAN__WRAP int name##_send(name *c) { return kchan_send(KCHAN__REINTERPRET(kchan_t *, c), NULL); } \
     KCHAN__NODISCARD KCHAN__WRAP int name##_recv(name *c) { return kchan_recv(KCHAN__REINTERPRET(kchan_t *, c), NULL); } \
     KCHAN__NODISCARD KCHAN__WRAP int name##_try_send(name *c) { return kchan_try_send(KCHAN__REINTERPRET(kchan_t *, c), NULL); } \
@@ -543,14 +544,6 @@ extern void (*kchan__test_point)(const kchan_t *c, int point);
     KCHAN__NODISCARD KCHAN__WRAP int name##_send_timeout(name *c, int64_t ns) { return kchan_send_timeout(KCHAN__REINTERPRET(kchan_t *, c), NULL, ns); } \
     KCHAN__NODISCARD KCHAN__WRAP int name##_recv_timeout(name *c, int64_t ns) { return kchan_recv_timeout(KCHAN__REINTERPRET(kchan_t *, c), NULL, ns); } \
     KCHAN__WRAP int name##_peek(name *c) { return kchan_peek(KCHAN__REINTERPRET(kchan_t *, c), NULL); }            \
-    KCHAN__WRAP int name##_close(name *c) { return kchan_close(KCHAN__REINTERPRET(kchan_t *, c)); }                \
-    KCHAN__WRAP int name##_close_with(name *c, int reason) { return kchan_close_with(KCHAN__REINTERPRET(kchan_t *, c), reason); } \
-    KCHAN__WRAP int name##_cancel(name *c) { return kchan_cancel(KCHAN__REINTERPRET(kchan_t *, c)); }              \
-    KCHAN__WRAP bool name##_is_closed(const name *c) { return kchan_is_closed(KCHAN__REINTERPRET(const kchan_t *, c)); } \
-    KCHAN__WRAP size_t name##_len(const name *c) { return kchan_len(KCHAN__REINTERPRET(const kchan_t *, c)); }     \
-    KCHAN__WRAP size_t name##_cap(const name *c) { return kchan_cap(KCHAN__REINTERPRET(const kchan_t *, c)); }     \
-    KCHAN__WRAP void name##_stats_get(const name *c, kchan_stats *out) { kchan_stats_get(KCHAN__REINTERPRET(const kchan_t *, c), out); } \
-    KCHAN__WRAP int name##_dump(const name *c, char *buf, size_t n) { return kchan_dump(KCHAN__REINTERPRET(const kchan_t *, c), buf, n); } \
     KCHAN__WRAP kchan_case name##_recv_case(name *c) { kchan_case k = { KCHAN__REINTERPRET(kchan_t *, c), KCHAN_OP_RECV, NULL, 0 }; return k; } \
     KCHAN__WRAP kchan_case name##_send_case(name *c) { kchan_case k = { KCHAN__REINTERPRET(kchan_t *, c), KCHAN_OP_SEND, NULL, 0 }; return k; } \
     typedef void name##_elem

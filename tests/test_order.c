@@ -271,10 +271,13 @@ Test(order, bypass_bound_parked_receiver, .timeout = T_TIMEOUT)
 static _Atomic(const kchan_t *) sw_chan;
 static atomic_int sw_armed[16], sw_held[16], sw_release[16];
 
+static _Thread_local int sw_is_r2;          /* the wait points hold R2 only, never S1 */
+
 static void sw_hook(const kchan_t *c, int point)
 {
     int one = 1;
     if (c != atomic_load(&sw_chan) || point < 0 || point >= 16) return;
+    if (point != KCHAN__TP_SWAP && !sw_is_r2) return;
     if (!atomic_compare_exchange_strong(&sw_armed[point], &one, 0)) return;   /* hold once */
     atomic_store(&sw_held[point], 1);
     while (!atomic_load(&sw_release[point])) sched_yield();
@@ -291,7 +294,15 @@ static void sw_wait_held(int point)
 #endif
 
 typedef struct { kchan_t *c; int64_t v; int rc; } sw_op;
-__attribute__((unused)) static void *sw_recv_timeout(void *p) { sw_op *o = p; o->rc = kchan_recv_timeout(o->c, &o->v, 2000 * OR_MS); return NULL; }
+__attribute__((unused)) static void *sw_recv_timeout(void *p)
+{
+    sw_op *o = p;
+#ifdef KCHAN_LOCKFREE
+    sw_is_r2 = 1;
+#endif
+    o->rc = kchan_recv_timeout(o->c, &o->v, 2000 * OR_MS);
+    return NULL;
+}
 __attribute__((unused)) static void *sw_try_recv(void *p) { sw_op *o = p; o->rc = kchan_try_recv(o->c, &o->v); return NULL; }
 static void *sw_send(void *p) { sw_op *o = p; o->rc = kchan_send(o->c, &o->v); return NULL; }
 

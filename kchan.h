@@ -1320,6 +1320,13 @@ typedef struct {
     unsigned char *evicted;    /* a kchan__room for a send that may evict, else NULL */
 } kchan__after;
 
+static inline void kchan__after_init(kchan__after *a, unsigned char *room)
+{
+    a->release = NULL;
+    a->cb_chan = NULL;
+    a->evicted = room;
+}
+
 /* Where a send that evicts (drop-oldest or conflated, with on_undelivered) copies the oldest
    element under the lock, so the callback can run after the unlock. Only such sends carry
    it: they go through a never-inlined *_room function whose frame holds it, so no other op's
@@ -2328,9 +2335,7 @@ KCHAN__PRIV void kchan__lf_notify_slow(kchan_t *c, kchan__queue *q, size_t n)
     kchan__after a;
     kchan__waiter *w;
     int st;
-    a.release = NULL;
-    a.cb_chan = NULL;
-    a.evicted = NULL;
+    kchan__after_init(&a, NULL);
     for (;;) {
         bool senders = q == &c->sendq;
         size_t moved = 0;
@@ -2500,9 +2505,7 @@ KCHAN__NOINLINE void kchan__lf_trim(kchan_t *c)
         kchan__after a;
         kchan__room room;
         bool keep = c->on_undelivered != NULL;
-        a.release = NULL;
-        a.cb_chan = NULL;
-        a.evicted = room.bytes;
+        kchan__after_init(&a, room.bytes);
         if (!kchan__lf_evict(c, keep ? a.evicted : NULL)) return;
         if (keep) { a.cb_chan = c; a.cb_elem = a.evicted; }
         kchan__finish(&a);
@@ -2573,9 +2576,7 @@ KCHAN__PRIV bool kchan__lf_hand(kchan_t *c, const void *elem)
 {
     kchan__after a;
     kchan__waiter *w = NULL;
-    a.release = NULL;
-    a.cb_chan = NULL;
-    a.evicted = NULL;
+    kchan__after_init(&a, NULL);
     kchan__lock_acquire(&c->lock);
     /* [L22] seq_cst: head first, then tail. Head never passes tail, so a tail equal to the
        head read before it was equal at that read: empty, not closed (its mark bit), not
@@ -2606,9 +2607,7 @@ KCHAN__PRIV bool kchan__lf_swap(kchan_t *c, void *out)
 {
     kchan__after a;
     kchan__waiter *w = NULL;
-    a.release = NULL;
-    a.cb_chan = NULL;
-    a.evicted = NULL;
+    kchan__after_init(&a, NULL);
     kchan__lock_acquire(&c->lock);
     size_t head;
     KCHAN__ATOMIC(size_t) *stamp;
@@ -3140,9 +3139,7 @@ KCHAN__PRIV int kchan__op(kchan_t *c, int dir, void *elem, int64_t timeout_ns)
 KCHAN__PRIV int kchan__op_locked(kchan_t *c, int dir, void *elem, int64_t timeout_ns, unsigned char *room)
 {
     kchan__after a;
-    a.release = NULL;
-    a.cb_chan = NULL;
-    a.evicted = room;
+    kchan__after_init(&a, room);
     kchan__lock_acquire(&c->lock);
     int r = dir == KCHAN__SEND ? kchan__send_locked(c, elem, &a) : kchan__recv_locked(c, elem, &a);
     if (r == KCHAN_WOULDBLOCK) {
@@ -3203,9 +3200,7 @@ KCHAN__PRIV int kchan__send_many_locked(kchan_t *c, const void *elems, size_t n,
     int64_t deadline = kchan__deadline(timeout_ns);
     bool blocked = false;
     kchan__after a;
-    a.release = NULL;
-    a.cb_chan = NULL;
-    a.evicted = room;
+    kchan__after_init(&a, room);
     while (i < n && r == KCHAN_OK) {
         kchan__lock_acquire(&c->lock);
         /* Batch under one lock hold; break out to run a drop callback outside it. */
@@ -3236,9 +3231,7 @@ KCHAN_DEF int kchan_recv_many(kchan_t *c, void *out, size_t max, size_t *got, in
     if (!c || (!out && c->elem_size) || max == 0 || kchan__bad_timeout(timeout_ns)) return KCHAN_INVAL;
     KCHAN__LF_ONLY(if (c->lockfree) return kchan__lf_recv_many(c, out, max, got, timeout_ns);)
     kchan__after a;
-    a.release = NULL;
-    a.cb_chan = NULL;
-    a.evicted = NULL;
+    kchan__after_init(&a, NULL);
     kchan__lock_acquire(&c->lock);
     int r = kchan__recv_locked(c, out, &a);
     if (r == KCHAN_WOULDBLOCK && !kchan__may_wait(timeout_ns)) {
@@ -3284,9 +3277,7 @@ KCHAN__PRIV void kchan__undeliver_slots(kchan_t *c, size_t first, size_t n)
 KCHAN__PRIV int kchan__close(kchan_t *c, int reason, bool discard)
 {
     kchan__after a;
-    a.release = NULL;
-    a.cb_chan = NULL;
-    a.evicted = NULL;
+    kchan__after_init(&a, NULL);
     size_t first = 0, n = 0;
     kchan__lock_acquire(&c->lock);
     int r = kchan__closed(c) ? KCHAN_CLOSED : KCHAN_OK;
@@ -3705,9 +3696,7 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
     }
 
     kchan__after a;
-    a.release = NULL;
-    a.cb_chan = NULL;
-    a.evicted = room;
+    kchan__after_init(&a, room);
 
     kchan__ctx ctx;
     kchan__waiter ws[KCHAN_SELECT_MAX];

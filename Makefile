@@ -156,6 +156,9 @@ compile-checks: kchan.h
 	    if $$cxx -std=c++17 $(STB_INC) -x c++ -c tests/compile_cpp_impl.c -o $(B)/compile_cpp_impl_cxx.o 2> $(B)/cxx17.err || \
 	       ! grep -q 'needs C++23' $(B)/cxx17.err; then echo "$$cxx -std=c++17: no clear error for the C++ implementation"; exit 1; fi; done
 	for cc in gcc clang; do $$cc $(WARN) $(STB_INC) -c tests/compile_static.c -o $(B)/compile_static.o || exit 1; done
+	@# _NONE with <stdatomic.h> before kchan.h, after it, or not at all: same names, same behaviour
+	for order in -DSTDATOMIC_FIRST -DSTDATOMIC_AFTER -DNO_STDATOMIC; do \
+	    $(CC) $(WARN) $(STB_INC) $$order tests/compile_none_atomics.c -o $(B)/compile_none_atomics && $(B)/compile_none_atomics || exit 1; done
 	$(CC) $(WARN) $(STB_INC) -DKCHAN_TYPES_MATCH -c tests/compile_fail_types.c -o $(B)/compile_fail_types.o
 	@if $(CC) $(WARN) $(STB_INC) -c tests/compile_fail_types.c -o $(B)/compile_fail_types.o 2>/dev/null; then \
 	    echo "compile_fail_types.c compiled: mixing two channel types was not diagnosed"; exit 1; \
@@ -302,6 +305,8 @@ lint: kchan.h
 	        if ($$0 ~ /\/\*|\/\/|\*\//) ok = 1; if (!ok) { printf "kchan.h:%d: memory_order without a comment above\n", NR; bad = 1 } } \
 	      { prev[3] = prev[2]; prev[2] = prev[1]; prev[1] = $$0 } END { exit bad }' kchan.h
 	@echo "lint: every memory_order_ has its reason"
+	@awk '/\/\/ >>/ && !/^\/\/ >>[a-z_0-9]+/ { printf "kchan.h:%d: // >> marks section lines only (grep -n \"^// >>\" lists the sections)\n", NR; bad = 1 } END { exit bad }' kchan.h
+	@echo "lint: // >> appears only on section lines"
 
 # ---- examples ---------------------------------------------------------------------------
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(sort $(wildcard examples/*.c)))

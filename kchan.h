@@ -21,7 +21,7 @@
  *   KCHAN_IMPLEMENTATION      -                  emit the implementation here
  *   KCHAN_STATIC              -                  every symbol static (single-TU builds)
  *   KCHAN_LOCKFREE            -                  buffered channels use the lock-free ring or
- *                                                segment list (// >>engine_lockfree); define
+ *                                                segment list (section engine_lockfree); define
  *                                                it project-wide if you use KCHAN_FOOTPRINT
  *   KCHAN_PLATFORM_LINUX      auto on Linux      futex lock and futex parking
  *   KCHAN_PLATFORM_WIN32      auto on Windows    SRW locks, WaitOnAddress (-lsynchronization)
@@ -653,17 +653,13 @@ extern void (*kchan__test_point)(const kchan_t *c, int point);
 #  define _Thread_local thread_local
 #endif
 
-#if defined(KCHAN_PLATFORM_NONE) && !defined(ATOMIC_INT_LOCK_FREE)
-/* Single-threaded: the atomic operations below become plain accesses, so small cores need
-   no libatomic. These names are free because <stdatomic.h> is not included; they are
-   #undef'd at the end of the implementation. */
+#if defined(KCHAN_PLATFORM_NONE)
+/* Single-threaded: kchan's atomic operations are plain accesses, so small cores need no
+   libatomic. They go by kchan's own names on every platform, so the standard <stdatomic.h>
+   names stay the user's, included or not, before or after kchan.h; here the memory-order
+   arguments are dropped unexpanded. */
 #  define KCHAN__ATOMIC(T) T
 #  define KCHAN__PLAIN_ATOMICS
-#  define memory_order_relaxed 0
-#  define memory_order_acquire 2
-#  define memory_order_release 3
-#  define memory_order_acq_rel 4
-#  define memory_order_seq_cst 5
 KCHAN__PRIV uint32_t kchan__plain_xchg32(uint32_t *p, uint32_t v) { uint32_t o = *p; *p = v; return o; }
 KCHAN__PRIV uint32_t kchan__plain_add32(uint32_t *p, uint32_t v) { uint32_t o = *p; *p = o + v; return o; }
 KCHAN__PRIV int64_t kchan__plain_add64(int64_t *p, int64_t v)
@@ -674,24 +670,32 @@ KCHAN__PRIV bool kchan__plain_cas32(uint32_t *p, uint32_t *expected, uint32_t de
     *expected = *p;
     return false;
 }
-#  define atomic_load_explicit(p, mo)        (*(p))
-#  define atomic_store_explicit(p, v, mo)    ((void)(*(p) = (v)))
-#  define atomic_exchange_explicit(p, v, mo) kchan__plain_xchg32((p), (v))
-#  define atomic_compare_exchange_strong_explicit(p, e, d, s, f) kchan__plain_cas32((p), (e), (d))
-#  define atomic_compare_exchange_weak_explicit(p, e, d, s, f)   kchan__plain_cas32((p), (e), (d))
-#  define atomic_fetch_add_explicit(p, v, mo) \
+#  define kchan__atomic_load(p, mo)        (*(p))
+#  define kchan__atomic_store(p, v, mo)    ((void)(*(p) = (v)))
+#  define kchan__atomic_exchange(p, v, mo) kchan__plain_xchg32((p), (v))
+#  define kchan__atomic_cas_strong(p, e, d, s, f) kchan__plain_cas32((p), (e), (d))
+#  define kchan__atomic_cas_weak(p, e, d, s, f)   kchan__plain_cas32((p), (e), (d))
+#  define kchan__atomic_fetch_add(p, v, mo) \
        _Generic((p), int64_t *: kchan__plain_add64, default: kchan__plain_add32)((p), (v))
-#  define atomic_fetch_sub_explicit(p, v, mo) kchan__plain_add32((p), 0u - (uint32_t)(v))
+#  define kchan__atomic_fetch_sub(p, v, mo) kchan__plain_add32((p), 0u - (uint32_t)(v))
 #else
 #  include <stdatomic.h>
 #  define KCHAN__ATOMIC(T) _Atomic(T)
+#  define kchan__atomic_load       atomic_load_explicit
+#  define kchan__atomic_store      atomic_store_explicit
+#  define kchan__atomic_exchange   atomic_exchange_explicit
+#  define kchan__atomic_cas_strong atomic_compare_exchange_strong_explicit
+#  define kchan__atomic_cas_weak   atomic_compare_exchange_weak_explicit
+#  define kchan__atomic_fetch_add  atomic_fetch_add_explicit
+#  define kchan__atomic_fetch_or   atomic_fetch_or_explicit
+#  define kchan__atomic_fetch_sub  atomic_fetch_sub_explicit
 #endif
 
 #if defined(_MSC_VER) && !defined(__clang__) && !defined(KCHAN_PLATFORM_NONE)
 #  ifndef WIN32_LEAN_AND_MEAN
 #    define WIN32_LEAN_AND_MEAN
 #  endif
-#  include <windows.h>       /* YieldProcessor, below, comes before // >>platform_win32 */
+#  include <windows.h>       /* YieldProcessor, below, comes before section platform_win32 */
 #endif
 KCHAN__PRIV void kchan__cpu_relax(void)
 {
@@ -763,7 +767,7 @@ KCHAN__PRIV long kchan__futex(KCHAN__ATOMIC(uint32_t) *word, int op, uint32_t va
 KCHAN__PRIV void kchan__lock_init(kchan__lock *l)
 {
     /* [L0] relaxed: the channel is not shared yet; publication happens when its pointer is. */
-    atomic_store_explicit(&l->state, 0, memory_order_relaxed);
+    kchan__atomic_store(&l->state, 0, memory_order_relaxed);
 }
 KCHAN__PRIV void kchan__lock_destroy(kchan__lock *l) { (void)l; }
 
@@ -771,7 +775,7 @@ KCHAN__PRIV void kchan__lock_acquire(kchan__lock *l)
 {
     uint32_t s = 0;
     /* [L1] acquire on success: everything the last holder wrote before [L3] is visible to us. */
-    if (KCHAN__LIKELY(atomic_compare_exchange_strong_explicit(&l->state, &s, 1, memory_order_acquire,
+    if (KCHAN__LIKELY(kchan__atomic_cas_strong(&l->state, &s, 1, memory_order_acquire,
                                                               memory_order_relaxed)))
         return;
     /* Contended: sleep at once, no spinning. Measured with bench/ on 2 cores, spinning for
@@ -780,14 +784,14 @@ KCHAN__PRIV void kchan__lock_acquire(kchan__lock *l)
        partner (kchan__park) is where spinning pays, and it spins there. */
     /* [L2] acquire: taking the lock by exchange publishes the holder's writes as [L1] does;
        marking 2 tells the releaser to wake a sleeper. */
-    while (atomic_exchange_explicit(&l->state, 2, memory_order_acquire) != 0)
+    while (kchan__atomic_exchange(&l->state, 2, memory_order_acquire) != 0)
         kchan__futex(&l->state, FUTEX_WAIT_PRIVATE, 2, NULL);
 }
 
 KCHAN__PRIV void kchan__lock_release(kchan__lock *l)
 {
     /* [L3] release: publishes the critical section; pairs with [L1]/[L2]. */
-    if (atomic_exchange_explicit(&l->state, 0, memory_order_release) == 2)
+    if (kchan__atomic_exchange(&l->state, 0, memory_order_release) == 2)
         kchan__futex(&l->state, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
 
@@ -1045,7 +1049,7 @@ KCHAN__PRIV int kchan__wait(KCHAN__ATOMIC(uint32_t) *word, uint32_t expected, in
     kchan__sys_mutex_lock(&b->mutex);
     /* [P1] relaxed: the bucket mutex orders this check against the waker's broadcast, which it
        sends after changing *word; the caller re-reads *word with acquire after we return. */
-    while (r == 0 && atomic_load_explicit(word, memory_order_relaxed) == expected)
+    while (r == 0 && kchan__atomic_load(word, memory_order_relaxed) == expected)
         r = kchan__sys_cond_wait(&b->cond, &b->mutex, deadline_ns);
     kchan__sys_mutex_unlock(&b->mutex);
     return r;
@@ -1070,7 +1074,7 @@ KCHAN__PRIV void kchan__wake_all(KCHAN__ATOMIC(uint32_t) *word)
    kchan must answer KCHAN_NOMEM). The user's own stb_ds.h may come before or after kchan.h,
    in this file too: kchan saves the macros that change what stb_ds.h means (its guard, the
    implementation switch, the short names, the allocator) and gives them back, with every
-   other stb_ds macro it defined, at the end of the implementation (// >>stb_ds_end). */
+   other stb_ds macro it defined, at the end of the implementation (section stb_ds_end). */
 #  if defined(__has_include)
 #    if __has_include(<stb_ds.h>)
 #      define KCHAN__STB_DS_H <stb_ds.h>
@@ -1187,7 +1191,7 @@ KCHAN__PRIV void *kchan__stbds_adopt(void *p, size_t size);
 #  if defined(__GNUC__) || defined(__clang__)
 #    pragma GCC diagnostic pop
 #  endif
-#  undef STB_DS_IMPLEMENTATION       /* the rest waits for // >>stb_ds_end: kchan uses them */
+#  undef STB_DS_IMPLEMENTATION       /* the rest waits for section stb_ds_end: kchan uses them */
 
 /* stb_ds's realloc hook. kchan__ring_resize has already made the block the right size with
    a checked KCHAN_REALLOC/KCHAN_MALLOC, so stb_ds's (unchecked) request is a no-op here. */
@@ -1214,7 +1218,6 @@ enum { KCHAN__WAKE_SPINNING, KCHAN__WAKE_PARKED, KCHAN__WAKE_DONE };
 /* A claim's status besides KCHAN_OK / KCHAN_CLOSED: the lock-free engine moves no element
    with a claim, it tells the waiter to try its operation again. Never returned to users. */
 #define KCHAN__RETRY 1
-enum { KCHAN__SEND, KCHAN__RECV };
 
 typedef struct kchan__ctx {
     KCHAN__ATOMIC(uint32_t) state;
@@ -1263,7 +1266,7 @@ typedef struct {
 #  ifdef KCHAN__PLAIN_ATOMICS
 #    error "kchan: KCHAN_LOCKFREE needs <stdatomic.h>; a KCHAN_PLATFORM_NONE build without it has one thread and gains nothing from it"
 #  endif
-/* The lock-free ring (// >>engine_lockfree), or for an unlimited channel its list of
+/* The lock-free ring (section engine_lockfree), or for an unlimited channel its list of
    segments. All but the positions and segment pointers is read-only after creation; the
    tail side and the head side each sit alone on a cache line (the pads), so producers and
    consumers do not false-share. */
@@ -1304,7 +1307,7 @@ struct kchan {
     const char *name;
     unsigned char kind, policy;
     bool caller_memory;
-    bool lockfree;             /* served by // >>engine_lockfree (KCHAN_LOCKFREE builds only) */
+    bool lockfree;             /* served by section engine_lockfree (KCHAN_LOCKFREE builds only) */
     kchan__metrics m;
 #ifdef KCHAN_LOCKFREE
     kchan__ring_lf lf;
@@ -1337,7 +1340,7 @@ KCHAN__PRIV void kchan__bump(KCHAN__ATOMIC(kchan__count) *field, size_t by)
 {
     /* [M1] relaxed load + relaxed store, not an RMW: every writer holds the channel lock, so
        there is one writer at a time; readers ([M2]) only need each value to be whole. */
-    atomic_store_explicit(field, (kchan__count)(atomic_load_explicit(field, memory_order_relaxed) + by),
+    kchan__atomic_store(field, (kchan__count)(kchan__atomic_load(field, memory_order_relaxed) + by),
                           memory_order_relaxed);
 }
 
@@ -1345,19 +1348,19 @@ KCHAN__PRIV void kchan__set_len(kchan_t *c, size_t n)
 {
     c->count = n;
     /* [M3] relaxed: published for kchan_len / stats, as [M1]; the lock orders the writers. */
-    atomic_store_explicit(&c->m.len, n, memory_order_relaxed);
-    if (n > atomic_load_explicit(&c->m.max_len, memory_order_relaxed))
-        atomic_store_explicit(&c->m.max_len, n, memory_order_relaxed);  /* [M3] as above */
+    kchan__atomic_store(&c->m.len, n, memory_order_relaxed);
+    if (n > kchan__atomic_load(&c->m.max_len, memory_order_relaxed))
+        kchan__atomic_store(&c->m.max_len, n, memory_order_relaxed);  /* [M3] as above */
 }
 
 KCHAN__PRIV bool kchan__closed(const kchan_t *c)
 {
     /* [L13'] acquire: a lock-free ring's close point is the mark bit of tail ([L13]), so a
        send can't succeed after this said closed; pairs with [L13] as [M4] with [M6]. */
-    KCHAN__LF_ONLY(if (c->lockfree) return (atomic_load_explicit(&c->lf.tail, memory_order_acquire) & c->lf.mark) != 0;)
+    KCHAN__LF_ONLY(if (c->lockfree) return (kchan__atomic_load(&c->lf.tail, memory_order_acquire) & c->lf.mark) != 0;)
     /* [M4] acquire: pairs with [M6] release, so a thread that sees the channel closed also
        sees the close reason and whatever the closer wrote before closing. */
-    return atomic_load_explicit(&c->m.closed, memory_order_acquire) != 0;
+    return kchan__atomic_load(&c->m.closed, memory_order_acquire) != 0;
 }
 
 /* memcpy with the usual element sizes spelled out, so those compile to plain moves. */
@@ -1402,8 +1405,8 @@ KCHAN__PRIV void kchan__ctx_init(kchan__ctx *x)
 {
     /* [W0] relaxed: the context is published to partners by linking a waiter under a
        channel lock, which orders these stores before any partner's claim. */
-    atomic_store_explicit(&x->state, KCHAN__CTX_WAITING, memory_order_relaxed);
-    atomic_store_explicit(&x->wake, KCHAN__WAKE_SPINNING, memory_order_relaxed); /* [W0] */
+    kchan__atomic_store(&x->state, KCHAN__CTX_WAITING, memory_order_relaxed);
+    kchan__atomic_store(&x->wake, KCHAN__WAKE_SPINNING, memory_order_relaxed); /* [W0] */
     x->status = KCHAN_OK;
     x->index = -1;
 }
@@ -1415,10 +1418,10 @@ KCHAN__PRIV void kchan__publish_waiting(kchan_t *c, const kchan__queue *q)
         /* [L11] seq_cst: the lock-free engine reads these as "someone waits" flags. This
            store and the registrant's seq_cst re-check of the ring form one half of a Dekker
            pair; a pusher's seq_cst CAS [L3]/[L7] and its seq_cst load [L10] the other. */
-        atomic_store_explicit(field, q->count, memory_order_seq_cst);
+        kchan__atomic_store(field, q->count, memory_order_seq_cst);
     else
         /* [M5] relaxed: a gauge written under the lock, as [M1]. */
-        atomic_store_explicit(field, q->count, memory_order_relaxed);
+        kchan__atomic_store(field, q->count, memory_order_relaxed);
 }
 
 KCHAN__PRIV void kchan__enqueue(kchan_t *c, kchan__queue *q, kchan__waiter *w)
@@ -1450,7 +1453,7 @@ KCHAN__PRIV bool kchan__claim(kchan__waiter *w, int status)
     /* [W1] relaxed: the CAS only arbitrates who owns the context; the data the owner reads
        afterwards travels through `wake` ([W3] release / [W4] acquire), and the waiter's
        fields were published to us by the channel lock. */
-    if (!atomic_compare_exchange_strong_explicit(&w->ctx->state, &expected, KCHAN__CTX_CLAIMED,
+    if (!kchan__atomic_cas_strong(&w->ctx->state, &expected, KCHAN__CTX_CLAIMED,
                                                  memory_order_relaxed, memory_order_relaxed))
         return false;
     w->ctx->status = status;
@@ -1463,7 +1466,7 @@ KCHAN__PRIV bool kchan__withdraw(kchan__ctx *x)
 {
     uint32_t expected = KCHAN__CTX_WAITING;
     /* [W2] relaxed: as [W1]; on failure the owner waits for [W3] before reading anything. */
-    return atomic_compare_exchange_strong_explicit(&x->state, &expected, KCHAN__CTX_WITHDRAWN,
+    return kchan__atomic_cas_strong(&x->state, &expected, KCHAN__CTX_WITHDRAWN,
                                                    memory_order_relaxed, memory_order_relaxed);
 }
 
@@ -1501,7 +1504,7 @@ KCHAN__PRIV void kchan__unclaim(kchan__waiter *w)
 {
     /* [W7] relaxed: claim, un-claim and the owner's withdrawal all happen under the channel
        lock, which orders them; the owner reads nothing the claimer wrote. */
-    atomic_store_explicit(&w->ctx->state, KCHAN__CTX_WAITING, memory_order_relaxed);
+    kchan__atomic_store(&w->ctx->state, KCHAN__CTX_WAITING, memory_order_relaxed);
 }
 
 KCHAN__PRIV void kchan__defer_release(kchan__after *a, kchan__waiter *w)
@@ -1525,7 +1528,7 @@ KCHAN__PRIV void kchan__finish(kchan__after *a)
         /* [W3] release: publishes ctx->status/index and the element copied to or from the
            owner's buffer; pairs with [W4] acquire in kchan__park. After this store the owner
            may return and reuse its stack, so `wake` is used below only as a futex key. */
-        if (atomic_exchange_explicit(wake, KCHAN__WAKE_DONE, memory_order_release) ==
+        if (kchan__atomic_exchange(wake, KCHAN__WAKE_DONE, memory_order_release) ==
             KCHAN__WAKE_PARKED)
             kchan__wake_all(wake);
         w = next;
@@ -1549,7 +1552,7 @@ KCHAN__PRIV int kchan__park_after(kchan__ctx *x, int64_t deadline_ns, int spins,
 {
     for (int i = 0; i < spins + yields; i++) {
         /* [W4] acquire: pairs with [W3]; makes the partner's copy and status visible. */
-        if (atomic_load_explicit(&x->wake, memory_order_acquire) == KCHAN__WAKE_DONE) return 0;
+        if (kchan__atomic_load(&x->wake, memory_order_acquire) == KCHAN__WAKE_DONE) return 0;
         if (i < spins) {
             kchan__cpu_relax();
         } else {
@@ -1562,14 +1565,14 @@ KCHAN__PRIV int kchan__park_after(kchan__ctx *x, int64_t deadline_ns, int spins,
        success order at least as strong). Announcing that we sleep publishes nothing; [W3]'s
        exchange reads it and wakes us. A second park after a lost withdrawal finds PARKED
        already: only DONE may end the wait, or the partner would still be using our stack. */
-    if (!atomic_compare_exchange_strong_explicit(&x->wake, &expected, KCHAN__WAKE_PARKED,
+    if (!kchan__atomic_cas_strong(&x->wake, &expected, KCHAN__WAKE_PARKED,
                                                  memory_order_acquire, memory_order_acquire) &&
         expected == KCHAN__WAKE_DONE)
         return 0;
     for (;;) {
         int r = kchan__wait(&x->wake, KCHAN__WAKE_PARKED, deadline_ns);
         /* [W4'] acquire: as [W4]. */
-        if (atomic_load_explicit(&x->wake, memory_order_acquire) == KCHAN__WAKE_DONE) return 0;
+        if (kchan__atomic_load(&x->wake, memory_order_acquire) == KCHAN__WAKE_DONE) return 0;
         if (r == KCHAN_TIMEDOUT) return KCHAN_TIMEDOUT;
     }
 }
@@ -1796,7 +1799,7 @@ KCHAN__PRIV int kchan__wait_one(kchan_t *c, kchan__queue *q, void *elem, int64_t
    read (kchan__list_push / kchan__list_pop describe the protocol).
 
    Waiting: an op that finds the ring full (empty) registers a waiter under the channel
-   lock (the queues, wait contexts and parking of // >>waiters), which stores
+   lock (the queues, wait contexts and parking of section waiters), which stores
    waiting_senders / waiting_receivers with seq_cst ([L11]); it looks at the ring again,
    then spins and yields on its own wake word before it sleeps. A successful push (pop)
    loads waiting_receivers (waiting_senders) with seq_cst ([L10]) after its seq_cst CAS
@@ -1917,10 +1920,10 @@ KCHAN__PRIV void kchan__lf_place(kchan_t *c, size_t origin)
     /* [L0] relaxed: the channel is not shared yet; whoever receives the pointer gets these
        stores through the hand-over (a thread start, a channel, a lock). */
     for (size_t i = 0; c->lf.cells && i < c->ring_size; i++)   /* a list's cells are in its segments */
-        atomic_store_explicit((KCHAN__ATOMIC(size_t) *)(void *)(c->lf.cells + i * c->lf.stride), origin + i,
+        kchan__atomic_store((KCHAN__ATOMIC(size_t) *)(void *)(c->lf.cells + i * c->lf.stride), origin + i,
                               memory_order_relaxed);
-    atomic_store_explicit(&c->lf.tail, origin, memory_order_relaxed);   /* [L0] */
-    atomic_store_explicit(&c->lf.head, origin, memory_order_relaxed);   /* [L0] */
+    kchan__atomic_store(&c->lf.tail, origin, memory_order_relaxed);   /* [L0] */
+    kchan__atomic_store(&c->lf.head, origin, memory_order_relaxed);   /* [L0] */
 }
 
 KCHAN__PRIV void kchan__lf_init(kchan_t *c, unsigned char *cells)
@@ -1937,9 +1940,9 @@ KCHAN__PRIV void kchan__lf_init(kchan_t *c, unsigned char *cells)
     kchan__lf_place(c, 0);
     /* [L0] relaxed: the channel is not shared yet; whoever receives the pointer gets these
        stores through the hand-over (a thread start, a channel, a lock). */
-    atomic_store_explicit(&c->lf.discarded, 0, memory_order_relaxed);
-    atomic_store_explicit(&c->lf.tail_seg, NULL, memory_order_relaxed);   /* [L0]; kchan_create */
-    atomic_store_explicit(&c->lf.head_seg, NULL, memory_order_relaxed);   /* [L0]  links one */
+    kchan__atomic_store(&c->lf.discarded, 0, memory_order_relaxed);
+    kchan__atomic_store(&c->lf.tail_seg, NULL, memory_order_relaxed);   /* [L0]; kchan_create */
+    kchan__atomic_store(&c->lf.head_seg, NULL, memory_order_relaxed);   /* [L0]  links one */
 }
 
 KCHAN__PRIV KCHAN__ATOMIC(size_t) *kchan__lf_stamp(const kchan_t *c, size_t pos)
@@ -1984,7 +1987,7 @@ KCHAN__PRIV void kchan__lf_bump(KCHAN__ATOMIC(kchan__count) *field, size_t by)
 {
     /* [L19] relaxed RMW: the rare-path counters of a lock-free channel have many writers and
        no lock; each only has to be whole and monotonic ([M2] reads). */
-    atomic_fetch_add_explicit(field, (kchan__count)by, memory_order_relaxed);
+    kchan__atomic_fetch_add(field, (kchan__count)by, memory_order_relaxed);
 }
 
 /* Push up to n elements with one claim, never past the end of the lap. Returns how many were
@@ -1994,27 +1997,27 @@ KCHAN__PRIV size_t kchan__lf_push(kchan_t *c, const void *elems, size_t n, int *
     const size_t mark = c->lf.mark;
     unsigned step = 0;
     /* [L1] relaxed: a first guess; the CAS [L3] checks it. */
-    size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_relaxed);
+    size_t tail = kchan__atomic_load(&c->lf.tail, memory_order_relaxed);
     for (;;) {
         if (tail & mark) { *st = KCHAN_CLOSED; return 0; }
         size_t room = c->ring_size - (tail & (mark - 1)), k = 0;
         if (room > n) room = n;
         /* [L2] acquire: pairs with [L8] release of the consumer that emptied the cell a lap
            ago, so its copy-out happens before our copy-in. */
-        while (k < room && atomic_load_explicit(kchan__lf_stamp(c, tail + k), memory_order_acquire) == tail + k)
+        while (k < room && kchan__atomic_load(kchan__lf_stamp(c, tail + k), memory_order_acquire) == tail + k)
             k++;
         if (k > 0) {
             /* [L3] seq_cst on success: claims the k cells. seq_cst, not just relaxed, because
                it is the pusher's half of the Dekker pair with a registering receiver ([L11]
                then [L6]); the load [L10] that follows must not be ordered before it. Relaxed
                on failure: the value read is only the next guess. */
-            if (atomic_compare_exchange_weak_explicit(&c->lf.tail, &tail, kchan__lf_advance(c, tail, k),
+            if (kchan__atomic_cas_weak(&c->lf.tail, &tail, kchan__lf_advance(c, tail, k),
                                                       memory_order_seq_cst, memory_order_relaxed)) {
                 KCHAN__TEST_POINT(c, KCHAN__TP_CLAIMED);   /* claimed, nothing copied yet */
                 for (size_t j = 0; j < k; j++) {
                     kchan__move(kchan__lf_data(c, tail + j), kchan__nth(c, elems, j), c->elem_size);
                     /* [L4] release: publishes the element; pairs with [L5] acquire in pop. */
-                    atomic_store_explicit(kchan__lf_stamp(c, tail + j), tail + j + 1, memory_order_release);
+                    kchan__atomic_store(kchan__lf_stamp(c, tail + j), tail + j + 1, memory_order_release);
                 }
                 *st = KCHAN_OK;
                 return k;
@@ -2024,15 +2027,15 @@ KCHAN__PRIV size_t kchan__lf_push(kchan_t *c, const void *elems, size_t n, int *
         }
         /* [L2'] acquire: as [L2]. Last lap's element still here means full, unless its
            consumer has claimed it and not yet freed the cell. */
-        size_t stamp = atomic_load_explicit(kchan__lf_stamp(c, tail), memory_order_acquire);
+        size_t stamp = kchan__atomic_load(kchan__lf_stamp(c, tail), memory_order_acquire);
         if (stamp + c->lf.one_lap == tail + 1) {
             /* [L9] seq_cst: the re-check half of the Dekker pair for a registering sender
                (its [L11] store, then this load), against a consumer's [L7] CAS and [L10]. */
-            size_t head = atomic_load_explicit(&c->lf.head, memory_order_seq_cst) & ~mark;
+            size_t head = kchan__atomic_load(&c->lf.head, memory_order_seq_cst) & ~mark;
             if (head + c->lf.one_lap == tail) { *st = KCHAN_WOULDBLOCK; return 0; }
         }
         kchan__lf_backoff(&step);
-        tail = atomic_load_explicit(&c->lf.tail, memory_order_relaxed);   /* [L1] */
+        tail = kchan__atomic_load(&c->lf.tail, memory_order_relaxed);   /* [L1] */
     }
 }
 
@@ -2043,30 +2046,30 @@ KCHAN__PRIV size_t kchan__lf_pop(kchan_t *c, void *out, size_t n, int *st)
     const size_t mark = c->lf.mark;
     unsigned step = 0;
     /* [L1] relaxed: as for tail. */
-    size_t head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);
+    size_t head = kchan__atomic_load(&c->lf.head, memory_order_relaxed);
     for (;;) {
         if (head & mark) {                     /* pinned by peek, or for good by cancel */
             /* [L16] acquire: pairs with [L15]; a set flag means the ring was discarded. */
-            if (atomic_load_explicit(&c->lf.discarded, memory_order_acquire)) { *st = KCHAN_CLOSED; return 0; }
+            if (kchan__atomic_load(&c->lf.discarded, memory_order_acquire)) { *st = KCHAN_CLOSED; return 0; }
             kchan__lf_backoff(&step);
-            head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);   /* [L1] */
+            head = kchan__atomic_load(&c->lf.head, memory_order_relaxed);   /* [L1] */
             continue;
         }
         size_t avail = c->ring_size - (head & (mark - 1)), k = 0;
         if (avail > n) avail = n;
         /* [L5] acquire: pairs with [L4] release: the element is wholly there. */
-        while (k < avail && atomic_load_explicit(kchan__lf_stamp(c, head + k), memory_order_acquire) == head + k + 1)
+        while (k < avail && kchan__atomic_load(kchan__lf_stamp(c, head + k), memory_order_acquire) == head + k + 1)
             k++;
         if (k > 0) {
             /* [L7] seq_cst on success: claims the k elements; the consumer's half of the
                Dekker pair with a registering sender ([L11] then [L9]), as [L3]. Its acquire
                part also pairs with [L17] release of an unpinning peek. Relaxed on failure. */
-            if (atomic_compare_exchange_weak_explicit(&c->lf.head, &head, kchan__lf_advance(c, head, k),
+            if (kchan__atomic_cas_weak(&c->lf.head, &head, kchan__lf_advance(c, head, k),
                                                       memory_order_seq_cst, memory_order_relaxed)) {
                 for (size_t j = 0; j < k; j++) {
                     kchan__move(kchan__nth(c, out, j), kchan__lf_data(c, head + j), c->elem_size);
                     /* [L8] release: our copy-out is done; pairs with [L2] of the next lap. */
-                    atomic_store_explicit(kchan__lf_stamp(c, head + j), head + j + c->lf.one_lap,
+                    kchan__atomic_store(kchan__lf_stamp(c, head + j), head + j + c->lf.one_lap,
                                           memory_order_release);
                 }
                 *st = KCHAN_OK;
@@ -2076,15 +2079,15 @@ KCHAN__PRIV size_t kchan__lf_pop(kchan_t *c, void *out, size_t n, int *st)
             continue;
         }
         /* [L5'] acquire: as [L5]. Stamp == head: nothing pushed here yet this lap. */
-        if (atomic_load_explicit(kchan__lf_stamp(c, head), memory_order_acquire) == head) {
+        if (kchan__atomic_load(kchan__lf_stamp(c, head), memory_order_acquire) == head) {
             /* [L6] seq_cst: the re-check half of the Dekker pair for a registering receiver
                ([L11], then this load), against a producer's [L3] CAS and [L10]. Its acquire
                part pairs with close's [L13], so CLOSED implies the close reason is visible. */
-            size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_seq_cst);
+            size_t tail = kchan__atomic_load(&c->lf.tail, memory_order_seq_cst);
             if ((tail & ~mark) == head) { *st = tail & mark ? KCHAN_CLOSED : KCHAN_WOULDBLOCK; return 0; }
         }
         kchan__lf_backoff(&step);              /* a push or pop in flight on this cell */
-        head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);   /* [L1] */
+        head = kchan__atomic_load(&c->lf.head, memory_order_relaxed);   /* [L1] */
     }
 }
 
@@ -2107,9 +2110,9 @@ KCHAN__PRIV struct kchan__seg *kchan__seg_new(const kchan_t *c)
     struct kchan__seg *s = (struct kchan__seg *)KCHAN_MALLOC(sizeof *s + KCHAN__SEG_CELLS * c->lf.stride);
     if (!s) return NULL;
     /* [U0] relaxed: the segment is private until a release store ([U4]/[U5]) publishes it. */
-    atomic_store_explicit(&s->next, NULL, memory_order_relaxed);
+    kchan__atomic_store(&s->next, NULL, memory_order_relaxed);
     for (size_t i = 0; i < KCHAN__SEG_CELLS; i++)
-        atomic_store_explicit(kchan__seg_state(c, s, i), 0, memory_order_relaxed);   /* [U0] */
+        kchan__atomic_store(kchan__seg_state(c, s, i), 0, memory_order_relaxed);   /* [U0] */
     return s;
 }
 
@@ -2118,7 +2121,7 @@ KCHAN__PRIV void kchan__seg_wait_written(const kchan_t *c, struct kchan__seg *s,
 {
     unsigned step = 0;
     /* [U6] acquire: pairs with [U3] release of the producer; the element is wholly there. */
-    while (!(atomic_load_explicit(kchan__seg_state(c, s, off), memory_order_acquire) & KCHAN__CELL_WRITTEN))
+    while (!(kchan__atomic_load(kchan__seg_state(c, s, off), memory_order_acquire) & KCHAN__CELL_WRITTEN))
         kchan__lf_backoff(&step);
 }
 
@@ -2131,8 +2134,8 @@ KCHAN__PRIV void kchan__seg_release(const kchan_t *c, struct kchan__seg *s, size
         /* [U8] acquire (load and RMW): pairs with [U7] release, so that reader's copy-out
            happens before our free. acq_rel on the RMW: if it finds no READ, its release
            half hands the segment to that reader, whose [U7] RMW reads FREE_ON_READ. */
-        if (!(atomic_load_explicit(st, memory_order_acquire) & KCHAN__CELL_READ) &&
-            !(atomic_fetch_or_explicit(st, KCHAN__CELL_FREE_ON_READ, memory_order_acq_rel) & KCHAN__CELL_READ))
+        if (!(kchan__atomic_load(st, memory_order_acquire) & KCHAN__CELL_READ) &&
+            !(kchan__atomic_fetch_or(st, KCHAN__CELL_FREE_ON_READ, memory_order_acq_rel) & KCHAN__CELL_READ))
             return;                            /* that reader frees it when done */
     }
     KCHAN_FREE(s);
@@ -2148,8 +2151,8 @@ KCHAN__PRIV size_t kchan__list_push(kchan_t *c, const void *elems, size_t n, int
         /* [U1] acquire: pairs with [U4]'s release fetch_add that moved tail into this
            segment, so the tail_seg stored before it is seen (or a later one, and then the
            CAS below fails). */
-        size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_acquire);
-        struct kchan__seg *seg = atomic_load_explicit(&c->lf.tail_seg, memory_order_acquire);   /* [U1] */
+        size_t tail = kchan__atomic_load(&c->lf.tail, memory_order_acquire);
+        struct kchan__seg *seg = kchan__atomic_load(&c->lf.tail_seg, memory_order_acquire);   /* [U1] */
         if (tail & KCHAN__SEG_MARK) { *st = KCHAN_CLOSED; break; }
         size_t off = tail & (KCHAN__SEG_MARK - 1), k = KCHAN__SEG_CELLS - off;
         if (off == KCHAN__SEG_CELLS) { kchan__lf_backoff(&step); continue; }   /* being linked */
@@ -2160,7 +2163,7 @@ KCHAN__PRIV size_t kchan__list_push(kchan_t *c, const void *elems, size_t n, int
         }
         /* [U2] seq_cst on success: claims k cells; the pusher's half of the Dekker pair with
            a registering receiver, as [L3]. Relaxed on failure: we start over. */
-        if (!atomic_compare_exchange_weak_explicit(&c->lf.tail, &tail, tail + k,
+        if (!kchan__atomic_cas_weak(&c->lf.tail, &tail, tail + k,
                                                    memory_order_seq_cst, memory_order_relaxed)) {
             kchan__lf_backoff(&step);
             continue;
@@ -2169,10 +2172,10 @@ KCHAN__PRIV size_t kchan__list_push(kchan_t *c, const void *elems, size_t n, int
             /* [U4] release: publishes the new segment (its [U0] stores) to producers, with
                tail_seg stored first; the fetch_add steps over offset 31 into it and keeps a
                closed bit a close may have set meanwhile. Pairs with [U1]. */
-            atomic_store_explicit(&c->lf.tail_seg, spare, memory_order_release);
-            atomic_fetch_add_explicit(&c->lf.tail, KCHAN__SEG_LAP - KCHAN__SEG_CELLS, memory_order_release);
+            kchan__atomic_store(&c->lf.tail_seg, spare, memory_order_release);
+            kchan__atomic_fetch_add(&c->lf.tail, KCHAN__SEG_LAP - KCHAN__SEG_CELLS, memory_order_release);
             /* [U5] release: publishes the segment to the consumer of cell 30 ([U9]). */
-            atomic_store_explicit(&seg->next, spare, memory_order_release);
+            kchan__atomic_store(&seg->next, spare, memory_order_release);
             spare = NULL;
             kchan__lf_raise_max(c, kchan__lf_len(c));   /* max_len, sampled once a segment */
         }
@@ -2181,7 +2184,7 @@ KCHAN__PRIV size_t kchan__list_push(kchan_t *c, const void *elems, size_t n, int
             kchan__move(kchan__seg_data(c, seg, off + j), kchan__nth(c, elems, j), c->elem_size);
             /* [U3] release: publishes the element; pairs with [U6]. An RMW, not a store: a
                segment release may have set FREE_ON_READ already. */
-            atomic_fetch_or_explicit(kchan__seg_state(c, seg, off + j), KCHAN__CELL_WRITTEN, memory_order_release);
+            kchan__atomic_fetch_or(kchan__seg_state(c, seg, off + j), KCHAN__CELL_WRITTEN, memory_order_release);
         }
         *st = KCHAN_OK;
         if (spare) KCHAN_FREE(spare);
@@ -2201,12 +2204,12 @@ KCHAN__PRIV size_t kchan__list_pop(kchan_t *c, void *out, size_t n, int *st)
         /* [U10] acquire: pairs with [U11] release of the consumer that moved head into
            this segment, so the head_seg stored before it is seen (or a later one, and then
            the CAS below fails). */
-        size_t head = atomic_load_explicit(&c->lf.head, memory_order_acquire);
-        struct kchan__seg *seg = atomic_load_explicit(&c->lf.head_seg, memory_order_acquire);   /* [U10] */
+        size_t head = kchan__atomic_load(&c->lf.head, memory_order_acquire);
+        struct kchan__seg *seg = kchan__atomic_load(&c->lf.head_seg, memory_order_acquire);   /* [U10] */
         size_t off = head & (KCHAN__SEG_MARK - 1), k = KCHAN__SEG_CELLS - off, ahead = head & KCHAN__SEG_AHEAD;
         if (head & KCHAN__SEG_MARK) {          /* pinned by peek, or for good by cancel */
             /* [L16] acquire: as in kchan__lf_pop. */
-            if (atomic_load_explicit(&c->lf.discarded, memory_order_acquire)) { *st = KCHAN_CLOSED; return 0; }
+            if (kchan__atomic_load(&c->lf.discarded, memory_order_acquire)) { *st = KCHAN_CLOSED; return 0; }
             kchan__lf_backoff(&step);
             continue;
         }
@@ -2214,7 +2217,7 @@ KCHAN__PRIV size_t kchan__list_pop(kchan_t *c, void *out, size_t n, int *st)
         if (!ahead) {
             /* [L6] seq_cst: the re-check half of the Dekker pair for a registering receiver,
                and the close point's acquire, as in kchan__lf_pop. */
-            size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_seq_cst);
+            size_t tail = kchan__atomic_load(&c->lf.tail, memory_order_seq_cst);
             size_t avail = kchan__lf_between(c, head, tail);
             if (avail == 0) { *st = tail & KCHAN__SEG_MARK ? KCHAN_CLOSED : KCHAN_WOULDBLOCK; return 0; }
             kchan__lf_raise_max(c, avail);     /* max_len, sampled: the length before our claim */
@@ -2225,7 +2228,7 @@ KCHAN__PRIV size_t kchan__list_pop(kchan_t *c, void *out, size_t n, int *st)
         /* [U12] seq_cst on success: claims k cells; the consumer's half of the Dekker pair
            with a registering sender, as [L7], and its acquire part pairs with [L17] of an
            unpinning peek. Relaxed on failure: we start over. */
-        if (!atomic_compare_exchange_weak_explicit(&c->lf.head, &head, (head + k) | ahead,
+        if (!kchan__atomic_cas_weak(&c->lf.head, &head, (head + k) | ahead,
                                                    memory_order_seq_cst, memory_order_relaxed)) {
             kchan__lf_backoff(&step);
             continue;
@@ -2235,14 +2238,14 @@ KCHAN__PRIV size_t kchan__list_pop(kchan_t *c, void *out, size_t n, int *st)
             struct kchan__seg *next;
             unsigned wait = 0;
             /* [U9] acquire: pairs with [U5]; the successor's [U0] stores are seen. */
-            while ((next = atomic_load_explicit(&seg->next, memory_order_acquire)) == NULL) kchan__lf_backoff(&wait);
+            while ((next = kchan__atomic_load(&seg->next, memory_order_acquire)) == NULL) kchan__lf_backoff(&wait);
             size_t nh = ((head >> KCHAN__SEG_SHIFT) + 1) << KCHAN__SEG_SHIFT;
             /* [U9'] relaxed: a hint; a successor's successor means tail has left `next`. */
-            if (atomic_load_explicit(&next->next, memory_order_relaxed)) nh |= KCHAN__SEG_AHEAD;
+            if (kchan__atomic_load(&next->next, memory_order_relaxed)) nh |= KCHAN__SEG_AHEAD;
             /* [U11] release: publishes head_seg (stored first) with the position; pairs with
                [U10]. A plain store: at offset 31 nobody else writes head. */
-            atomic_store_explicit(&c->lf.head_seg, next, memory_order_release);
-            atomic_store_explicit(&c->lf.head, nh, memory_order_release);
+            kchan__atomic_store(&c->lf.head_seg, next, memory_order_release);
+            kchan__atomic_store(&c->lf.head, nh, memory_order_release);
         }
         for (size_t j = 0; j < k; j++) {
             kchan__seg_wait_written(c, seg, off + j);
@@ -2253,11 +2256,11 @@ KCHAN__PRIV size_t kchan__list_pop(kchan_t *c, void *out, size_t n, int *st)
         size_t j = last ? k - 1 : k;           /* cell 30 is never marked: its reader releases */
         while (j-- > 1)
             /* [U7] release: our copy-out happens before the free ([U8]). */
-            atomic_fetch_or_explicit(kchan__seg_state(c, seg, off + j), KCHAN__CELL_READ, memory_order_release);
+            kchan__atomic_fetch_or(kchan__seg_state(c, seg, off + j), KCHAN__CELL_READ, memory_order_release);
         if (last) {
-            if (k > 1) atomic_fetch_or_explicit(kchan__seg_state(c, seg, off), KCHAN__CELL_READ, memory_order_release);   /* [U7] */
+            if (k > 1) kchan__atomic_fetch_or(kchan__seg_state(c, seg, off), KCHAN__CELL_READ, memory_order_release);   /* [U7] */
             kchan__seg_release(c, seg, 0);
-        } else if (atomic_fetch_or_explicit(kchan__seg_state(c, seg, off), KCHAN__CELL_READ, memory_order_acq_rel) &
+        } else if (kchan__atomic_fetch_or(kchan__seg_state(c, seg, off), KCHAN__CELL_READ, memory_order_acq_rel) &
                    KCHAN__CELL_FREE_ON_READ) {
             /* [U7'] acq_rel: release as [U7]; acquire pairs with [U8]'s release half, so the
                releaser's reads of the cells before ours are done before we go on and free. */
@@ -2273,12 +2276,12 @@ KCHAN__PRIV size_t kchan__list_pop(kchan_t *c, void *out, size_t n, int *st)
 KCHAN__PRIV void kchan__list_discard(kchan_t *c, size_t head, size_t tail)
 {
     /* [U10'] acquire: as [U10]; head is pinned, so head_seg is its segment. */
-    struct kchan__seg *seg = atomic_load_explicit(&c->lf.head_seg, memory_order_acquire);
+    struct kchan__seg *seg = kchan__atomic_load(&c->lf.head_seg, memory_order_acquire);
     for (size_t p = head & ~(size_t)KCHAN__SEG_AHEAD; kchan__lf_between(c, p, tail) != 0;) {
         size_t off = p & (KCHAN__SEG_MARK - 1);
         if (off == KCHAN__SEG_CELLS) {
             unsigned wait = 0;
-            while ((seg = atomic_load_explicit(&seg->next, memory_order_acquire)) == NULL) kchan__lf_backoff(&wait);  /* [U9] */
+            while ((seg = kchan__atomic_load(&seg->next, memory_order_acquire)) == NULL) kchan__lf_backoff(&wait);  /* [U9] */
             p = ((p >> KCHAN__SEG_SHIFT) + 1) << KCHAN__SEG_SHIFT;
             continue;
         }
@@ -2292,9 +2295,9 @@ KCHAN__PRIV void kchan__list_discard(kchan_t *c, size_t head, size_t tail)
 KCHAN__PRIV void kchan__list_free(kchan_t *c)
 {
     /* [U13] relaxed: nobody else holds the channel any more. */
-    struct kchan__seg *s = atomic_load_explicit(&c->lf.head_seg, memory_order_relaxed);
+    struct kchan__seg *s = kchan__atomic_load(&c->lf.head_seg, memory_order_relaxed);
     while (s) {
-        struct kchan__seg *next = atomic_load_explicit(&s->next, memory_order_relaxed);   /* [U13] */
+        struct kchan__seg *next = kchan__atomic_load(&s->next, memory_order_relaxed);   /* [U13] */
         KCHAN_FREE(s);
         s = next;
     }
@@ -2327,7 +2330,7 @@ static inline void kchan__lf_notify(kchan_t *c, kchan__queue *q, size_t n)
     KCHAN__ATOMIC(uint32_t) *waiting = q == &c->sendq ? &c->m.waiting_senders : &c->m.waiting_receivers;
     /* [L10] seq_cst: sequenced after our [L3]/[L7] CAS; with it, the other half of the Dekker
        pair against [L11] + [L6]/[L9]. Usually reads 0 and the op is done without the lock. */
-    if (atomic_load_explicit(waiting, memory_order_seq_cst) != 0) kchan__lf_notify_slow(c, q, n);
+    if (kchan__atomic_load(waiting, memory_order_seq_cst) != 0) kchan__lf_notify_slow(c, q, n);
 }
 
 KCHAN__PRIV void kchan__lf_notify_slow(kchan_t *c, kchan__queue *q, size_t n)
@@ -2370,7 +2373,7 @@ KCHAN__PRIV void kchan__lf_notify_slow(kchan_t *c, kchan__queue *q, size_t n)
         n = moved;
         KCHAN__ATOMIC(uint32_t) *waiting = senders ? &c->m.waiting_receivers : &c->m.waiting_senders;
         /* [L10'] seq_cst: as [L10], after the hand-over's [L3]/[L7] CAS. */
-        if (atomic_load_explicit(waiting, memory_order_seq_cst) == 0) return;
+        if (kchan__atomic_load(waiting, memory_order_seq_cst) == 0) return;
     }
 }
 
@@ -2383,9 +2386,9 @@ static inline void kchan__lf_counts(const kchan_t *c, size_t *pops, size_t *push
     /* [L18] acquire: head first, and acquire, so tail (read later) is never behind it: the
        push that claimed a cell happens before the pop of it ([L4]/[L5]), and that pop's
        [L7] release (or the [L17]/[U11] stores after it) before this load. Free on x86. */
-    size_t head = atomic_load_explicit(&c->lf.head, memory_order_acquire);
+    size_t head = kchan__atomic_load(&c->lf.head, memory_order_acquire);
     /* [L18'] relaxed: a gauge; [L18] already orders it after head. */
-    size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_relaxed);
+    size_t tail = kchan__atomic_load(&c->lf.tail, memory_order_relaxed);
     *pops = kchan__lf_between(c, c->lf.origin, head);
     *pushes = *pops + kchan__lf_between(c, head, tail);
 }
@@ -2393,7 +2396,7 @@ static inline void kchan__lf_counts(const kchan_t *c, size_t *pops, size_t *push
 KCHAN__PRIV bool kchan__lf_positions(const kchan_t *c, size_t *pops, size_t *pushes)
 {
     /* [L20] acquire: pairs with [L15]; once set, head and tail are final. */
-    bool gone = atomic_load_explicit(&c->lf.discarded, memory_order_acquire) != 0;
+    bool gone = kchan__atomic_load(&c->lf.discarded, memory_order_acquire) != 0;
     kchan__lf_counts(c, pops, pushes);
     return gone;
 }
@@ -2418,10 +2421,10 @@ KCHAN__PRIV size_t kchan__lf_len(const kchan_t *c)
 KCHAN__PRIV void kchan__lf_raise_max(kchan_t *c, size_t len)
 {
     /* [L12] relaxed: a monotonic gauge (the CAS only raises it); no data depends on it. */
-    size_t max = atomic_load_explicit(&c->m.max_len, memory_order_relaxed);
+    size_t max = kchan__atomic_load(&c->m.max_len, memory_order_relaxed);
     /* [L12'] relaxed both ways: as [L12]; a failed CAS reloads max and we retry only if
        our length is still higher. */
-    while (len > max && !atomic_compare_exchange_weak_explicit(&c->m.max_len, &max, len,
+    while (len > max && !kchan__atomic_cas_weak(&c->m.max_len, &max, len,
                                                                memory_order_relaxed, memory_order_relaxed)) {}
 }
 
@@ -2429,7 +2432,7 @@ static inline void kchan__lf_track_len(kchan_t *c)
 {
     if (c->kind == KCHAN__UNLIMITED) return;   /* sampled instead: see kchan__list_pop */
     /* [L12] relaxed: as in kchan__lf_raise_max. */
-    if (atomic_load_explicit(&c->m.max_len, memory_order_relaxed) >= c->capacity) return;
+    if (kchan__atomic_load(&c->m.max_len, memory_order_relaxed) >= c->capacity) return;
     /* Unlike kchan__lf_len, no look at the discarded flag on every push: a cancelled
        ring's frozen positions count what it held when it was cancelled, a length it had. */
     size_t pops, pushes;
@@ -2461,28 +2464,28 @@ KCHAN__PRIV bool kchan__lf_evict(kchan_t *c, void *out)
        so a release) publishes it: a stats reader whose [E2] acquire load of head reads the
        claim, or any later head (every write to a ring's head is an RMW, so that is in the
        claim's release sequence), sees the announcement. Withdrawn ([E1']) if we give up. */
-    atomic_fetch_add_explicit(&c->m.evictions, 1, memory_order_relaxed);
-    size_t head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);   /* [L1] */
+    kchan__atomic_fetch_add(&c->m.evictions, 1, memory_order_relaxed);
+    size_t head = kchan__atomic_load(&c->lf.head, memory_order_relaxed);   /* [L1] */
     for (;;) {
         if (head & mark) break;                /* pinned for good: the discard hands all back */
         /* [L21] relaxed: tail only grows, so "over capacity" read here still holds at a CAS
            that finds head unchanged; the element itself is ordered by [L5]. */
-        size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_relaxed) & ~mark;
+        size_t tail = kchan__atomic_load(&c->lf.tail, memory_order_relaxed) & ~mark;
         if (kchan__lf_between(c, head, tail) <= c->capacity) break;
         /* [L5] acquire: as in kchan__lf_pop; a producer may still be copying the oldest in
            (the stamped ring's one wait, as in pop; we hold no lock while we back off). */
-        if (atomic_load_explicit(kchan__lf_stamp(c, head), memory_order_acquire) != head + 1) {
+        if (kchan__atomic_load(kchan__lf_stamp(c, head), memory_order_acquire) != head + 1) {
             kchan__lf_backoff(&step);
-            head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);   /* [L1] */
+            head = kchan__atomic_load(&c->lf.head, memory_order_relaxed);   /* [L1] */
             continue;
         }
         /* [L7] seq_cst on success, relaxed on failure: as in kchan__lf_pop. */
-        if (atomic_compare_exchange_weak_explicit(&c->lf.head, &head, kchan__lf_advance(c, head, 1),
+        if (kchan__atomic_cas_weak(&c->lf.head, &head, kchan__lf_advance(c, head, 1),
                                                   memory_order_seq_cst, memory_order_relaxed)) {
             KCHAN__TEST_POINT(c, KCHAN__TP_EVICT);
             if (out) kchan__move(out, kchan__lf_data(c, head), c->elem_size);
             /* [L8] release: as in kchan__lf_pop. */
-            atomic_store_explicit(kchan__lf_stamp(c, head), head + c->lf.one_lap, memory_order_release);
+            kchan__atomic_store(kchan__lf_stamp(c, head), head + c->lf.one_lap, memory_order_release);
             kchan__lf_bump(&c->m.drops_oldest, 1);
             return true;
         }
@@ -2490,7 +2493,7 @@ KCHAN__PRIV bool kchan__lf_evict(kchan_t *c, void *out)
     }
     /* [E1'] relaxed RMW: withdraws [E1]; a reader that saw it counted one receive too few
        meanwhile, never one too many, which is the direction [E3] can absorb. */
-    atomic_fetch_sub_explicit(&c->m.evictions, 1, memory_order_relaxed);
+    kchan__atomic_fetch_sub(&c->m.evictions, 1, memory_order_relaxed);
     return false;
 }
 
@@ -2541,28 +2544,28 @@ KCHAN__PRIV int kchan__lf_evict_send(kchan_t *c, const void *elem)
    routine then starts over. Orders as in kchan__lf_push / kchan__lf_pop. */
 static inline bool kchan__lf_push1(kchan_t *c, const void *elem)
 {
-    size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_relaxed);       /* [L1] */
+    size_t tail = kchan__atomic_load(&c->lf.tail, memory_order_relaxed);       /* [L1] */
     KCHAN__ATOMIC(size_t) *stamp = kchan__lf_stamp(c, tail);
-    if ((tail & c->lf.mark) || atomic_load_explicit(stamp, memory_order_acquire) != tail ||   /* [L2] */
-        !atomic_compare_exchange_strong_explicit(&c->lf.tail, &tail, kchan__lf_advance(c, tail, 1),
+    if ((tail & c->lf.mark) || kchan__atomic_load(stamp, memory_order_acquire) != tail ||   /* [L2] */
+        !kchan__atomic_cas_strong(&c->lf.tail, &tail, kchan__lf_advance(c, tail, 1),
                                                  memory_order_seq_cst, memory_order_relaxed))  /* [L3] */
         return false;
     KCHAN__TEST_POINT(c, KCHAN__TP_CLAIMED);
     kchan__move(kchan__lf_data(c, tail), elem, c->elem_size);
-    atomic_store_explicit(stamp, tail + 1, memory_order_release);                   /* [L4] */
+    kchan__atomic_store(stamp, tail + 1, memory_order_release);                   /* [L4] */
     return true;
 }
 
 static inline bool kchan__lf_pop1(kchan_t *c, void *out)
 {
-    size_t head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);       /* [L1] */
+    size_t head = kchan__atomic_load(&c->lf.head, memory_order_relaxed);       /* [L1] */
     KCHAN__ATOMIC(size_t) *stamp = kchan__lf_stamp(c, head);
-    if ((head & c->lf.mark) || atomic_load_explicit(stamp, memory_order_acquire) != head + 1 ||   /* [L5] */
-        !atomic_compare_exchange_strong_explicit(&c->lf.head, &head, kchan__lf_advance(c, head, 1),
+    if ((head & c->lf.mark) || kchan__atomic_load(stamp, memory_order_acquire) != head + 1 ||   /* [L5] */
+        !kchan__atomic_cas_strong(&c->lf.head, &head, kchan__lf_advance(c, head, 1),
                                                  memory_order_seq_cst, memory_order_relaxed))  /* [L7] */
         return false;
     kchan__move(out, kchan__lf_data(c, head), c->elem_size);
-    atomic_store_explicit(stamp, head + c->lf.one_lap, memory_order_release);       /* [L8] */
+    kchan__atomic_store(stamp, head + c->lf.one_lap, memory_order_release);       /* [L8] */
     return true;
 }
 
@@ -2582,8 +2585,8 @@ KCHAN__PRIV bool kchan__lf_hand(kchan_t *c, const void *elem)
        head read before it was equal at that read: empty, not closed (its mark bit), not
        pinned, and on a list not `ahead`. seq_cst puts both reads in the order [L3]/[L7]
        CASes take, so that instant is one every op agrees on. */
-    size_t head = atomic_load_explicit(&c->lf.head, memory_order_seq_cst);
-    if (atomic_load_explicit(&c->lf.tail, memory_order_seq_cst) == head &&
+    size_t head = kchan__atomic_load(&c->lf.head, memory_order_seq_cst);
+    if (kchan__atomic_load(&c->lf.tail, memory_order_seq_cst) == head &&
         (w = kchan__take_partner(c, &c->recvq, KCHAN_OK)) != NULL) {
         kchan__copy(c, w->elem, elem);
         /* On a lock-free channel m.sends counts these hand-offs; kchan__lf_stats adds them
@@ -2614,16 +2617,16 @@ KCHAN__PRIV bool kchan__lf_swap(kchan_t *c, void *out)
     for (;;) {
         /* [L26] seq_cst: as a pop's [L1] + [L5] and a push's [L6], so that the full ring we
            act on is one every op agrees on; pairs with [L4] release (the element is there). */
-        head = atomic_load_explicit(&c->lf.head, memory_order_seq_cst);
+        head = kchan__atomic_load(&c->lf.head, memory_order_seq_cst);
         stamp = kchan__lf_stamp(c, head);
         /* [L26] */
-        if ((head & c->lf.mark) || atomic_load_explicit(stamp, memory_order_seq_cst) != head + 1 ||
-            atomic_load_explicit(&c->lf.tail, memory_order_seq_cst) != head + c->lf.one_lap) {   /* [L26] */
+        if ((head & c->lf.mark) || kchan__atomic_load(stamp, memory_order_seq_cst) != head + 1 ||
+            kchan__atomic_load(&c->lf.tail, memory_order_seq_cst) != head + c->lf.one_lap) {   /* [L26] */
             kchan__lock_release(&c->lock);     /* not full (or closed, pinned): pop as usual */
             return false;
         }
         /* [L7] seq_cst on success, as in kchan__lf_pop; relaxed on failure (read again). */
-        if (atomic_compare_exchange_strong_explicit(&c->lf.head, &head, kchan__lf_advance(c, head, 1),
+        if (kchan__atomic_cas_strong(&c->lf.head, &head, kchan__lf_advance(c, head, 1),
                                                     memory_order_seq_cst, memory_order_relaxed))
             break;                             /* else another receiver took it: look again */
     }
@@ -2636,16 +2639,16 @@ KCHAN__PRIV bool kchan__lf_swap(kchan_t *c, void *out)
     bool swapped = false;
     if ((w = kchan__take_partner(c, &c->sendq, KCHAN_OK)) != NULL &&
         /* [L3] seq_cst on success, as in kchan__lf_push; relaxed on failure. */
-        atomic_compare_exchange_strong_explicit(&c->lf.tail, &tail, kchan__lf_advance(c, tail, 1),
+        kchan__atomic_cas_strong(&c->lf.tail, &tail, kchan__lf_advance(c, tail, 1),
                                                 memory_order_seq_cst, memory_order_relaxed)) {
         kchan__move(kchan__lf_data(c, head), w->elem, c->elem_size);
         /* [L4] release: the sender's element is wholly there, for the pop of the next lap. */
-        atomic_store_explicit(stamp, head + c->lf.one_lap + 1, memory_order_release);
+        kchan__atomic_store(stamp, head + c->lf.one_lap + 1, memory_order_release);
         kchan__defer_release(&a, w);
         swapped = true;
     } else {
         /* [L8] release: nobody to serve after all (or closed): free the cell as a pop does. */
-        atomic_store_explicit(stamp, head + c->lf.one_lap, memory_order_release);
+        kchan__atomic_store(stamp, head + c->lf.one_lap, memory_order_release);
         if (w) {
             w->ctx->status = KCHAN__RETRY;     /* it retries and finds the channel closed */
             kchan__defer_release(&a, w);
@@ -2664,12 +2667,12 @@ KCHAN__PRIV bool kchan__lf_swap(kchan_t *c, void *out)
    first. [L23] relaxed: one missed here is found by [L10] after the push (pop), as always. */
 static inline bool kchan__lf_receivers_parked(const kchan_t *c)
 {
-    return atomic_load_explicit(&c->m.waiting_receivers, memory_order_relaxed) != 0;   /* [L23] */
+    return kchan__atomic_load(&c->m.waiting_receivers, memory_order_relaxed) != 0;   /* [L23] */
 }
 static inline bool kchan__lf_senders_parked(const kchan_t *c)
 {
     /* [L23] (kchan__lf_swap is for rings: a list is never full) */
-    return c->kind != KCHAN__UNLIMITED && atomic_load_explicit(&c->m.waiting_senders, memory_order_relaxed) != 0;
+    return c->kind != KCHAN__UNLIMITED && kchan__atomic_load(&c->m.waiting_senders, memory_order_relaxed) != 0;
 }
 
 /* send / recv without waiting: the engine's try operations. */
@@ -2677,7 +2680,7 @@ KCHAN__PRIV int kchan__lf_try(kchan_t *c, int dir, void *elem)
 {
     int st;
     bool list = c->kind == KCHAN__UNLIMITED;
-    if (dir == KCHAN__SEND) {
+    if (dir == KCHAN_OP_SEND) {
         if (kchan__lf_receivers_parked(c) && kchan__lf_hand(c, elem)) return KCHAN_OK;
         if ((!list && kchan__lf_push1(c, elem)) || kchan__lf_put(c, elem, 1, &st)) {
             kchan__lf_pushed(c, 1);
@@ -2707,8 +2710,7 @@ KCHAN__PRIV bool kchan__lf_ready(kchan_t *c, int op);
    partner may be doing it for us already. */
 KCHAN__PRIV int kchan__lf_wait(kchan_t *c, int dir, void *elem, int64_t deadline)
 {
-    kchan__queue *q = dir == KCHAN__SEND ? &c->sendq : &c->recvq;
-    const int op = dir == KCHAN__SEND ? KCHAN_OP_SEND : KCHAN_OP_RECV;
+    kchan__queue *q = dir == KCHAN_OP_SEND ? &c->sendq : &c->recvq;
     kchan__ctx ctx;
     kchan__waiter w;
     kchan__ctx_init(&ctx);
@@ -2725,7 +2727,7 @@ KCHAN__PRIV int kchan__lf_wait(kchan_t *c, int dir, void *elem, int64_t deadline
        missed by its maker's [L10], so hand it out here as that op would have: to the oldest
        waiter, perhaps us. A hand-over that fails (a newcomer in between, or a partner's
        copy still in flight) gives the claim back: look again. */
-    for (unsigned step = 0; kchan__lf_ready(c, op); kchan__lf_backoff(&step)) {
+    for (unsigned step = 0; kchan__lf_ready(c, dir); kchan__lf_backoff(&step)) {
         /* Past the deadline, stop serving others: whoever made the room sees every waiter
            registered before it ([L10]), so we only give up serving ourselves. */
         if (deadline >= 0 && kchan__clock_ns() >= deadline) break;
@@ -2773,10 +2775,10 @@ KCHAN__PRIV int kchan__lf_op(kchan_t *c, int dir, void *elem, int64_t timeout_ns
     int r = kchan__lf_try(c, dir, elem);
     if (r != KCHAN_WOULDBLOCK) return r;
     if (!kchan__may_wait(timeout_ns)) {
-        kchan__lf_bump(dir == KCHAN__SEND ? &c->m.send_full : &c->m.recv_empty, 1);
+        kchan__lf_bump(dir == KCHAN_OP_SEND ? &c->m.send_full : &c->m.recv_empty, 1);
         return r;
     }
-    kchan__lf_bump(dir == KCHAN__SEND ? &c->m.blocked_sends : &c->m.blocked_recvs, 1);
+    kchan__lf_bump(dir == KCHAN_OP_SEND ? &c->m.blocked_sends : &c->m.blocked_recvs, 1);
     return kchan__lf_block(c, dir, elem, kchan__deadline(timeout_ns));
 }
 
@@ -2808,7 +2810,7 @@ KCHAN__PRIV int kchan__lf_send_many(kchan_t *c, const void *elems, size_t n, siz
         } else if (r == KCHAN_WOULDBLOCK) {
             if (!blocked) kchan__lf_bump(&c->m.blocked_sends, 1);
             blocked = true;
-            if ((r = kchan__lf_block(c, KCHAN__SEND, kchan__nth(c, elems, i), deadline)) != KCHAN_OK) break;
+            if ((r = kchan__lf_block(c, KCHAN_OP_SEND, kchan__nth(c, elems, i), deadline)) != KCHAN_OK) break;
             i++;
         } else {
             break;                             /* KCHAN_CLOSED, KCHAN_NOMEM */
@@ -2838,7 +2840,7 @@ KCHAN__PRIV int kchan__lf_recv_many(kchan_t *c, void *out, size_t max, size_t *g
         }
         if (r != KCHAN_WOULDBLOCK) return r;
         kchan__lf_bump(&c->m.blocked_recvs, 1);
-        if ((r = kchan__lf_block(c, KCHAN__RECV, out, kchan__deadline(timeout_ns))) != KCHAN_OK) return r;
+        if ((r = kchan__lf_block(c, KCHAN_OP_RECV, out, kchan__deadline(timeout_ns))) != KCHAN_OK) return r;
         i = 1;                                 /* lf_block notified for this one */
     } else {
         kchan__lf_notify(c, &c->sendq, i);
@@ -2858,22 +2860,22 @@ KCHAN__PRIV int kchan__lf_recv_many(kchan_t *c, void *out, size_t max, size_t *g
 KCHAN__PRIV size_t kchan__lf_pin(kchan_t *c)
 {
     unsigned step = 0;
-    size_t head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);   /* [L1] */
+    size_t head = kchan__atomic_load(&c->lf.head, memory_order_relaxed);   /* [L1] */
     for (;;) {
         if (head & c->lf.mark) {
-            if (atomic_load_explicit(&c->lf.discarded, memory_order_acquire)) return SIZE_MAX;   /* [L16] */
+            if (kchan__atomic_load(&c->lf.discarded, memory_order_acquire)) return SIZE_MAX;   /* [L16] */
             kchan__lf_backoff(&step);
-            head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);   /* [L1] */
+            head = kchan__atomic_load(&c->lf.head, memory_order_relaxed);   /* [L1] */
             continue;
         }
         if ((head & (c->lf.mark - 1)) == c->ring_size) {   /* a list's offset 31: being linked */
             kchan__lf_backoff(&step);
-            head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);   /* [L1] */
+            head = kchan__atomic_load(&c->lf.head, memory_order_relaxed);   /* [L1] */
             continue;
         }
         /* [L14] acquire on success: pairs with the [L7]/[L17] that stored this head, so the
            cells before it are done with. Relaxed on failure: a fresh guess. */
-        if (atomic_compare_exchange_weak_explicit(&c->lf.head, &head, head | c->lf.mark,
+        if (kchan__atomic_cas_weak(&c->lf.head, &head, head | c->lf.mark,
                                                   memory_order_acquire, memory_order_relaxed))
             return head;
     }
@@ -2883,10 +2885,10 @@ KCHAN__PRIV size_t kchan__lf_pin(kchan_t *c)
 KCHAN__PRIV const unsigned char *kchan__lf_oldest(const kchan_t *c, size_t head)
 {
     /* [U10'] acquire: as [U10]; head is pinned, so head_seg is its segment. */
-    struct kchan__seg *seg = atomic_load_explicit(&c->lf.head_seg, memory_order_acquire);
+    struct kchan__seg *seg = kchan__atomic_load(&c->lf.head_seg, memory_order_acquire);
     size_t off = head & (KCHAN__SEG_MARK - 1);
     /* [U6'] acquire: as [U6]. */
-    return atomic_load_explicit(kchan__seg_state(c, seg, off), memory_order_acquire) & KCHAN__CELL_WRITTEN
+    return kchan__atomic_load(kchan__seg_state(c, seg, off), memory_order_acquire) & KCHAN__CELL_WRITTEN
          ? kchan__seg_data(c, seg, off) : NULL;
 }
 
@@ -2915,10 +2917,10 @@ KCHAN__PRIV int kchan__lf_peek_ring(kchan_t *c, void *out)
     for (;;) {
         /* [L24] relaxed: a guess: [L5''] and [L25] check it, and a tail read after it that
            equals it means head had not moved at that read either (head never passes tail). */
-        size_t head = atomic_load_explicit(&c->lf.head, memory_order_relaxed);
+        size_t head = kchan__atomic_load(&c->lf.head, memory_order_relaxed);
         if (head & mark) return KCHAN_CLOSED;  /* only cancel and destroy pin a ring, for good */
         /* [L5''] acquire: as [L5]: pairs with [L4], so the element is wholly there. */
-        if (atomic_load_explicit(kchan__lf_stamp(c, head), memory_order_acquire) == head + 1) {
+        if (kchan__atomic_load(kchan__lf_stamp(c, head), memory_order_acquire) == head + 1) {
             KCHAN__TEST_POINT(c, KCHAN__TP_PEEK);
             kchan__lf_copy_racy(out, kchan__lf_data(c, head), c->elem_size);
             /* [L25] acq_rel RMW that changes nothing. Its release half keeps the copy above
@@ -2927,11 +2929,11 @@ KCHAN__PRIV int kchan__lf_peek_ring(kchan_t *c, void *out)
                reads our value or a later one of its release sequence, so it and everything
                after it, the [L8] free and the next lap's refill, happen after our copy:
                the copy is whole. Else the cell may have been refilled under us: again. */
-            if (atomic_fetch_add_explicit(&c->lf.head, 0, memory_order_acq_rel) == head) return KCHAN_OK;
+            if (kchan__atomic_fetch_add(&c->lf.head, 0, memory_order_acq_rel) == head) return KCHAN_OK;
             continue;
         }
         /* [L6'] acquire: pairs with [L3]/[L13]; only "empty, or closed and empty" is read. */
-        size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_acquire);
+        size_t tail = kchan__atomic_load(&c->lf.tail, memory_order_acquire);
         if (kchan__lf_between(c, head, tail & ~c->lf.mark) == 0)
             return tail & c->lf.mark ? KCHAN_CLOSED : KCHAN_WOULDBLOCK;
         kchan__lf_backoff(&step);              /* a push in flight on the oldest cell, or head moved */
@@ -2954,13 +2956,13 @@ KCHAN__PRIV int kchan__lf_peek(kchan_t *c, void *out)
             memcpy(out, oldest, c->elem_size);
         } else {
             /* [L6'] acquire: pairs with [L3]/[U2]/[L13]; only "empty, or closed and empty" is read. */
-            size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_acquire);
+            size_t tail = kchan__atomic_load(&c->lf.tail, memory_order_acquire);
             r = kchan__lf_between(c, head, tail) != 0 ? KCHAN__RETRY
               : tail & c->lf.mark ? KCHAN_CLOSED : KCHAN_WOULDBLOCK;
         }
         /* [L17] release: unpins; our copy-out happens before the consumer whose [L7] CAS
            reads this value, and so before the cell is ever refilled. */
-        atomic_store_explicit(&c->lf.head, head, memory_order_release);
+        kchan__atomic_store(&c->lf.head, head, memory_order_release);
         if (r != KCHAN__RETRY) return r;
         kchan__lf_backoff(&step);              /* a push in flight on the oldest cell */
     }
@@ -2974,15 +2976,15 @@ KCHAN__PRIV void kchan__lf_discard(kchan_t *c)
     if (head == SIZE_MAX) return;              /* discarded before */
     /* [L6''] acquire: tail is final (closed, or nobody else holds the channel); pairs with
        [L3] so every claim before the mark is seen. */
-    size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_acquire) & ~c->lf.mark;
+    size_t tail = kchan__atomic_load(&c->lf.tail, memory_order_acquire) & ~c->lf.mark;
     /* [L15] release: pairs with [L16]/[L20] acquire; a reader that sees the flag sees the
        pinned head, so the derived undelivered count (tail - head) is final. */
-    atomic_store_explicit(&c->lf.discarded, 1, memory_order_release);
+    kchan__atomic_store(&c->lf.discarded, 1, memory_order_release);
     if (c->kind == KCHAN__UNLIMITED) { kchan__list_discard(c, head, tail); return; }
     for (size_t p = head; p != tail; p = kchan__lf_advance(c, p, 1)) {
         unsigned step = 0;
         /* [L5'''] acquire: as [L5]; waits out a push that claimed the cell before the close. */
-        while (atomic_load_explicit(kchan__lf_stamp(c, p), memory_order_acquire) != p + 1) kchan__lf_backoff(&step);
+        while (kchan__atomic_load(kchan__lf_stamp(c, p), memory_order_acquire) != p + 1) kchan__lf_backoff(&step);
         kchan__undelivered(c, kchan__lf_data(c, p));
     }
 }
@@ -3003,10 +3005,10 @@ KCHAN__PRIV bool kchan__lf_look(kchan_t *c, int op, size_t *sum)
        ([L11] then these). A second head equal to the first means no pop came between the
        reads, so head and tail describe one instant; a moved head answers "ready" (look
        again) rather than a stale "full". */
-    size_t head = atomic_load_explicit(&c->lf.head, memory_order_seq_cst) & ~c->lf.mark;
+    size_t head = kchan__atomic_load(&c->lf.head, memory_order_seq_cst) & ~c->lf.mark;
     KCHAN__TEST_BETWEEN_READS(c);
-    size_t tail = atomic_load_explicit(&c->lf.tail, memory_order_seq_cst);   /* [L24] */
-    size_t again = atomic_load_explicit(&c->lf.head, memory_order_seq_cst) & ~c->lf.mark;   /* [L24] */
+    size_t tail = kchan__atomic_load(&c->lf.tail, memory_order_seq_cst);   /* [L24] */
+    size_t again = kchan__atomic_load(&c->lf.head, memory_order_seq_cst) & ~c->lf.mark;   /* [L24] */
     *sum += again + tail;                      /* a moved head grows the sum too */
     if (again != head) return true;
     if (op == KCHAN_OP_RECV) return tail != head;
@@ -3039,18 +3041,18 @@ KCHAN__PRIV void kchan__lf_stats(const kchan_t *c, kchan_stats *out)
         /* [E2] acquire: re-reads head after the relaxed [L18] read in positions (so at that
            position or later) to synchronize with the claims up to it: their [E1]
            announcements, sequenced before, are seen by the load below. */
-        (void)atomic_load_explicit(&c->lf.head, memory_order_acquire);
+        (void)kchan__atomic_load(&c->lf.head, memory_order_acquire);
         /* [E2'] relaxed: ordered after [E2] by its acquire; a count, no data. */
-        size_t announced = atomic_load_explicit(&c->m.evictions, memory_order_relaxed);
+        size_t announced = kchan__atomic_load(&c->m.evictions, memory_order_relaxed);
         received = pops > announced ? (uint64_t)(pops - announced) : 0;
         KCHAN__ATOMIC(kchan__count) *floor = (KCHAN__ATOMIC(kchan__count) *)(uintptr_t)&c->m.recvs;
         /* [E3] relaxed: the floor is a monotonic gauge that only this CAS raises; no data
            depends on it, and coherence alone keeps one reader's later loads from going back. */
-        kchan__count seen = atomic_load_explicit(floor, memory_order_relaxed);
+        kchan__count seen = kchan__atomic_load(floor, memory_order_relaxed);
         /* [E3'] relaxed both ways: as [E3]. A strong CAS fails only if another reader raised
            the floor, so each retry finds it strictly higher and below `received`: at most
            received - seen retries, a bound fixed when we started (wait-free). */
-        while (seen < received && !atomic_compare_exchange_strong_explicit(floor, &seen, (kchan__count)received,
+        while (seen < received && !kchan__atomic_cas_strong(floor, &seen, (kchan__count)received,
                                                                            memory_order_relaxed, memory_order_relaxed)) {}
         if (seen > received) received = seen;
     }
@@ -3082,9 +3084,9 @@ KCHAN_DEF int kchan__test_place(kchan_t *c, size_t laps)
     KCHAN__LF_ONLY(
         if (laps > (SIZE_MAX >> c->lf.lap_shift)) return KCHAN_INVAL;
         /* [L0'] relaxed: the test owns the channel alone while it moves it. */
-        if (atomic_load_explicit(&c->lf.tail, memory_order_relaxed) != c->lf.origin ||
-            atomic_load_explicit(&c->lf.head, memory_order_relaxed) != c->lf.origin ||   /* [L0'] */
-            atomic_load_explicit(&c->m.sends, memory_order_relaxed) != 0)                 /* [L0'] */
+        if (kchan__atomic_load(&c->lf.tail, memory_order_relaxed) != c->lf.origin ||
+            kchan__atomic_load(&c->lf.head, memory_order_relaxed) != c->lf.origin ||   /* [L0'] */
+            kchan__atomic_load(&c->m.sends, memory_order_relaxed) != 0)                 /* [L0'] */
             return KCHAN_INVAL;
         kchan__lf_place(c, (size_t)0 - laps * c->lf.one_lap);
     )
@@ -3131,7 +3133,7 @@ KCHAN__PRIV int kchan__op(kchan_t *c, int dir, void *elem, int64_t timeout_ns)
 {
     if (!c || (!elem && c->elem_size) || kchan__bad_timeout(timeout_ns)) return KCHAN_INVAL;
     KCHAN__LF_ONLY(if (c->lockfree) return kchan__lf_op(c, dir, elem, timeout_ns);)
-    if (dir == KCHAN__SEND && kchan__evicts_room(c)) return kchan__op_room(c, elem, timeout_ns);
+    if (dir == KCHAN_OP_SEND && kchan__evicts_room(c)) return kchan__op_room(c, elem, timeout_ns);
     return kchan__op_locked(c, dir, elem, timeout_ns, NULL);
 }
 
@@ -3141,13 +3143,13 @@ KCHAN__PRIV int kchan__op_locked(kchan_t *c, int dir, void *elem, int64_t timeou
     kchan__after a;
     kchan__after_init(&a, room);
     kchan__lock_acquire(&c->lock);
-    int r = dir == KCHAN__SEND ? kchan__send_locked(c, elem, &a) : kchan__recv_locked(c, elem, &a);
+    int r = dir == KCHAN_OP_SEND ? kchan__send_locked(c, elem, &a) : kchan__recv_locked(c, elem, &a);
     if (r == KCHAN_WOULDBLOCK) {
         if (!kchan__may_wait(timeout_ns)) {
-            kchan__bump(dir == KCHAN__SEND ? &c->m.send_full : &c->m.recv_empty, 1);
+            kchan__bump(dir == KCHAN_OP_SEND ? &c->m.send_full : &c->m.recv_empty, 1);
         } else {
-            kchan__bump(dir == KCHAN__SEND ? &c->m.blocked_sends : &c->m.blocked_recvs, 1);
-            return kchan__wait_one(c, dir == KCHAN__SEND ? &c->sendq : &c->recvq, elem,
+            kchan__bump(dir == KCHAN_OP_SEND ? &c->m.blocked_sends : &c->m.blocked_recvs, 1);
+            return kchan__wait_one(c, dir == KCHAN_OP_SEND ? &c->sendq : &c->recvq, elem,
                                    kchan__deadline(timeout_ns), &a);
         }
     }
@@ -3159,19 +3161,19 @@ KCHAN__PRIV int kchan__op_locked(kchan_t *c, int dir, void *elem, int64_t timeou
 KCHAN__NOINLINE int kchan__op_room(kchan_t *c, void *elem, int64_t timeout_ns)
 {
     kchan__room room;
-    return kchan__op_locked(c, KCHAN__SEND, elem, timeout_ns, room.bytes);
+    return kchan__op_locked(c, KCHAN_OP_SEND, elem, timeout_ns, room.bytes);
 }
 
 KCHAN_DEF int kchan_send(kchan_t *c, const void *elem)
-{ return kchan__op(c, KCHAN__SEND, (void *)(uintptr_t)elem, KCHAN_FOREVER); }
-KCHAN_DEF int kchan_recv(kchan_t *c, void *out) { return kchan__op(c, KCHAN__RECV, out, KCHAN_FOREVER); }
+{ return kchan__op(c, KCHAN_OP_SEND, (void *)(uintptr_t)elem, KCHAN_FOREVER); }
+KCHAN_DEF int kchan_recv(kchan_t *c, void *out) { return kchan__op(c, KCHAN_OP_RECV, out, KCHAN_FOREVER); }
 KCHAN_DEF int kchan_try_send(kchan_t *c, const void *elem)
-{ return kchan__op(c, KCHAN__SEND, (void *)(uintptr_t)elem, 0); }
-KCHAN_DEF int kchan_try_recv(kchan_t *c, void *out) { return kchan__op(c, KCHAN__RECV, out, 0); }
+{ return kchan__op(c, KCHAN_OP_SEND, (void *)(uintptr_t)elem, 0); }
+KCHAN_DEF int kchan_try_recv(kchan_t *c, void *out) { return kchan__op(c, KCHAN_OP_RECV, out, 0); }
 KCHAN_DEF int kchan_send_timeout(kchan_t *c, const void *elem, int64_t timeout_ns)
-{ return kchan__op(c, KCHAN__SEND, (void *)(uintptr_t)elem, timeout_ns); }
+{ return kchan__op(c, KCHAN_OP_SEND, (void *)(uintptr_t)elem, timeout_ns); }
 KCHAN_DEF int kchan_recv_timeout(kchan_t *c, void *out, int64_t timeout_ns)
-{ return kchan__op(c, KCHAN__RECV, out, timeout_ns); }
+{ return kchan__op(c, KCHAN_OP_RECV, out, timeout_ns); }
 
 KCHAN__PRIV int kchan__send_many_locked(kchan_t *c, const void *elems, size_t n, size_t *sent,
                                         int64_t timeout_ns, unsigned char *room);
@@ -3283,13 +3285,13 @@ KCHAN__PRIV int kchan__close(kchan_t *c, int reason, bool discard)
     int r = kchan__closed(c) ? KCHAN_CLOSED : KCHAN_OK;
     if (r == KCHAN_OK) {
         /* [M6'] relaxed: published by the release store of `closed` just below. */
-        atomic_store_explicit(&c->m.reason, reason, memory_order_relaxed);
+        kchan__atomic_store(&c->m.reason, reason, memory_order_relaxed);
         /* [M6] release: pairs with [M4]; publishes the reason and the closer's prior writes. */
-        atomic_store_explicit(&c->m.closed, 1, memory_order_release);
+        kchan__atomic_store(&c->m.closed, 1, memory_order_release);
         /* [L13] seq_cst: the lock-free ring's close point: a push's [L3] CAS either lands
            before it or fails on the mark. Release (in seq_cst) publishes the reason to a
            consumer whose [L6] load sees the mark. */
-        KCHAN__LF_ONLY(if (c->lockfree) atomic_fetch_or_explicit(&c->lf.tail, c->lf.mark, memory_order_seq_cst);)
+        KCHAN__LF_ONLY(if (c->lockfree) kchan__atomic_fetch_or(&c->lf.tail, c->lf.mark, memory_order_seq_cst);)
         /* Lock-free waiters retry and find the mark themselves: a receiver must still drain
            what a racing sender pushed before it. */
         int status = kchan__is_lf(c) ? KCHAN__RETRY : KCHAN_CLOSED;
@@ -3321,7 +3323,7 @@ KCHAN_DEF int kchan_close_reason(const kchan_t *c)
 {
     if (!c || !kchan__closed(c)) return 0;       /* [M4] acquire, then the reason is settled */
     /* [M7] relaxed: written once before the [M6] release that [M4] acquired. */
-    return atomic_load_explicit(&c->m.reason, memory_order_relaxed);
+    return kchan__atomic_load(&c->m.reason, memory_order_relaxed);
 }
 
 // >>create
@@ -3430,8 +3432,8 @@ KCHAN_DEF int kchan_create(kchan_t **out, size_t elem_size, const kchan_opts *op
             return KCHAN_NOMEM;
         }
         /* [L0] relaxed: not shared yet, as in kchan__lf_init. */
-        atomic_store_explicit(&c->lf.tail_seg, seg, memory_order_relaxed);
-        atomic_store_explicit(&c->lf.head_seg, seg, memory_order_relaxed);   /* [L0] */
+        kchan__atomic_store(&c->lf.tail_seg, seg, memory_order_relaxed);
+        kchan__atomic_store(&c->lf.head_seg, seg, memory_order_relaxed);   /* [L0] */
     }
 #endif
     *out = c;
@@ -3537,7 +3539,7 @@ static KCHAN__ATOMIC(uint32_t) kchan__rng_seq;
 KCHAN__PRIV uint64_t kchan__rng_begin(const void *stack)
 {
     /* [R1] relaxed: only distinctness of the numbers matters, no ordering. */
-    uint32_t n = atomic_fetch_add_explicit(&kchan__rng_seq, 1, memory_order_relaxed);
+    uint32_t n = kchan__atomic_fetch_add(&kchan__rng_seq, 1, memory_order_relaxed);
     return kchan__mix((uint64_t)kchan__clock_ns() ^ ((uint64_t)n << 32) ^ (uint64_t)(uintptr_t)stack);
 }
 KCHAN__PRIV void kchan__rng_end(uint64_t state) { (void)state; }
@@ -3569,7 +3571,7 @@ KCHAN__PRIV void kchan__sleep_until(int64_t deadline_ns)
     kchan__ctx never;                  /* nobody can claim it: a plain timed sleep */
     kchan__ctx_init(&never);
     /* [W6] relaxed: only this thread ever touches `never`. */
-    atomic_store_explicit(&never.wake, KCHAN__WAKE_PARKED, memory_order_relaxed);
+    kchan__atomic_store(&never.wake, KCHAN__WAKE_PARKED, memory_order_relaxed);
     while (kchan__wait(&never.wake, KCHAN__WAKE_PARKED, deadline_ns) != KCHAN_TIMEDOUT) {}
 }
 
@@ -3584,7 +3586,7 @@ KCHAN__PRIV int kchan__try_case(kchan_case *k, kchan__after *a)
 KCHAN__PRIV int kchan__try_case_lf(kchan_case *k)
 {
 #ifdef KCHAN_LOCKFREE
-    return kchan__lf_try(k->chan, k->op == KCHAN_OP_SEND ? KCHAN__SEND : KCHAN__RECV, k->elem);
+    return kchan__lf_try(k->chan, k->op, k->elem);
 #else
     (void)k;
     return KCHAN_WOULDBLOCK;                   /* unreachable: no channel is lock-free */
@@ -3610,12 +3612,12 @@ KCHAN__PRIV bool kchan__maybe_ready(const kchan_t *c, int op)
     /* [M9] relaxed: a hint only. A stale "no" costs nothing but the locked pass, which
        re-checks everything under the locks before the select may wait. */
     if (op == KCHAN_OP_RECV)
-        return atomic_load_explicit(&c->m.len, memory_order_relaxed) > 0 ||
-               atomic_load_explicit(&c->m.waiting_senders, memory_order_relaxed) > 0;  /* [M9] */
+        return kchan__atomic_load(&c->m.len, memory_order_relaxed) > 0 ||
+               kchan__atomic_load(&c->m.waiting_senders, memory_order_relaxed) > 0;  /* [M9] */
     if (c->kind == KCHAN__UNLIMITED || c->kind == KCHAN__CONFLATED || c->policy != KCHAN_BLOCK)
         return true;
-    return atomic_load_explicit(&c->m.len, memory_order_relaxed) < c->ring_size ||       /* [M9] */
-           atomic_load_explicit(&c->m.waiting_receivers, memory_order_relaxed) > 0;
+    return kchan__atomic_load(&c->m.len, memory_order_relaxed) < c->ring_size ||       /* [M9] */
+           kchan__atomic_load(&c->m.waiting_receivers, memory_order_relaxed) > 0;
 }
 
 /* The order cases are tried in is a uniform permutation (the identity when biased), drawn
@@ -3898,7 +3900,7 @@ KCHAN_DEF void kchan_stats_get(const kchan_t *c, kchan_stats *out)
 #endif
     /* [M2] relaxed loads throughout: each field is whole and monotonic on its own ([M1]);
        the snapshot is not one consistent cut across fields (docs/API.md says so). */
-#define KCHAN__LOAD(f) atomic_load_explicit(&m->f, memory_order_relaxed)
+#define KCHAN__LOAD(f) kchan__atomic_load(&m->f, memory_order_relaxed)
     out->version = KCHAN_STATS_VERSION;
     out->sends = KCHAN__LOAD(sends);
     out->recvs = KCHAN__LOAD(recvs);
@@ -3929,7 +3931,7 @@ KCHAN_DEF size_t kchan_len(const kchan_t *c)
     if (!c) return 0;
     KCHAN__LF_ONLY(if (c->lockfree) return kchan__lf_len(c);)
     /* [M2'] relaxed: as [M2]. */
-    return atomic_load_explicit(&c->m.len, memory_order_relaxed);
+    return kchan__atomic_load(&c->m.len, memory_order_relaxed);
 }
 KCHAN_DEF size_t kchan_cap(const kchan_t *c) { return c ? c->capacity : 0; }
 
@@ -4023,7 +4025,7 @@ KCHAN_DEF void kchan_counter_init(kchan_counter *k, int64_t v)
     if (!k) return;
     memset(k, 0, sizeof *k);
     /* [K0] relaxed: initialisation before the counter is shared. */
-    atomic_store_explicit(kchan__cval(k), v, memory_order_relaxed);
+    kchan__atomic_store(kchan__cval(k), v, memory_order_relaxed);
 }
 
 /* After a change: wake waiters, if any. [K1]/[K2] with [K3]/[K4] is a store-buffering
@@ -4031,10 +4033,10 @@ KCHAN_DEF void kchan_counter_init(kchan_counter *k, int64_t v)
 KCHAN__PRIV void kchan__counter_changed(kchan_counter *k)
 {
     /* [K2] seq_cst: see above. */
-    if (atomic_load_explicit(kchan__cwaiters(k), memory_order_seq_cst) != 0) {
+    if (kchan__atomic_load(kchan__cwaiters(k), memory_order_seq_cst) != 0) {
         /* [K5] release: a waiter that reads the new epoch ([K6] acquire) also sees the
            value written before it. */
-        atomic_fetch_add_explicit(kchan__cepoch(k), 1, memory_order_release);
+        kchan__atomic_fetch_add(kchan__cepoch(k), 1, memory_order_release);
         kchan__wake_all(kchan__cepoch(k));
     }
 }
@@ -4043,7 +4045,7 @@ KCHAN_DEF int64_t kchan_counter_add(kchan_counter *k, int64_t delta)
 {
     if (!k) return 0;
     /* [K1] seq_cst: see kchan__counter_changed. */
-    int64_t old = atomic_fetch_add_explicit(kchan__cval(k), delta, memory_order_seq_cst);
+    int64_t old = kchan__atomic_fetch_add(kchan__cval(k), delta, memory_order_seq_cst);
     int64_t v = (int64_t)((uint64_t)old + (uint64_t)delta);    /* wraps like the atomic add */
     kchan__counter_changed(k);
     return v;
@@ -4053,14 +4055,14 @@ KCHAN_DEF void kchan_counter_store(kchan_counter *k, int64_t v)
 {
     if (!k) return;
     /* [K1'] seq_cst: as [K1]. */
-    atomic_store_explicit(kchan__cval(k), v, memory_order_seq_cst);
+    kchan__atomic_store(kchan__cval(k), v, memory_order_seq_cst);
     kchan__counter_changed(k);
 }
 
 KCHAN_DEF int64_t kchan_counter_load(const kchan_counter *k)
 {
     /* [K7] acquire: what the writer did before adding (e.g. a committed record) is visible. */
-    return k ? atomic_load_explicit(kchan__cval(k), memory_order_acquire) : 0;
+    return k ? kchan__atomic_load(kchan__cval(k), memory_order_acquire) : 0;
 }
 
 KCHAN_DEF int kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64_t timeout_ns)
@@ -4071,19 +4073,19 @@ KCHAN_DEF int kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64_t ti
     int64_t deadline = kchan__deadline(timeout_ns);
     int r = KCHAN_OK;
     /* [K3] seq_cst: see kchan__counter_changed. */
-    atomic_fetch_add_explicit(kchan__cwaiters(k), 1, memory_order_seq_cst);
+    kchan__atomic_fetch_add(kchan__cwaiters(k), 1, memory_order_seq_cst);
     for (;;) {
         /* [K6] acquire: pairs with [K5]. */
-        uint32_t epoch = atomic_load_explicit(kchan__cepoch(k), memory_order_acquire);
+        uint32_t epoch = kchan__atomic_load(kchan__cepoch(k), memory_order_acquire);
         /* [K4] seq_cst: see kchan__counter_changed. */
-        if (atomic_load_explicit(kchan__cval(k), memory_order_seq_cst) >= target) break;
+        if (kchan__atomic_load(kchan__cval(k), memory_order_seq_cst) >= target) break;
         if (kchan__wait(kchan__cepoch(k), epoch, deadline) == KCHAN_TIMEDOUT) {
             r = kchan_counter_load(k) >= target ? KCHAN_OK : KCHAN_TIMEDOUT;
             break;
         }
     }
     /* [K8] relaxed: leaving only makes a later changer's wake unnecessary, never wrong. */
-    atomic_fetch_sub_explicit(kchan__cwaiters(k), 1, memory_order_relaxed);
+    kchan__atomic_fetch_sub(kchan__cwaiters(k), 1, memory_order_relaxed);
     return r;
 }
 
@@ -4258,20 +4260,6 @@ KCHAN_DEF int kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64_t ti
 #  undef _Alignof
 #  undef _Thread_local
 #  undef KCHAN__CXX_KEYWORDS
-#endif
-#ifdef KCHAN__PLAIN_ATOMICS          /* give the names back to <stdatomic.h> */
-#  undef atomic_load_explicit
-#  undef atomic_store_explicit
-#  undef atomic_exchange_explicit
-#  undef atomic_compare_exchange_strong_explicit
-#  undef atomic_compare_exchange_weak_explicit
-#  undef atomic_fetch_add_explicit
-#  undef atomic_fetch_sub_explicit
-#  undef memory_order_relaxed
-#  undef memory_order_acquire
-#  undef memory_order_release
-#  undef memory_order_acq_rel
-#  undef memory_order_seq_cst
 #endif
 #endif /* KCHAN_IMPLEMENTATION */
 

@@ -156,6 +156,11 @@ compile-checks: kchan.h
 	    if $$cxx -std=c++17 $(STB_INC) -x c++ -c tests/compile_cpp_impl.c -o $(B)/compile_cpp_impl_cxx.o 2> $(B)/cxx17.err || \
 	       ! grep -q 'needs C++23' $(B)/cxx17.err; then echo "$$cxx -std=c++17: no clear error for the C++ implementation"; exit 1; fi; done
 	for cc in gcc clang; do $$cc $(WARN) $(STB_INC) -c tests/compile_static.c -o $(B)/compile_static.o || exit 1; done
+	@# KCHAN_FOOTPRINT from a file without the engine flag fits either engine's implementation
+	for e in "" -DKCHAN_LOCKFREE; do \
+	    $(CC) $(WARN) $(STB_INC) $$e -c tests/footprint_impl.c -o $(B)/footprint_impl.o && \
+	    $(CC) $(WARN) $(STB_INC) tests/footprint_user.c $(B)/footprint_impl.o -o $(B)/footprint_user $(LDLIBS) && \
+	    $(B)/footprint_user || exit 1; done
 	@# _NONE with <stdatomic.h> before kchan.h, after it, or not at all: same names, same behaviour
 	for order in -DSTDATOMIC_FIRST -DSTDATOMIC_AFTER -DNO_STDATOMIC; do \
 	    $(CC) $(WARN) $(STB_INC) $$order tests/compile_none_atomics.c -o $(B)/compile_none_atomics && $(B)/compile_none_atomics || exit 1; done
@@ -283,11 +288,12 @@ embedded: tests/embedded/firmware.c tests/embedded/rtos_port.h tests/embedded/st
 	        if arm-none-eabi-nm $$o.elf | grep -qiE ' [a-z_]*printf[a-z_]*$$'; then \
 	            echo "$$o.elf links printf: kchan_dump must format its numbers itself (newlib-nano has no %llu/%zu)"; exit 1; fi; fi; \
 	    printf '%-15s %-8s %12s %16s %s\n' $$cpu $$p $$obj $$fw $$mal; done; done
-	@echo "RAM per channel, bounded N x E bytes: KCHAN_FOOTPRINT = header + N * E"
+	@echo "RAM per channel, KCHAN_FOOTPRINT of a bounded channel of 32 x 2-byte elements (NONE: header + N * E;"
+	@echo "CUSTOM: room for either engine, header + (N + 1) * (E + 2 words), as the port may build the lock-free one)"
 	@for cpu in cortex-m0plus cortex-m4; do for p in NONE CUSTOM; do \
 	    o=$(B)/embedded/fw_$${cpu}_$$p; \
-	    ram=$$(arm-none-eabi-nm -S -t d $$o.o | awk '$$4 == "samples_mem" {print $$2 - 32 * 2}'); \
-	    printf '  %-15s %-8s %s + N * E\n' $$cpu $$p $$ram; done; done
+	    ram=$$(arm-none-eabi-nm -S -t d $$o.o | awk '$$4 == "samples_mem" {print $$2 + 0}'); \
+	    printf '  %-15s %-8s %s bytes\n' $$cpu $$p $$ram; done; done
 	@echo "worst-case stack per op, bytes (no eviction / a send that evicts):"
 	@printf '  %-15s %-8s' cpu platform; for f in $(EMBEDDED_OPS); do printf ' %12s' $${f#kchan_}; done; echo
 	@for cpu in cortex-m0plus cortex-m4; do for p in NONE CUSTOM; do \

@@ -330,14 +330,18 @@ typedef struct kchan_counter {
 } kchan_counter;
 #define KCHAN_COUNTER_INIT(v) { (v), 0, 0, { 0 } }
 
-/* Bytes of caller memory that suffice for kchan_create_in: a constant expression.
-   The fixed part is the channel header (kchan__shape: struct kchan's size on this target,
-   which the implementation checks) rounded up to the alignment kchan_create_in gives it,
-   plus that alignment less one byte of slack, so mem may have any alignment; 0 for
-   KCHAN_UNLIMITED. The lock's room: exact on _NONE, and on _CUSTOM where the port's
-   KCHAN_CUSTOM_LOCK_T is visible; 64 bytes elsewhere (any system lock fits). A channel too
-   large for size_t saturates at SIZE_MAX instead of wrapping to a small number (an array
-   of that size does not compile, and kchan_create_in refuses such a channel). */
+/* Bytes of caller memory that suffice for kchan_create_in: a constant expression, the
+   same in every file whatever the engine the implementation file chose (KCHAN_LOCKFREE is
+   not needed here): room for the larger of the two engines' channels, so for a mutex-engine
+   build up to one cache line of header and two words per cell more than it uses; exact on
+   _NONE, which has only the mutex engine. The fixed part is the channel header (kchan__shape:
+   struct kchan's size on this target, which the implementation checks) rounded up to the
+   alignment kchan_create_in gives it, plus that alignment less one byte of slack, so mem
+   may have any alignment; 0 for KCHAN_UNLIMITED. The lock's room: exact on _NONE, and on
+   _CUSTOM where the port's KCHAN_CUSTOM_LOCK_T is visible; 64 bytes elsewhere (any system
+   lock fits). A channel too large for size_t saturates at SIZE_MAX instead of wrapping to a
+   small number (an array of that size does not compile, and kchan_create_in refuses such a
+   channel). */
 #if defined(KCHAN_PLATFORM_NONE)
 typedef struct { unsigned int key; } kchan__lock_room;
 #elif defined(KCHAN_PLATFORM_CUSTOM) && defined(KCHAN_CUSTOM_LOCK_T)
@@ -352,8 +356,7 @@ typedef uint64_t kchan__count_room;
 #endif
 typedef struct kchan__shape {              /* struct kchan, field for field */
     kchan__lock_room lock;
-    void *slots;
-    size_t elem_size, capacity, ring_size, head, count;
+    size_t elem_size, capacity;
     struct { void *head, *tail; uint32_t count; } sendq, recvq;
     void (*on_undelivered)(void *, void *);
     void *user;
@@ -362,13 +365,19 @@ typedef struct kchan__shape {              /* struct kchan, field for field */
     struct {
         uint32_t waiting_senders, waiting_receivers;
         int closed, reason;
-        kchan__count_room counts[11];
-        size_t evictions, len, max_len;
+        kchan__count_room counts[9];
+        size_t max_len;
     } m;
-#ifdef KCHAN_LOCKFREE
+    struct {
+        void *slots;
+        size_t size, head, count;
+        kchan__count_room sends, recvs;
+        size_t len;
+    } mx;
+#if !defined(KCHAN_PLATFORM_NONE)
     struct {
         void *cells;
-        size_t stride, mark, one_lap;
+        size_t size, stride, mark, one_lap;
         unsigned lap_shift;
         size_t origin;
         uint32_t discarded;
@@ -379,6 +388,8 @@ typedef struct kchan__shape {              /* struct kchan, field for field */
         size_t head;
         void *head_seg;
         char pad2[64 - sizeof(size_t) - sizeof(void *)];
+        kchan__count_room handoffs, recvs_floor;
+        size_t evictions;
     } lf;
 #endif
 } kchan__shape;
@@ -387,9 +398,9 @@ typedef struct kchan__shape {              /* struct kchan, field for field */
 #else
 #  define KCHAN__ALIGNOF(T) _Alignof(T)
 #endif
-/* Where kchan_create_in puts the channel: on a cache line for the lock-free engine (its
-   positions sit on lines of their own), else as malloc would. */
-#ifdef KCHAN_LOCKFREE
+/* Where kchan_create_in puts the channel: on a cache line (the lock-free engine's positions
+   sit on lines of their own); on _NONE as malloc would. */
+#if !defined(KCHAN_PLATFORM_NONE)
 #  define KCHAN__CREATE_IN_ALIGN ((size_t)64)
 #else
 #  define KCHAN__CREATE_IN_ALIGN ((size_t)KCHAN__ALIGNOF(max_align_t))
@@ -397,8 +408,8 @@ typedef struct kchan__shape {              /* struct kchan, field for field */
 #define KCHAN__FOOTPRINT_FIXED                                                 \
     (KCHAN__CREATE_IN_ALIGN - 1 +                                             \
      (sizeof(kchan__shape) + KCHAN__CREATE_IN_ALIGN - 1) / KCHAN__CREATE_IN_ALIGN * KCHAN__CREATE_IN_ALIGN)
-#ifdef KCHAN_LOCKFREE   /* cells carry a stamp (up to 2 words more each); drop-oldest and */
-                        /* conflated rings have one spare cell */
+#if !defined(KCHAN_PLATFORM_NONE)  /* lock-free cells carry a stamp (up to 2 words more */
+                                   /* each); drop-oldest and conflated rings a spare cell */
 #  define KCHAN__FOOTPRINT_CELL(elem_size) ((size_t)(elem_size) + 2 * sizeof(size_t))
 #  define KCHAN__FOOTPRINT_CELLS(capacity) ((size_t)(capacity) + 1)
 #  define KCHAN__FOOTPRINT_CELL_WRAPS(elem_size) (SIZE_MAX - (size_t)(elem_size) < 2 * sizeof(size_t))
@@ -1208,6 +1219,9 @@ enum { KCHAN__RENDEZVOUS, KCHAN__BOUNDED, KCHAN__UNLIMITED, KCHAN__CONFLATED };
    it doubles when full and halves when at most 1/8 full, so a queue that hovers around one
    size never reallocates back and forth. */
 #define KCHAN__UNLIMITED_MIN_BYTES 1024u
+/* Cells an unlimited channel must be able to hold at once: a lock-free segment and its
+   header (kchan__plan's size rule; the mutex engine keeps the same limit). */
+#define KCHAN__SIZE_CELLS_UNLIMITED 32u
 #define KCHAN__UNLIMITED_MIN_SLOTS 16u
 
 /* The wait context: one per blocked operation or select, on the blocked thread's stack.
@@ -1239,40 +1253,50 @@ typedef struct kchan__waiter {
 
 typedef struct { kchan__waiter *head, *tail; uint32_t count; } kchan__queue;
 
-/* Counters: written only under the channel lock (plain load + relaxed store, no RMW),
-   read by kchan_stats_get with relaxed loads. 64-bit where the target has lock-free 64-bit
-   atomics; pointer-width otherwise (32-bit MCUs: they wrap after 2^32 events), so no
-   libatomic is needed there. */
+/* Counters: 64-bit where the target has lock-free 64-bit atomics; pointer-width otherwise
+   (32-bit MCUs: they wrap after 2^32 events), so no libatomic is needed there. Each is
+   written by one of the two bump rules of section core, kchan__bump_locked (under the
+   channel lock) or kchan__bump_unlocked (an RMW, anywhere), and read by kchan_stats_get
+   with relaxed loads. */
 #if defined(KCHAN__PLAIN_ATOMICS) || (defined(ATOMIC_LLONG_LOCK_FREE) && ATOMIC_LLONG_LOCK_FREE == 2)
 typedef uint64_t kchan__count;
 #else
 typedef uintptr_t kchan__count;
 #endif
+/* What both engines count, each field in the same sense (kchan_stats). */
 typedef struct {
-    /* First: the lock-free engine reads the waiting counts on every op, and max_len (last)
-       is written on its fast paths, so they must not share a cache line. */
+    /* First: the lock-free engine reads the waiting counts on every op, and max_len (last,
+       88 bytes on) is written on its fast paths, so they cannot share a cache line. */
     KCHAN__ATOMIC(uint32_t) waiting_senders, waiting_receivers;
     KCHAN__ATOMIC(int) closed, reason;
-    KCHAN__ATOMIC(kchan__count) sends, recvs, drops_newest, drops_oldest, undelivered;
+    KCHAN__ATOMIC(kchan__count) drops_newest, drops_oldest, undelivered;
     KCHAN__ATOMIC(kchan__count) send_full, recv_empty, timeouts, cancelled_waiters;
     KCHAN__ATOMIC(kchan__count) blocked_sends, blocked_recvs;
-    /* Lock-free drop-oldest and conflated rings only: evictions announced and not given up
-       ([E1]), and `recvs` above holds the floor of what kchan_stats_get reported ([E3]). */
-    KCHAN__ATOMIC(size_t) evictions;
-    KCHAN__ATOMIC(size_t) len, max_len;
+    KCHAN__ATOMIC(size_t) max_len;
 } kchan__metrics;
+
+/* The mutex engine's part (section engine_mutex): a ring of slots, all under the lock. */
+typedef struct {
+    unsigned char *slots;      /* ring storage (an stb_ds array for unlimited channels) */
+    size_t size;               /* slots in the ring */
+    size_t head, count;        /* oldest slot, elements buffered */
+    KCHAN__ATOMIC(kchan__count) sends, recvs;   /* sends that took effect; elements received */
+    KCHAN__ATOMIC(size_t) len; /* count, for kchan_len and kchan_stats_get without the lock */
+} kchan__part_mutex;
 
 #ifdef KCHAN_LOCKFREE
 #  ifdef KCHAN__PLAIN_ATOMICS
 #    error "kchan: KCHAN_LOCKFREE needs <stdatomic.h>; a KCHAN_PLATFORM_NONE build without it has one thread and gains nothing from it"
 #  endif
-/* The lock-free ring (section engine_lockfree), or for an unlimited channel its list of
-   segments. All but the positions and segment pointers is read-only after creation; the
-   tail side and the head side each sit alone on a cache line (the pads), so producers and
-   consumers do not false-share. */
+/* The lock-free engine's part (section engine_lockfree): the ring, or for an unlimited
+   channel its list of segments. All but the positions, segment pointers and counters is
+   read-only after creation; the tail side, the head side and the counters each sit alone
+   on a cache line (the pads), so producers, consumers and the read-mostly words do not
+   false-share. */
 typedef struct kchan__seg *kchan__segp;   /* a typedef, so KCHAN__ATOMIC makes the pointer atomic */
 typedef struct {
-    unsigned char *cells;      /* ring_size cells of `stride` bytes: a stamp, then the element */
+    unsigned char *cells;      /* `size` cells of `stride` bytes: a stamp, then the element */
+    size_t size;               /* cells in the ring: the capacity, plus a spare if it evicts */
     size_t stride;
     size_t mark;               /* power of two above every index: closed bit of tail, pin bit of head */
     size_t one_lap;            /* 2 * mark: what a position gains per lap */
@@ -1286,21 +1310,19 @@ typedef struct {
     KCHAN__ATOMIC(size_t) head;
     KCHAN__ATOMIC(kchan__segp) head_seg;   /* unlimited: the segment head is in */
     char pad2[KCHAN__CACHELINE - sizeof(size_t) - sizeof(void *)];
-} kchan__ring_lf;
-#  define kchan__is_lf(c) ((c)->lockfree)
-#  define KCHAN__LF_ONLY(...) __VA_ARGS__
-#else
-#  define kchan__is_lf(c) false
-#  define KCHAN__LF_ONLY(...)
+    /* Sends and receives are counted by the positions; these count what they cannot see. */
+    KCHAN__ATOMIC(kchan__count) handoffs;     /* kchan__lf_hand's sends straight to a receiver */
+    KCHAN__ATOMIC(kchan__count) recvs_floor;  /* evicting rings: highest recvs reported ([E3]) */
+    KCHAN__ATOMIC(size_t) evictions;          /* evicting rings: announced, not given up ([E1]) */
+} kchan__part_lockfree;
 #endif
 
+/* A channel: what both engines share, then each engine's part. The engine is chosen at
+   creation (kchan__init); only sections ops and select ask which one serves a channel. */
 struct kchan {
     kchan__lock lock;
-    unsigned char *slots;      /* ring storage (an stb_ds array for unlimited channels) */
     size_t elem_size;
     size_t capacity;           /* what kchan_cap reports */
-    size_t ring_size;          /* physical slots */
-    size_t head, count;        /* oldest slot, elements buffered */
     kchan__queue sendq, recvq;
     void (*on_undelivered)(void *elem, void *user);
     void *user;
@@ -1309,10 +1331,19 @@ struct kchan {
     bool caller_memory;
     bool lockfree;             /* served by section engine_lockfree (KCHAN_LOCKFREE builds only) */
     kchan__metrics m;
+    kchan__part_mutex mx;
 #ifdef KCHAN_LOCKFREE
-    kchan__ring_lf lf;
+    kchan__part_lockfree lf;
 #endif
 };
+
+/* Which engine serves c: a constant false without KCHAN_LOCKFREE, so the compiler drops
+   every lock-free branch of the dispatch. */
+#ifdef KCHAN_LOCKFREE
+KCHAN__PRIV bool kchan__is_lf(const kchan_t *c) { return c->lockfree; }
+#else
+KCHAN__PRIV bool kchan__is_lf(const kchan_t *c) { (void)c; return false; }
+#endif
 
 /* Work an operation gathers under the lock and does after releasing it: waking the partners
    it completed, and at most one on_undelivered call (dropped or evicted element). */
@@ -1344,23 +1375,30 @@ KCHAN__PRIV void kchan__bump(KCHAN__ATOMIC(kchan__count) *field, size_t by)
                           memory_order_relaxed);
 }
 
-KCHAN__PRIV void kchan__set_len(kchan_t *c, size_t n)
-{
-    c->count = n;
-    /* [M3] relaxed: published for kchan_len / stats, as [M1]; the lock orders the writers. */
-    kchan__atomic_store(&c->m.len, n, memory_order_relaxed);
-    if (n > kchan__atomic_load(&c->m.max_len, memory_order_relaxed))
-        kchan__atomic_store(&c->m.max_len, n, memory_order_relaxed);  /* [M3] as above */
-}
 
-KCHAN__PRIV bool kchan__closed(const kchan_t *c)
+/* kchan_stats_get's part both engines share: the counters that mean the same on each. */
+KCHAN__PRIV void kchan__metrics_read(const kchan_t *c, kchan_stats *out)
 {
-    /* [L13'] acquire: a lock-free ring's close point is the mark bit of tail ([L13]), so a
-       send can't succeed after this said closed; pairs with [L13] as [M4] with [M6]. */
-    KCHAN__LF_ONLY(if (c->lockfree) return (kchan__atomic_load(&c->lf.tail, memory_order_acquire) & c->lf.mark) != 0;)
-    /* [M4] acquire: pairs with [M6] release, so a thread that sees the channel closed also
-       sees the close reason and whatever the closer wrote before closing. */
-    return kchan__atomic_load(&c->m.closed, memory_order_acquire) != 0;
+    const kchan__metrics *m = &c->m;
+    /* [M2] relaxed loads throughout: each field is whole and monotonic on its own ([M1]);
+       the snapshot is not one consistent cut across fields (docs/API.md says so). */
+#define KCHAN__LOAD(f) kchan__atomic_load(&m->f, memory_order_relaxed)
+    out->version = KCHAN_STATS_VERSION;
+    out->drops_newest = KCHAN__LOAD(drops_newest);
+    out->drops_oldest = KCHAN__LOAD(drops_oldest);
+    out->undelivered = KCHAN__LOAD(undelivered);
+    out->send_full = KCHAN__LOAD(send_full);
+    out->recv_empty = KCHAN__LOAD(recv_empty);
+    out->timeouts = KCHAN__LOAD(timeouts);
+    out->cancelled_waiters = KCHAN__LOAD(cancelled_waiters);
+    out->blocked_sends = KCHAN__LOAD(blocked_sends);
+    out->blocked_recvs = KCHAN__LOAD(blocked_recvs);
+    out->max_len = KCHAN__LOAD(max_len);
+    out->waiting_senders = KCHAN__LOAD(waiting_senders);
+    out->waiting_receivers = KCHAN__LOAD(waiting_receivers);
+    out->closed = KCHAN__LOAD(closed) != 0;
+#undef KCHAN__LOAD
+    out->cap = c->capacity;
 }
 
 /* memcpy with the usual element sizes spelled out, so those compile to plain moves. */
@@ -1414,14 +1452,12 @@ KCHAN__PRIV void kchan__ctx_init(kchan__ctx *x)
 KCHAN__PRIV void kchan__publish_waiting(kchan_t *c, const kchan__queue *q)
 {
     KCHAN__ATOMIC(uint32_t) *field = q == &c->sendq ? &c->m.waiting_senders : &c->m.waiting_receivers;
-    if (kchan__is_lf(c))
-        /* [L11] seq_cst: the lock-free engine reads these as "someone waits" flags. This
-           store and the registrant's seq_cst re-check of the ring form one half of a Dekker
-           pair; a pusher's seq_cst CAS [L3]/[L7] and its seq_cst load [L10] the other. */
-        kchan__atomic_store(field, q->count, memory_order_seq_cst);
-    else
-        /* [M5] relaxed: a gauge written under the lock, as [M1]. */
-        kchan__atomic_store(field, q->count, memory_order_relaxed);
+    /* [L11] seq_cst: the lock-free engine reads these as "someone waits" flags. This store
+       and the registrant's seq_cst re-check of the ring form one half of a Dekker pair; a
+       pusher's seq_cst CAS [L3]/[L7] and its seq_cst load [L10] the other. The mutex engine
+       needs only a gauge ([M1]: its lock orders the writers), but one order for both keeps
+       the waiter queues engine-blind, for one fence per registration, next to a park. */
+    kchan__atomic_store(field, q->count, memory_order_seq_cst);
 }
 
 KCHAN__PRIV void kchan__enqueue(kchan_t *c, kchan__queue *q, kchan__waiter *w)
@@ -1548,6 +1584,28 @@ KCHAN__PRIV void kchan__finish(kchan__after *a)
 #ifndef KCHAN__YIELDS
 #  define KCHAN__YIELDS 8
 #endif
+/* Close's part both engines share, under the lock: mark the channel closed once (false if
+   it already was) ... */
+KCHAN__PRIV bool kchan__set_closed(kchan_t *c, int reason)
+{
+    /* [M6''] relaxed: read under the lock, which orders every writer of `closed`. */
+    if (kchan__atomic_load(&c->m.closed, memory_order_relaxed)) return false;
+    /* [M6'] relaxed: published by the release store of `closed` just below. */
+    kchan__atomic_store(&c->m.reason, reason, memory_order_relaxed);
+    /* [M6] release: pairs with [M4]; publishes the reason and the closer's prior writes. */
+    kchan__atomic_store(&c->m.closed, 1, memory_order_release);
+    return true;
+}
+
+/* ... and hand every parked waiter `status` (KCHAN_CLOSED, or the lock-free KCHAN__RETRY:
+   look again, and find the close yourself), to wake after the unlock. */
+KCHAN__PRIV void kchan__release_all(kchan_t *c, int status, kchan__after *a)
+{
+    kchan__waiter *w;
+    while ((w = kchan__take_partner(c, &c->sendq, status)) != NULL) kchan__defer_release(a, w);
+    while ((w = kchan__take_partner(c, &c->recvq, status)) != NULL) kchan__defer_release(a, w);
+}
+
 KCHAN__PRIV int kchan__park_after(kchan__ctx *x, int64_t deadline_ns, int spins, int yields)
 {
     for (int i = 0; i < spins + yields; i++) {
@@ -1589,25 +1647,41 @@ KCHAN__PRIV int kchan__park(kchan__ctx *x, int64_t deadline_ns)
    oldest element and lets the oldest parked sender move its element into the freed slot,
    or takes straight from a parked sender on a rendezvous channel. */
 
-KCHAN__PRIV unsigned char *kchan__slot(const kchan_t *c, size_t i) { return c->slots + i * c->elem_size; }
+KCHAN__PRIV bool kchan__mx_closed(const kchan_t *c)
+{
+    /* [M4] acquire: pairs with [M6] release, so a thread that sees the channel closed also
+       sees the close reason and whatever the closer wrote before closing. */
+    return kchan__atomic_load(&c->m.closed, memory_order_acquire) != 0;
+}
+
+KCHAN__PRIV void kchan__set_len(kchan_t *c, size_t n)
+{
+    c->mx.count = n;
+    /* [M3] relaxed: published for kchan_len / stats, as [M1]; the lock orders the writers. */
+    kchan__atomic_store(&c->mx.len, n, memory_order_relaxed);
+    if (n > kchan__atomic_load(&c->m.max_len, memory_order_relaxed))
+        kchan__atomic_store(&c->m.max_len, n, memory_order_relaxed);  /* [M3] as above */
+}
+
+KCHAN__PRIV unsigned char *kchan__slot(const kchan_t *c, size_t i) { return c->mx.slots + i * c->elem_size; }
 
 KCHAN__PRIV void kchan__ring_push(kchan_t *c, const void *src)
 {
     if (c->elem_size) {
-        size_t t = c->head + c->count;
-        if (t >= c->ring_size) t -= c->ring_size;
+        size_t t = c->mx.head + c->mx.count;
+        if (t >= c->mx.size) t -= c->mx.size;
         kchan__move(kchan__slot(c, t), src, c->elem_size);
     }
-    kchan__set_len(c, c->count + 1);
+    kchan__set_len(c, c->mx.count + 1);
 }
 
 KCHAN__PRIV void kchan__ring_pop(kchan_t *c, void *dst)
 {
     if (c->elem_size) {
-        if (dst) kchan__move(dst, kchan__slot(c, c->head), c->elem_size);
-        if (++c->head == c->ring_size) c->head = 0;
+        if (dst) kchan__move(dst, kchan__slot(c, c->mx.head), c->elem_size);
+        if (++c->mx.head == c->mx.size) c->mx.head = 0;
     }
-    kchan__set_len(c, c->count - 1);
+    kchan__set_len(c, c->mx.count - 1);
 }
 
 #ifndef KCHAN_NO_UNLIMITED
@@ -1625,29 +1699,29 @@ KCHAN__PRIV int kchan__ring_resize(kchan_t *c, size_t new_size)
 {
     size_t es = c->elem_size, hdr = sizeof(stbds_array_header);
     if (new_size > (SIZE_MAX / 2 - hdr) / es) return KCHAN_NOMEM;
-    size_t bytes = hdr + new_size * es, old_size = c->ring_size;
+    size_t bytes = hdr + new_size * es, old_size = c->mx.size;
     unsigned char *a;
     if (new_size > old_size) {
-        void *blk = KCHAN_REALLOC(c->slots ? (void *)stbds_header(c->slots) : NULL, bytes);
+        void *blk = KCHAN_REALLOC(c->mx.slots ? (void *)stbds_header(c->mx.slots) : NULL, bytes);
         if (!blk) return KCHAN_NOMEM;
-        if (!c->slots) memset(blk, 0, hdr);      /* a fresh, empty stb_ds header */
+        if (!c->mx.slots) memset(blk, 0, hdr);      /* a fresh, empty stb_ds header */
         a = (unsigned char *)kchan__stbds_arrgrowf((unsigned char *)blk + hdr, es, 0, new_size);
-        size_t wrapped = c->head + c->count > old_size ? c->head + c->count - old_size : 0;
+        size_t wrapped = c->mx.head + c->mx.count > old_size ? c->mx.head + c->mx.count - old_size : 0;
         if (wrapped) memcpy(a + old_size * es, a, wrapped * es);   /* unwrap into the new half */
     } else {
         void *blk = KCHAN_MALLOC(bytes);
         if (!blk) return KCHAN_NOMEM;
         memset(blk, 0, hdr);
         a = (unsigned char *)kchan__stbds_arrgrowf((unsigned char *)blk + hdr, es, 0, new_size);
-        size_t first = c->count < old_size - c->head ? c->count : old_size - c->head;
-        memcpy(a, kchan__slot(c, c->head), first * es);
-        memcpy(a + first * es, c->slots, (c->count - first) * es);
-        stbds_arrfree(c->slots);
-        c->head = 0;
+        size_t first = c->mx.count < old_size - c->mx.head ? c->mx.count : old_size - c->mx.head;
+        memcpy(a, kchan__slot(c, c->mx.head), first * es);
+        memcpy(a + first * es, c->mx.slots, (c->mx.count - first) * es);
+        stbds_arrfree(c->mx.slots);
+        c->mx.head = 0;
     }
     KCHAN_ASSERT(stbds_arrcap(a) == new_size);
-    c->slots = a;
-    c->ring_size = new_size;
+    c->mx.slots = a;
+    c->mx.size = new_size;
     return KCHAN_OK;
 }
 #endif
@@ -1656,14 +1730,14 @@ KCHAN__PRIV int kchan__ring_resize(kchan_t *c, size_t new_size)
    receive, and the element is accepted unless the result is KCHAN_WOULDBLOCK/NOMEM. */
 KCHAN__PRIV int kchan__store(kchan_t *c, const void *elem, kchan__after *a)
 {
-    if (c->count < c->ring_size) {
+    if (c->mx.count < c->mx.size) {
         kchan__ring_push(c, elem);
         return KCHAN_OK;
     }
 #ifndef KCHAN_NO_UNLIMITED
     if (c->kind == KCHAN__UNLIMITED) {
-        size_t want = c->ring_size ? c->ring_size * 2 : kchan__unlimited_min(c);
-        if (c->ring_size > SIZE_MAX / 2 || kchan__ring_resize(c, want) != KCHAN_OK)
+        size_t want = c->mx.size ? c->mx.size * 2 : kchan__unlimited_min(c);
+        if (c->mx.size > SIZE_MAX / 2 || kchan__ring_resize(c, want) != KCHAN_OK)
             return KCHAN_NOMEM;
         kchan__ring_push(c, elem);
         return KCHAN_OK;
@@ -1686,28 +1760,28 @@ KCHAN__PRIV int kchan__store(kchan_t *c, const void *elem, kchan__after *a)
     return KCHAN_WOULDBLOCK;   /* bounded + block, or rendezvous */
 }
 
-/* Does a send to this channel need a kchan__room? One that may evict an element with a
-   callback on the mutex engine (lock-free rings evict in kchan__lf_trim, which has its own). */
+/* Does a send to this mutex-engine channel need a kchan__room? One that may evict an
+   element with a callback (lock-free rings evict in kchan__lf_trim, which has its own). */
 KCHAN__PRIV bool kchan__evicts_room(const kchan_t *c)
 {
-    return !kchan__is_lf(c) && c->on_undelivered && c->elem_size &&
+    return c->on_undelivered && c->elem_size &&
            (c->policy == KCHAN_DROP_OLDEST || c->kind == KCHAN__CONFLATED);
 }
 
 /* A send that does not wait. Called with the lock held. */
 KCHAN__PRIV int kchan__send_locked(kchan_t *c, const void *elem, kchan__after *a)
 {
-    if (kchan__closed(c)) return KCHAN_CLOSED;
+    if (kchan__mx_closed(c)) return KCHAN_CLOSED;
     kchan__waiter *w = kchan__take_partner(c, &c->recvq, KCHAN_OK);
     int r = KCHAN_OK;
     if (w) {
         kchan__copy(c, w->elem, elem);          /* direct handoff into the receiver */
-        kchan__bump(&c->m.recvs, 1);
+        kchan__bump(&c->mx.recvs, 1);
         kchan__defer_release(a, w);
     } else {
         r = kchan__store(c, elem, a);
     }
-    if (r == KCHAN_OK) kchan__bump(&c->m.sends, 1);
+    if (r == KCHAN_OK) kchan__bump(&c->mx.sends, 1);
     return r;
 }
 
@@ -1715,30 +1789,30 @@ KCHAN__PRIV int kchan__send_locked(kchan_t *c, const void *elem, kchan__after *a
 KCHAN__PRIV int kchan__recv_locked(kchan_t *c, void *out, kchan__after *a)
 {
     kchan__waiter *w;
-    if (c->count > 0) {
+    if (c->mx.count > 0) {
         kchan__ring_pop(c, out);
-        kchan__bump(&c->m.recvs, 1);
+        kchan__bump(&c->mx.recvs, 1);
         if ((w = kchan__take_partner(c, &c->sendq, KCHAN_OK)) != NULL) {
             kchan__ring_push(c, w->elem);       /* the oldest parked sender takes the slot */
-            kchan__bump(&c->m.sends, 1);
+            kchan__bump(&c->mx.sends, 1);
             kchan__defer_release(a, w);
         }
 #ifndef KCHAN_NO_UNLIMITED
         else if (c->kind == KCHAN__UNLIMITED && c->elem_size &&
-                 c->ring_size > kchan__unlimited_min(c) && c->count <= c->ring_size / 8) {
-            (void)kchan__ring_resize(c, c->ring_size / 2);   /* give memory back; may fail */
+                 c->mx.size > kchan__unlimited_min(c) && c->mx.count <= c->mx.size / 8) {
+            (void)kchan__ring_resize(c, c->mx.size / 2);   /* give memory back; may fail */
         }
 #endif
         return KCHAN_OK;
     }
     if ((w = kchan__take_partner(c, &c->sendq, KCHAN_OK)) != NULL) {
         kchan__copy(c, out, w->elem);           /* rendezvous: straight from the sender */
-        kchan__bump(&c->m.sends, 1);
-        kchan__bump(&c->m.recvs, 1);
+        kchan__bump(&c->mx.sends, 1);
+        kchan__bump(&c->mx.recvs, 1);
         kchan__defer_release(a, w);
         return KCHAN_OK;
     }
-    return kchan__closed(c) ? KCHAN_CLOSED : KCHAN_WOULDBLOCK;
+    return kchan__mx_closed(c) ? KCHAN_CLOSED : KCHAN_WOULDBLOCK;
 }
 
 /* Park the calling single-channel operation on `q` (lock held on entry, released inside).
@@ -1767,6 +1841,189 @@ KCHAN__PRIV int kchan__wait_one(kchan_t *c, kchan__queue *q, void *elem, int64_t
         (void)kchan__park(&ctx, -1);   /* claimed at the last moment: wait for the data */
     }
     return ctx.status;
+}
+
+
+/* The mutex engine's op; `room` is a kchan__room if the op may evict, else NULL. */
+KCHAN__PRIV int kchan__mx_op_locked(kchan_t *c, int dir, void *elem, int64_t timeout_ns, unsigned char *room)
+{
+    kchan__after a;
+    kchan__after_init(&a, room);
+    kchan__lock_acquire(&c->lock);
+    int r = dir == KCHAN_OP_SEND ? kchan__send_locked(c, elem, &a) : kchan__recv_locked(c, elem, &a);
+    if (r == KCHAN_WOULDBLOCK) {
+        if (!kchan__may_wait(timeout_ns)) {
+            kchan__bump(dir == KCHAN_OP_SEND ? &c->m.send_full : &c->m.recv_empty, 1);
+        } else {
+            kchan__bump(dir == KCHAN_OP_SEND ? &c->m.blocked_sends : &c->m.blocked_recvs, 1);
+            return kchan__wait_one(c, dir == KCHAN_OP_SEND ? &c->sendq : &c->recvq, elem,
+                                   kchan__deadline(timeout_ns), &a);
+        }
+    }
+    kchan__lock_release(&c->lock);
+    kchan__finish(&a);
+    return r;
+}
+
+KCHAN__NOINLINE int kchan__mx_op_room(kchan_t *c, void *elem, int64_t timeout_ns)
+{
+    kchan__room room;
+    return kchan__mx_op_locked(c, KCHAN_OP_SEND, elem, timeout_ns, room.bytes);
+}
+
+/* send, try_send, send_timeout; recv likewise. */
+KCHAN__PRIV int kchan__mx_op(kchan_t *c, int dir, void *elem, int64_t timeout_ns)
+{
+    if (dir == KCHAN_OP_SEND && kchan__evicts_room(c)) return kchan__mx_op_room(c, elem, timeout_ns);
+    return kchan__mx_op_locked(c, dir, elem, timeout_ns, NULL);
+}
+
+/* The mutex engine's send_many; `room` as in kchan__mx_op_locked. */
+KCHAN__PRIV int kchan__mx_send_many_locked(kchan_t *c, const void *elems, size_t n, size_t *sent,
+                                           int64_t timeout_ns, unsigned char *room)
+{
+    size_t i = 0;
+    int r = KCHAN_OK;
+    int64_t deadline = kchan__deadline(timeout_ns);
+    bool blocked = false;
+    kchan__after a;
+    kchan__after_init(&a, room);
+    while (i < n && r == KCHAN_OK) {
+        kchan__lock_acquire(&c->lock);
+        /* Batch under one lock hold; break out to run a drop callback outside it. */
+        while (i < n && (r = kchan__send_locked(c, kchan__nth(c, elems, i), &a)) == KCHAN_OK) {
+            i++;
+            if (a.cb_chan) break;
+        }
+        if (r == KCHAN_WOULDBLOCK && !kchan__may_wait(timeout_ns)) {
+            kchan__bump(&c->m.send_full, 1);
+        } else if (r == KCHAN_WOULDBLOCK) {
+            if (!blocked) kchan__bump(&c->m.blocked_sends, 1);
+            blocked = true;
+            r = kchan__wait_one(c, &c->sendq, kchan__nth(c, elems, i), deadline, &a);
+            if (r == KCHAN_OK) i++;
+            continue;
+        }
+        kchan__lock_release(&c->lock);
+        kchan__finish(&a);
+    }
+    if (sent) *sent = i;
+    return r;
+}
+
+KCHAN__NOINLINE int kchan__mx_send_many_room(kchan_t *c, const void *elems, size_t n, size_t *sent,
+                                             int64_t timeout_ns)
+{
+    kchan__room room;
+    return kchan__mx_send_many_locked(c, elems, n, sent, timeout_ns, room.bytes);
+}
+
+KCHAN__PRIV int kchan__mx_send_many(kchan_t *c, const void *elems, size_t n, size_t *sent, int64_t timeout_ns)
+{
+    if (kchan__evicts_room(c)) return kchan__mx_send_many_room(c, elems, n, sent, timeout_ns);
+    return kchan__mx_send_many_locked(c, elems, n, sent, timeout_ns, NULL);
+}
+
+KCHAN__PRIV int kchan__mx_recv_many(kchan_t *c, void *out, size_t max, size_t *got, int64_t timeout_ns)
+{
+    size_t i = 0;
+    kchan__after a;
+    kchan__after_init(&a, NULL);
+    kchan__lock_acquire(&c->lock);
+    int r = kchan__recv_locked(c, out, &a);
+    if (r == KCHAN_WOULDBLOCK && !kchan__may_wait(timeout_ns)) {
+        kchan__bump(&c->m.recv_empty, 1);
+    } else if (r == KCHAN_WOULDBLOCK) {
+        kchan__bump(&c->m.blocked_recvs, 1);
+        r = kchan__wait_one(c, &c->recvq, out, kchan__deadline(timeout_ns), &a);
+        if (r != KCHAN_OK) return r;
+        kchan__lock_acquire(&c->lock);     /* got one; now take what else is there */
+    }
+    if (r == KCHAN_OK) {
+        i = 1;
+        while (i < max && kchan__recv_locked(c, kchan__nth(c, out, i), &a) == KCHAN_OK) i++;
+    }
+    kchan__lock_release(&c->lock);
+    kchan__finish(&a);
+    if (got) *got = i;
+    return r;
+}
+
+KCHAN__PRIV int kchan__mx_peek(kchan_t *c, void *out)
+{
+    kchan__lock_acquire(&c->lock);
+    int r = KCHAN_OK;
+    if (c->mx.count > 0) { if (c->elem_size) kchan__copy(c, out, kchan__slot(c, c->mx.head)); }
+    else r = kchan__mx_closed(c) ? KCHAN_CLOSED : KCHAN_WOULDBLOCK;
+    kchan__lock_release(&c->lock);
+    return r;
+}
+
+/* Hand the n ring slots from `first` on to on_undelivered, oldest first. The caller owns
+   them: the channel is being destroyed, or they were detached by cancel. */
+KCHAN__PRIV void kchan__undeliver_slots(kchan_t *c, size_t first, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        kchan__undelivered(c, c->elem_size ? kchan__slot(c, (first + k) % c->mx.size) : NULL);
+}
+
+/* Close (and for cancel, detach the buffered elements in the same lock hold). Parked
+   waiters get KCHAN_CLOSED: receivers park only on an empty channel, senders' elements
+   stay theirs. */
+KCHAN__PRIV int kchan__mx_close(kchan_t *c, int reason, bool discard)
+{
+    kchan__after a;
+    kchan__after_init(&a, NULL);
+    size_t first = 0, n = 0;
+    kchan__lock_acquire(&c->lock);
+    int r = kchan__set_closed(c, reason) ? KCHAN_OK : KCHAN_CLOSED;
+    if (r == KCHAN_OK) kchan__release_all(c, KCHAN_CLOSED, &a);
+    if (discard) {
+        /* Closed, so no send can refill these slots and no receiver sees them (count is 0):
+           they are ours to hand to on_undelivered after unlocking. */
+        first = c->mx.head;
+        n = c->mx.count;
+        kchan__bump(&c->m.undelivered, n);
+        c->mx.head = c->mx.size && c->elem_size ? (c->mx.head + n) % c->mx.size : 0;
+        kchan__set_len(c, 0);
+    }
+    kchan__lock_release(&c->lock);
+    kchan__finish(&a);
+    kchan__undeliver_slots(c, first, n);
+    return r;
+}
+
+KCHAN__PRIV size_t kchan__mx_len(const kchan_t *c)
+{
+    /* [M2'] relaxed: as [M2]. */
+    return kchan__atomic_load(&c->mx.len, memory_order_relaxed);
+}
+
+/* kchan_stats_get: the shared counters, then the engine's own. */
+KCHAN__PRIV void kchan__mx_stats(const kchan_t *c, kchan_stats *out)
+{
+    kchan__metrics_read(c, out);
+    out->sends = kchan__atomic_load(&c->mx.sends, memory_order_relaxed);   /* [M2] */
+    out->recvs = kchan__atomic_load(&c->mx.recvs, memory_order_relaxed);   /* [M2] */
+    out->len = kchan__atomic_load(&c->mx.len, memory_order_relaxed);       /* [M2] */
+}
+
+/* kchan__init's part for a mutex-engine channel: the ring (none yet for unlimited). */
+KCHAN__PRIV int kchan__mx_setup(kchan_t *c, unsigned char *ring, size_t ring_size)
+{
+    c->mx.slots = c->kind == KCHAN__UNLIMITED ? NULL : ring;
+    c->mx.size = ring_size;
+    return KCHAN_OK;
+}
+
+/* kchan_destroy's part: what is still buffered goes to on_undelivered; the ring's memory. */
+KCHAN__PRIV void kchan__mx_destroy(kchan_t *c)
+{
+    kchan__bump(&c->m.undelivered, c->mx.count);
+    kchan__undeliver_slots(c, c->mx.head, c->mx.count);
+#ifndef KCHAN_NO_UNLIMITED
+    if (c->kind == KCHAN__UNLIMITED && c->mx.slots) stbds_arrfree(c->mx.slots);
+#endif
 }
 
 // >>engine_lockfree
@@ -1893,6 +2150,8 @@ void (*kchan__test_point)(const kchan_t *c, int point) = NULL;
 #define KCHAN__SEG_SHIFT 7
 enum { KCHAN__CELL_WRITTEN = 1, KCHAN__CELL_READ = 2, KCHAN__CELL_FREE_ON_READ = 4 };
 struct kchan__seg { KCHAN__ATOMIC(kchan__segp) next; };   /* the cells follow */
+_Static_assert(KCHAN__SEG_CELLS + 1 <= KCHAN__SIZE_CELLS_UNLIMITED,
+               "kchan: a segment and its header must fit kchan__plan's size rule");
 
 KCHAN__PRIV bool kchan__lf_fits(unsigned char kind, size_t elem_size, size_t cap)
 {
@@ -1919,7 +2178,7 @@ KCHAN__PRIV void kchan__lf_place(kchan_t *c, size_t origin)
     c->lf.origin = origin;
     /* [L0] relaxed: the channel is not shared yet; whoever receives the pointer gets these
        stores through the hand-over (a thread start, a channel, a lock). */
-    for (size_t i = 0; c->lf.cells && i < c->ring_size; i++)   /* a list's cells are in its segments */
+    for (size_t i = 0; c->lf.cells && i < c->lf.size; i++)   /* a list's cells are in its segments */
         kchan__atomic_store((KCHAN__ATOMIC(size_t) *)(void *)(c->lf.cells + i * c->lf.stride), origin + i,
                               memory_order_relaxed);
     kchan__atomic_store(&c->lf.tail, origin, memory_order_relaxed);   /* [L0] */
@@ -1929,8 +2188,8 @@ KCHAN__PRIV void kchan__lf_place(kchan_t *c, size_t origin)
 KCHAN__PRIV void kchan__lf_init(kchan_t *c, unsigned char *cells)
 {
     size_t mark = 1;
-    if (c->kind == KCHAN__UNLIMITED) c->ring_size = KCHAN__SEG_CELLS;   /* a segment is a lap */
-    while (mark <= c->ring_size) mark <<= 1;
+    if (c->kind == KCHAN__UNLIMITED) c->lf.size = KCHAN__SEG_CELLS;   /* a segment is a lap */
+    while (mark <= c->lf.size) mark <<= 1;
     c->lf.cells = cells;
     c->lf.stride = kchan__lf_stride(c->elem_size);
     c->lf.mark = mark;
@@ -1958,7 +2217,7 @@ KCHAN__PRIV unsigned char *kchan__lf_data(const kchan_t *c, size_t pos)
 /* The position k cells after pos, where pos + k does not pass the end of pos's lap. */
 KCHAN__PRIV size_t kchan__lf_advance(const kchan_t *c, size_t pos, size_t k)
 {
-    if ((pos & (c->lf.mark - 1)) + k < c->ring_size) return pos + k;
+    if ((pos & (c->lf.mark - 1)) + k < c->lf.size) return pos + k;
     return (pos & ~(c->lf.one_lap - 1)) + c->lf.one_lap;
 }
 
@@ -1971,7 +2230,7 @@ KCHAN__PRIV size_t kchan__lf_advance(const kchan_t *c, size_t pos, size_t k)
 KCHAN__PRIV size_t kchan__lf_between(const kchan_t *c, size_t from, size_t to)
 {
     size_t laps = ~(c->lf.one_lap - 1), index = c->lf.mark - 1;
-    return (((to & laps) - (from & laps)) >> c->lf.lap_shift) * c->ring_size + (to & index) - (from & index);
+    return (((to & laps) - (from & laps)) >> c->lf.lap_shift) * c->lf.size + (to & index) - (from & index);
 }
 
 KCHAN__PRIV void kchan__lf_backoff(unsigned *step)
@@ -2000,7 +2259,7 @@ KCHAN__PRIV size_t kchan__lf_push(kchan_t *c, const void *elems, size_t n, int *
     size_t tail = kchan__atomic_load(&c->lf.tail, memory_order_relaxed);
     for (;;) {
         if (tail & mark) { *st = KCHAN_CLOSED; return 0; }
-        size_t room = c->ring_size - (tail & (mark - 1)), k = 0;
+        size_t room = c->lf.size - (tail & (mark - 1)), k = 0;
         if (room > n) room = n;
         /* [L2] acquire: pairs with [L8] release of the consumer that emptied the cell a lap
            ago, so its copy-out happens before our copy-in. */
@@ -2055,7 +2314,7 @@ KCHAN__PRIV size_t kchan__lf_pop(kchan_t *c, void *out, size_t n, int *st)
             head = kchan__atomic_load(&c->lf.head, memory_order_relaxed);   /* [L1] */
             continue;
         }
-        size_t avail = c->ring_size - (head & (mark - 1)), k = 0;
+        size_t avail = c->lf.size - (head & (mark - 1)), k = 0;
         if (avail > n) avail = n;
         /* [L5] acquire: pairs with [L4] release: the element is wholly there. */
         while (k < avail && kchan__atomic_load(kchan__lf_stamp(c, head + k), memory_order_acquire) == head + k + 1)
@@ -2464,7 +2723,7 @@ KCHAN__PRIV bool kchan__lf_evict(kchan_t *c, void *out)
        so a release) publishes it: a stats reader whose [E2] acquire load of head reads the
        claim, or any later head (every write to a ring's head is an RMW, so that is in the
        claim's release sequence), sees the announcement. Withdrawn ([E1']) if we give up. */
-    kchan__atomic_fetch_add(&c->m.evictions, 1, memory_order_relaxed);
+    kchan__atomic_fetch_add(&c->lf.evictions, 1, memory_order_relaxed);
     size_t head = kchan__atomic_load(&c->lf.head, memory_order_relaxed);   /* [L1] */
     for (;;) {
         if (head & mark) break;                /* pinned for good: the discard hands all back */
@@ -2493,7 +2752,7 @@ KCHAN__PRIV bool kchan__lf_evict(kchan_t *c, void *out)
     }
     /* [E1'] relaxed RMW: withdraws [E1]; a reader that saw it counted one receive too few
        meanwhile, never one too many, which is the direction [E3] can absorb. */
-    kchan__atomic_fetch_sub(&c->m.evictions, 1, memory_order_relaxed);
+    kchan__atomic_fetch_sub(&c->lf.evictions, 1, memory_order_relaxed);
     return false;
 }
 
@@ -2591,7 +2850,7 @@ KCHAN__PRIV bool kchan__lf_hand(kchan_t *c, const void *elem)
         kchan__copy(c, w->elem, elem);
         /* On a lock-free channel m.sends counts these hand-offs; kchan__lf_stats adds them
            to both sends and recvs. [L19] relaxed RMW, published to the receiver by [W3]. */
-        kchan__lf_bump(&c->m.sends, 1);
+        kchan__lf_bump(&c->lf.handoffs, 1);
         kchan__defer_release(&a, w);
     }
     kchan__lock_release(&c->lock);
@@ -2868,7 +3127,7 @@ KCHAN__PRIV size_t kchan__lf_pin(kchan_t *c)
             head = kchan__atomic_load(&c->lf.head, memory_order_relaxed);   /* [L1] */
             continue;
         }
-        if ((head & (c->lf.mark - 1)) == c->ring_size) {   /* a list's offset 31: being linked */
+        if ((head & (c->lf.mark - 1)) == c->lf.size) {   /* a list's offset 31: being linked */
             kchan__lf_backoff(&step);
             head = kchan__atomic_load(&c->lf.head, memory_order_relaxed);   /* [L1] */
             continue;
@@ -3025,9 +3284,11 @@ KCHAN__PRIV bool kchan__lf_ready(kchan_t *c, int op)
 
 KCHAN__PRIV void kchan__lf_stats(const kchan_t *c, kchan_stats *out)
 {
+    kchan__metrics_read(c, out);
     size_t pops, pushes;
     bool gone = kchan__lf_positions(c, &pops, &pushes);
-    uint64_t handed = out->sends;              /* m.sends: kchan__lf_hand's hand-offs */
+    /* [M2] relaxed: a count, as the shared ones; hand-offs never show in the positions. */
+    uint64_t handed = kchan__atomic_load(&c->lf.handoffs, memory_order_relaxed);
     uint64_t received = (uint64_t)pops;
     if (kchan__lf_evicts(c)) {
         /* An eviction is a pop that is no receive. Wait-free, without the lock: recvs is
@@ -3043,9 +3304,9 @@ KCHAN__PRIV void kchan__lf_stats(const kchan_t *c, kchan_stats *out)
            announcements, sequenced before, are seen by the load below. */
         (void)kchan__atomic_load(&c->lf.head, memory_order_acquire);
         /* [E2'] relaxed: ordered after [E2] by its acquire; a count, no data. */
-        size_t announced = kchan__atomic_load(&c->m.evictions, memory_order_relaxed);
+        size_t announced = kchan__atomic_load(&c->lf.evictions, memory_order_relaxed);
         received = pops > announced ? (uint64_t)(pops - announced) : 0;
-        KCHAN__ATOMIC(kchan__count) *floor = (KCHAN__ATOMIC(kchan__count) *)(uintptr_t)&c->m.recvs;
+        KCHAN__ATOMIC(kchan__count) *floor = (KCHAN__ATOMIC(kchan__count) *)(uintptr_t)&c->lf.recvs_floor;
         /* [E3] relaxed: the floor is a monotonic gauge that only this CAS raises; no data
            depends on it, and coherence alone keeps one reader's later loads from going back. */
         kchan__count seen = kchan__atomic_load(floor, memory_order_relaxed);
@@ -3059,7 +3320,7 @@ KCHAN__PRIV void kchan__lf_stats(const kchan_t *c, kchan_stats *out)
     /* pops and pushes count modulo the cells the positions tell apart, ring_size laps of
        2^W / one_lap (never reached with a 64-bit size_t; 32-bit: at least 2^30 cells), so
        sends and recvs are reported modulo the same (see LIMITS). */
-    uint64_t wrap = (uint64_t)c->ring_size << (sizeof(size_t) * CHAR_BIT - c->lf.lap_shift);
+    uint64_t wrap = (uint64_t)c->lf.size << (sizeof(size_t) * CHAR_BIT - c->lf.lap_shift);
     out->sends = ((uint64_t)pushes + out->drops_newest + handed) % wrap;
     out->recvs = (received + handed) % wrap;
     out->undelivered = gone ? pushes - pops : 0;
@@ -3069,27 +3330,75 @@ KCHAN__PRIV void kchan__lf_stats(const kchan_t *c, kchan_stats *out)
     kchan__lf_raise_max((kchan_t *)(uintptr_t)c, out->len);   /* a gauge, not part of the value */
     if (out->len > out->max_len) out->max_len = out->len;
 }
+
+KCHAN__PRIV bool kchan__lf_closed(const kchan_t *c)
+{
+    /* [L13'] acquire: the ring's close point is the mark bit of tail ([L13]), so a send
+       can't succeed after this said closed; pairs with [L13] as [M4] with [M6]. */
+    return (kchan__atomic_load(&c->lf.tail, memory_order_acquire) & c->lf.mark) != 0;
+}
+
+/* Close (cancel: then discard what is buffered). Parked waiters are told KCHAN__RETRY:
+   they try again and find the mark themselves, so a receiver still drains what a racing
+   sender pushed before the close. */
+KCHAN__PRIV int kchan__lf_close(kchan_t *c, int reason, bool discard)
+{
+    kchan__after a;
+    kchan__after_init(&a, NULL);
+    kchan__lock_acquire(&c->lock);
+    int r = kchan__set_closed(c, reason) ? KCHAN_OK : KCHAN_CLOSED;
+    if (r == KCHAN_OK) {
+        /* [L13] seq_cst: the ring's close point: a push's [L3] CAS either lands before it
+           or fails on the mark. Release (in seq_cst) publishes the reason to a consumer
+           whose [L6] load sees the mark. */
+        kchan__atomic_fetch_or(&c->lf.tail, c->lf.mark, memory_order_seq_cst);
+        kchan__release_all(c, KCHAN__RETRY, &a);
+    }
+    kchan__lock_release(&c->lock);
+    kchan__finish(&a);
+    if (discard) kchan__lf_discard(c);
+    return r;
+}
+
+/* kchan__init's part for a lock-free channel: the ring in `cells` (ring_size of them, and
+   a spare if it evicts), or for an unlimited channel a list starting with one segment. */
+KCHAN__PRIV int kchan__lf_setup(kchan_t *c, unsigned char *cells, size_t ring_size)
+{
+    c->lf.size = ring_size + (kchan__lf_evicts(c) ? 1 : 0);   /* kchan__lf_trim's spare */
+    kchan__lf_init(c, c->kind == KCHAN__UNLIMITED ? NULL : cells);
+    if (c->kind != KCHAN__UNLIMITED) return KCHAN_OK;
+    struct kchan__seg *seg = kchan__seg_new(c);
+    if (!seg) return KCHAN_NOMEM;
+    /* [L0] relaxed: not shared yet, as in kchan__lf_init. */
+    kchan__atomic_store(&c->lf.tail_seg, seg, memory_order_relaxed);
+    kchan__atomic_store(&c->lf.head_seg, seg, memory_order_relaxed);   /* [L0] */
+    return KCHAN_OK;
+}
+
+/* kchan_destroy's part: what is still buffered goes to on_undelivered; the segments. */
+KCHAN__PRIV void kchan__lf_destroy(kchan_t *c)
+{
+    kchan__lf_discard(c);
+    if (c->kind == KCHAN__UNLIMITED) kchan__list_free(c);
+}
 #endif /* KCHAN_LOCKFREE */
 
 #ifdef KCHAN_TESTING
 /* Test-only hooks (tests/kchan_impl.c defines KCHAN_TESTING; tests/wrap_hooks.h declares
-   them). On a mutex-engine channel they do nothing and say so. */
-
+   them). On a mutex-engine channel, or without KCHAN_LOCKFREE, they do nothing and say so. */
+#ifdef KCHAN_LOCKFREE
 /* Start a new lock-free channel (nothing sent yet) `laps` laps before its positions wrap
    around size_t, so tests reach the wrap in a few operations. KCHAN_INVAL if the channel is
    not lock-free, not new, or laps is 0 or more than the positions hold. */
 KCHAN_DEF int kchan__test_place(kchan_t *c, size_t laps)
 {
-    if (!c || !kchan__is_lf(c) || laps == 0) return KCHAN_INVAL;
-    KCHAN__LF_ONLY(
-        if (laps > (SIZE_MAX >> c->lf.lap_shift)) return KCHAN_INVAL;
-        /* [L0'] relaxed: the test owns the channel alone while it moves it. */
-        if (kchan__atomic_load(&c->lf.tail, memory_order_relaxed) != c->lf.origin ||
-            kchan__atomic_load(&c->lf.head, memory_order_relaxed) != c->lf.origin ||   /* [L0'] */
-            kchan__atomic_load(&c->m.sends, memory_order_relaxed) != 0)                 /* [L0'] */
-            return KCHAN_INVAL;
-        kchan__lf_place(c, (size_t)0 - laps * c->lf.one_lap);
-    )
+    if (!c || !kchan__is_lf(c) || laps == 0 || laps > (SIZE_MAX >> c->lf.lap_shift)) return KCHAN_INVAL;
+    /* [L0'] relaxed: the test owns the channel alone while it moves it. */
+    if (kchan__atomic_load(&c->lf.tail, memory_order_relaxed) != c->lf.origin ||
+        kchan__atomic_load(&c->lf.head, memory_order_relaxed) != c->lf.origin ||   /* [L0'] */
+        kchan__atomic_load(&c->lf.handoffs, memory_order_relaxed) != 0)            /* [L0'] */
+        return KCHAN_INVAL;
+    kchan__lf_place(c, (size_t)0 - laps * c->lf.one_lap);
     return KCHAN_OK;
 }
 
@@ -3105,63 +3414,44 @@ KCHAN_DEF bool kchan__test_hold(kchan_t *c, bool hold)
 
 /* Call fn(c) in kchan__lf_ready between its reads of head and tail (NULL: stop), so a test
    can move the positions there from one thread. */
-KCHAN_DEF void kchan__test_between_ready_reads(void (*fn)(kchan_t *c))
-{
-    KCHAN__LF_ONLY(kchan__test_between = fn;)
-    (void)fn;
-}
+KCHAN_DEF void kchan__test_between_ready_reads(void (*fn)(kchan_t *c)) { kchan__test_between = fn; }
 
 /* kchan__lf_ready: 1 if an op (KCHAN_OP_SEND / KCHAN_OP_RECV) looks ready, 0 if not, -1 if
    the channel is not lock-free. */
 KCHAN_DEF int kchan__test_ready(kchan_t *c, int op)
 {
-    (void)op;
     if (!c || !kchan__is_lf(c)) return -1;
-    KCHAN__LF_ONLY(return kchan__lf_ready(c, op) ? 1 : 0;)
-    return -1;
+    return kchan__lf_ready(c, op) ? 1 : 0;
 }
+#else
+KCHAN_DEF int kchan__test_place(kchan_t *c, size_t laps) { (void)c; (void)laps; return KCHAN_INVAL; }
+KCHAN_DEF bool kchan__test_hold(kchan_t *c, bool hold) { (void)c; (void)hold; return false; }
+KCHAN_DEF void kchan__test_between_ready_reads(void (*fn)(kchan_t *c)) { (void)fn; }
+KCHAN_DEF int kchan__test_ready(kchan_t *c, int op) { (void)c; (void)op; return -1; }
+#endif /* KCHAN_LOCKFREE */
 #endif /* KCHAN_TESTING */
 
 
-// >>ops: the public operations; each dispatches to the channel's engine
+// >>ops: the public operations, each a call to the channel's engine
+/* Both engines implement the same private functions (kchan__mx_* in section engine_mutex,
+   kchan__lf_* in section engine_lockfree): op, send_many, recv_many, peek, close, closed,
+   len, stats, and for section create setup and destroy. This is the one place that asks
+   which engine serves a channel (section select asks it per case). Without KCHAN_LOCKFREE
+   the dispatch is the mutex call alone. */
+#ifdef KCHAN_LOCKFREE
+#  define KCHAN__ENGINE(c, fn, ...) \
+       (kchan__is_lf(c) ? kchan__lf_##fn(__VA_ARGS__) : kchan__mx_##fn(__VA_ARGS__))
+#else
+#  define KCHAN__ENGINE(c, fn, ...) kchan__mx_##fn(__VA_ARGS__)
+#endif
 
-KCHAN__PRIV int kchan__op_locked(kchan_t *c, int dir, void *elem, int64_t timeout_ns, unsigned char *room);
-KCHAN__PRIV int kchan__op_room(kchan_t *c, void *elem, int64_t timeout_ns);
+KCHAN__PRIV bool kchan__closed(const kchan_t *c) { return KCHAN__ENGINE(c, closed, c); }
 
 /* send, try_send, send_timeout; recv likewise. */
 KCHAN__PRIV int kchan__op(kchan_t *c, int dir, void *elem, int64_t timeout_ns)
 {
     if (!c || (!elem && c->elem_size) || kchan__bad_timeout(timeout_ns)) return KCHAN_INVAL;
-    KCHAN__LF_ONLY(if (c->lockfree) return kchan__lf_op(c, dir, elem, timeout_ns);)
-    if (dir == KCHAN_OP_SEND && kchan__evicts_room(c)) return kchan__op_room(c, elem, timeout_ns);
-    return kchan__op_locked(c, dir, elem, timeout_ns, NULL);
-}
-
-/* The mutex engine's op; `room` is a kchan__room if the op may evict, else NULL. */
-KCHAN__PRIV int kchan__op_locked(kchan_t *c, int dir, void *elem, int64_t timeout_ns, unsigned char *room)
-{
-    kchan__after a;
-    kchan__after_init(&a, room);
-    kchan__lock_acquire(&c->lock);
-    int r = dir == KCHAN_OP_SEND ? kchan__send_locked(c, elem, &a) : kchan__recv_locked(c, elem, &a);
-    if (r == KCHAN_WOULDBLOCK) {
-        if (!kchan__may_wait(timeout_ns)) {
-            kchan__bump(dir == KCHAN_OP_SEND ? &c->m.send_full : &c->m.recv_empty, 1);
-        } else {
-            kchan__bump(dir == KCHAN_OP_SEND ? &c->m.blocked_sends : &c->m.blocked_recvs, 1);
-            return kchan__wait_one(c, dir == KCHAN_OP_SEND ? &c->sendq : &c->recvq, elem,
-                                   kchan__deadline(timeout_ns), &a);
-        }
-    }
-    kchan__lock_release(&c->lock);
-    kchan__finish(&a);
-    return r;
-}
-
-KCHAN__NOINLINE int kchan__op_room(kchan_t *c, void *elem, int64_t timeout_ns)
-{
-    kchan__room room;
-    return kchan__op_locked(c, KCHAN_OP_SEND, elem, timeout_ns, room.bytes);
+    return KCHAN__ENGINE(c, op, c, dir, elem, timeout_ns);
 }
 
 KCHAN_DEF int kchan_send(kchan_t *c, const void *elem)
@@ -3175,149 +3465,29 @@ KCHAN_DEF int kchan_send_timeout(kchan_t *c, const void *elem, int64_t timeout_n
 KCHAN_DEF int kchan_recv_timeout(kchan_t *c, void *out, int64_t timeout_ns)
 { return kchan__op(c, KCHAN_OP_RECV, out, timeout_ns); }
 
-KCHAN__PRIV int kchan__send_many_locked(kchan_t *c, const void *elems, size_t n, size_t *sent,
-                                        int64_t timeout_ns, unsigned char *room);
-KCHAN__NOINLINE int kchan__send_many_room(kchan_t *c, const void *elems, size_t n, size_t *sent,
-                                          int64_t timeout_ns)
-{
-    kchan__room room;
-    return kchan__send_many_locked(c, elems, n, sent, timeout_ns, room.bytes);
-}
-
 KCHAN_DEF int kchan_send_many(kchan_t *c, const void *elems, size_t n, size_t *sent, int64_t timeout_ns)
 {
     if (sent) *sent = 0;
     if (!c || (!elems && n && c->elem_size) || kchan__bad_timeout(timeout_ns)) return KCHAN_INVAL;
-    KCHAN__LF_ONLY(if (c->lockfree) return kchan__lf_send_many(c, elems, n, sent, timeout_ns);)
-    if (kchan__evicts_room(c)) return kchan__send_many_room(c, elems, n, sent, timeout_ns);
-    return kchan__send_many_locked(c, elems, n, sent, timeout_ns, NULL);
-}
-
-/* The mutex engine's send_many; `room` as in kchan__op_locked. */
-KCHAN__PRIV int kchan__send_many_locked(kchan_t *c, const void *elems, size_t n, size_t *sent,
-                                        int64_t timeout_ns, unsigned char *room)
-{
-    size_t i = 0;
-    int r = KCHAN_OK;
-    int64_t deadline = kchan__deadline(timeout_ns);
-    bool blocked = false;
-    kchan__after a;
-    kchan__after_init(&a, room);
-    while (i < n && r == KCHAN_OK) {
-        kchan__lock_acquire(&c->lock);
-        /* Batch under one lock hold; break out to run a drop callback outside it. */
-        while (i < n && (r = kchan__send_locked(c, kchan__nth(c, elems, i), &a)) == KCHAN_OK) {
-            i++;
-            if (a.cb_chan) break;
-        }
-        if (r == KCHAN_WOULDBLOCK && !kchan__may_wait(timeout_ns)) {
-            kchan__bump(&c->m.send_full, 1);
-        } else if (r == KCHAN_WOULDBLOCK) {
-            if (!blocked) kchan__bump(&c->m.blocked_sends, 1);
-            blocked = true;
-            r = kchan__wait_one(c, &c->sendq, kchan__nth(c, elems, i), deadline, &a);
-            if (r == KCHAN_OK) i++;
-            continue;
-        }
-        kchan__lock_release(&c->lock);
-        kchan__finish(&a);
-    }
-    if (sent) *sent = i;
-    return r;
+    return KCHAN__ENGINE(c, send_many, c, elems, n, sent, timeout_ns);
 }
 
 KCHAN_DEF int kchan_recv_many(kchan_t *c, void *out, size_t max, size_t *got, int64_t timeout_ns)
 {
-    size_t i = 0;
     if (got) *got = 0;
     if (!c || (!out && c->elem_size) || max == 0 || kchan__bad_timeout(timeout_ns)) return KCHAN_INVAL;
-    KCHAN__LF_ONLY(if (c->lockfree) return kchan__lf_recv_many(c, out, max, got, timeout_ns);)
-    kchan__after a;
-    kchan__after_init(&a, NULL);
-    kchan__lock_acquire(&c->lock);
-    int r = kchan__recv_locked(c, out, &a);
-    if (r == KCHAN_WOULDBLOCK && !kchan__may_wait(timeout_ns)) {
-        kchan__bump(&c->m.recv_empty, 1);
-    } else if (r == KCHAN_WOULDBLOCK) {
-        kchan__bump(&c->m.blocked_recvs, 1);
-        r = kchan__wait_one(c, &c->recvq, out, kchan__deadline(timeout_ns), &a);
-        if (r != KCHAN_OK) return r;
-        kchan__lock_acquire(&c->lock);     /* got one; now take what else is there */
-    }
-    if (r == KCHAN_OK) {
-        i = 1;
-        while (i < max && kchan__recv_locked(c, kchan__nth(c, out, i), &a) == KCHAN_OK) i++;
-    }
-    kchan__lock_release(&c->lock);
-    kchan__finish(&a);
-    if (got) *got = i;
-    return r;
+    return KCHAN__ENGINE(c, recv_many, c, out, max, got, timeout_ns);
 }
 
 KCHAN_DEF int kchan_peek(kchan_t *c, void *out)
 {
     if (!c || (!out && c->elem_size)) return KCHAN_INVAL;
-    KCHAN__LF_ONLY(if (c->lockfree) return kchan__lf_peek(c, out);)
-    kchan__lock_acquire(&c->lock);
-    int r = KCHAN_OK;
-    if (c->count > 0) { if (c->elem_size) kchan__copy(c, out, kchan__slot(c, c->head)); }
-    else r = kchan__closed(c) ? KCHAN_CLOSED : KCHAN_WOULDBLOCK;
-    kchan__lock_release(&c->lock);
-    return r;
+    return KCHAN__ENGINE(c, peek, c, out);
 }
 
-/* Hand the n ring slots from `first` on to on_undelivered, oldest first. The caller owns
-   them: the channel is being destroyed, or they were detached by cancel. */
-KCHAN__PRIV void kchan__undeliver_slots(kchan_t *c, size_t first, size_t n)
-{
-    for (size_t k = 0; k < n; k++)
-        kchan__undelivered(c, c->elem_size ? kchan__slot(c, (first + k) % c->ring_size) : NULL);
-}
-
-/* Close (and for cancel, detach the buffered elements). Wakes every parked waiter with
-   KCHAN_CLOSED: receivers park only on an empty channel, senders' elements stay theirs. */
-KCHAN__PRIV int kchan__close(kchan_t *c, int reason, bool discard)
-{
-    kchan__after a;
-    kchan__after_init(&a, NULL);
-    size_t first = 0, n = 0;
-    kchan__lock_acquire(&c->lock);
-    int r = kchan__closed(c) ? KCHAN_CLOSED : KCHAN_OK;
-    if (r == KCHAN_OK) {
-        /* [M6'] relaxed: published by the release store of `closed` just below. */
-        kchan__atomic_store(&c->m.reason, reason, memory_order_relaxed);
-        /* [M6] release: pairs with [M4]; publishes the reason and the closer's prior writes. */
-        kchan__atomic_store(&c->m.closed, 1, memory_order_release);
-        /* [L13] seq_cst: the lock-free ring's close point: a push's [L3] CAS either lands
-           before it or fails on the mark. Release (in seq_cst) publishes the reason to a
-           consumer whose [L6] load sees the mark. */
-        KCHAN__LF_ONLY(if (c->lockfree) kchan__atomic_fetch_or(&c->lf.tail, c->lf.mark, memory_order_seq_cst);)
-        /* Lock-free waiters retry and find the mark themselves: a receiver must still drain
-           what a racing sender pushed before it. */
-        int status = kchan__is_lf(c) ? KCHAN__RETRY : KCHAN_CLOSED;
-        kchan__waiter *w;
-        while ((w = kchan__take_partner(c, &c->sendq, status)) != NULL) kchan__defer_release(&a, w);
-        while ((w = kchan__take_partner(c, &c->recvq, status)) != NULL) kchan__defer_release(&a, w);
-    }
-    if (discard && !kchan__is_lf(c)) {
-        /* Closed, so no send can refill these slots and no receiver sees them (count is 0):
-           they are ours to hand to on_undelivered after unlocking. */
-        first = c->head;
-        n = c->count;
-        kchan__bump(&c->m.undelivered, n);
-        c->head = c->ring_size && c->elem_size ? (c->head + n) % c->ring_size : 0;
-        kchan__set_len(c, 0);
-    }
-    kchan__lock_release(&c->lock);
-    kchan__finish(&a);
-    KCHAN__LF_ONLY(if (discard && c->lockfree) kchan__lf_discard(c);)
-    kchan__undeliver_slots(c, first, n);
-    return r;
-}
-
-KCHAN_DEF int kchan_close(kchan_t *c) { return c ? kchan__close(c, 0, false) : KCHAN_INVAL; }
-KCHAN_DEF int kchan_close_with(kchan_t *c, int reason) { return c ? kchan__close(c, reason, false) : KCHAN_INVAL; }
-KCHAN_DEF int kchan_cancel(kchan_t *c) { return c ? kchan__close(c, 0, true) : KCHAN_INVAL; }
+KCHAN_DEF int kchan_close(kchan_t *c) { return c ? KCHAN__ENGINE(c, close, c, 0, false) : KCHAN_INVAL; }
+KCHAN_DEF int kchan_close_with(kchan_t *c, int reason) { return c ? KCHAN__ENGINE(c, close, c, reason, false) : KCHAN_INVAL; }
+KCHAN_DEF int kchan_cancel(kchan_t *c) { return c ? KCHAN__ENGINE(c, close, c, 0, true) : KCHAN_INVAL; }
 KCHAN_DEF bool kchan_is_closed(const kchan_t *c) { return c ? kchan__closed(c) : true; }
 KCHAN_DEF int kchan_close_reason(const kchan_t *c)
 {
@@ -3326,13 +3496,26 @@ KCHAN_DEF int kchan_close_reason(const kchan_t *c)
     return kchan__atomic_load(&c->m.reason, memory_order_relaxed);
 }
 
+KCHAN_DEF size_t kchan_len(const kchan_t *c) { return c ? KCHAN__ENGINE(c, len, c) : 0; }
+
+KCHAN_DEF void kchan_stats_get(const kchan_t *c, kchan_stats *out)
+{
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    if (!c) return;
+#ifdef KCHAN__NONE_CRITICAL
+    /* _NONE's counters are plain 64-bit words: read them whole, not torn by an interrupt. */
+    kchan__lock *held = (kchan__lock *)(uintptr_t)&c->lock;
+    kchan__lock_acquire(held);
+#endif
+    KCHAN__ENGINE(c, stats, c, out);
+#ifdef KCHAN__NONE_CRITICAL
+    kchan__lock_release(held);
+#endif
+}
+
 // >>create
 
-/* Cells an unlimited channel must be able to hold at once: a lock-free segment and its
-   header (kchan__plan's size rule; the mutex engine keeps the same limit). */
-#define KCHAN__SIZE_CELLS_UNLIMITED 32u
-KCHAN__LF_ONLY(_Static_assert(KCHAN__SEG_CELLS + 1 <= KCHAN__SIZE_CELLS_UNLIMITED,
-                              "kchan: a segment and its header must fit kchan__plan's size rule");)
 
 /* Validate options; fills kind, ring slots and ring bytes. */
 KCHAN__PRIV int kchan__plan(size_t elem_size, const kchan_opts *o, unsigned char *kind,
@@ -3378,15 +3561,15 @@ KCHAN__PRIV int kchan__plan(size_t elem_size, const kchan_opts *o, unsigned char
 
 KCHAN__PRIV size_t kchan__align(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
 
-KCHAN__PRIV void kchan__init(kchan_t *c, unsigned char *ring, size_t elem_size, const kchan_opts *o,
-                             unsigned char kind, size_t ring_size, bool caller_memory)
+/* The common part, then the engine's: the lock-free one where it fits, else the mutex one.
+   KCHAN_NOMEM only for an unlimited lock-free list's first segment. */
+KCHAN__PRIV int kchan__init(kchan_t *c, unsigned char *ring, size_t elem_size, const kchan_opts *o,
+                            unsigned char kind, size_t ring_size, bool caller_memory)
 {
     memset((void *)c, 0, sizeof *c);          /* (void *): C++ builds hold std::atomic members */
     kchan__lock_init(&c->lock);
-    c->slots = kind == KCHAN__UNLIMITED ? NULL : ring;
     c->elem_size = elem_size;
     c->kind = kind;
-    c->ring_size = ring_size;
     c->capacity = kind == KCHAN__RENDEZVOUS ? 0 : kind == KCHAN__CONFLATED ? 1
                 : kind == KCHAN__UNLIMITED ? KCHAN_UNLIMITED : ring_size;
     c->policy = (unsigned char)(kind == KCHAN__CONFLATED ? KCHAN_DROP_OLDEST   /* its real policy */
@@ -3396,13 +3579,11 @@ KCHAN__PRIV void kchan__init(kchan_t *c, unsigned char *ring, size_t elem_size, 
     c->name = o ? o->name : NULL;
     c->caller_memory = caller_memory;
 #ifdef KCHAN_LOCKFREE
-    if (kchan__lf_fits(kind, elem_size, ring_size)) {
-        c->lockfree = true;
-        c->slots = NULL;
-        if (kind == KCHAN__CONFLATED || c->policy == KCHAN_DROP_OLDEST) c->ring_size++;   /* spare */
-        kchan__lf_init(c, kind == KCHAN__UNLIMITED ? NULL : ring);
-    }
+    c->lockfree = kchan__lf_fits(kind, elem_size, ring_size);
 #endif
+    int r = KCHAN__ENGINE(c, setup, c, ring, ring_size);
+    if (r != KCHAN_OK) kchan__lock_destroy(&c->lock);
+    return r;
 }
 
 /* KCHAN_FOOTPRINT's header room (kchan__shape) must hold the channel header. */
@@ -3422,20 +3603,10 @@ KCHAN_DEF int kchan_create(kchan_t **out, size_t elem_size, const kchan_opts *op
     size_t head = kchan__align(sizeof(struct kchan), _Alignof(max_align_t));
     kchan_t *c = (kchan_t *)KCHAN_MALLOC(head + ring_bytes);
     if (!c) return KCHAN_NOMEM;
-    kchan__init(c, (unsigned char *)c + head, elem_size, opts, kind, ring_size, false);
-#ifdef KCHAN_LOCKFREE
-    if (c->lockfree && kind == KCHAN__UNLIMITED) {      /* the list starts with one segment */
-        struct kchan__seg *seg = kchan__seg_new(c);
-        if (!seg) {
-            kchan__lock_destroy(&c->lock);
-            KCHAN_FREE(c);
-            return KCHAN_NOMEM;
-        }
-        /* [L0] relaxed: not shared yet, as in kchan__lf_init. */
-        kchan__atomic_store(&c->lf.tail_seg, seg, memory_order_relaxed);
-        kchan__atomic_store(&c->lf.head_seg, seg, memory_order_relaxed);   /* [L0] */
+    if ((r = kchan__init(c, (unsigned char *)c + head, elem_size, opts, kind, ring_size, false)) != KCHAN_OK) {
+        KCHAN_FREE(c);
+        return r;
     }
-#endif
     *out = c;
     return KCHAN_OK;
 }
@@ -3483,7 +3654,8 @@ KCHAN_DEF int kchan_create_in(kchan_t **out, void *mem, size_t mem_size, size_t 
     if (mem_size < skew || mem_size - skew < head || mem_size - skew - head < ring_bytes)
         return KCHAN_INVAL;
     kchan_t *c = (kchan_t *)(void *)((unsigned char *)mem + skew);
-    kchan__init(c, (unsigned char *)c + head, elem_size, opts, kind, ring_size, true);
+    if ((r = kchan__init(c, (unsigned char *)c + head, elem_size, opts, kind, ring_size, true)) != KCHAN_OK)
+        return r;                              /* not reached: no list in caller memory */
     *out = c;
     return KCHAN_OK;
 }
@@ -3492,13 +3664,7 @@ KCHAN_DEF void kchan_destroy(kchan_t *c)
 {
     if (!c) return;
     KCHAN_ASSERT(c->sendq.count == 0 && c->recvq.count == 0);   /* nobody may still wait */
-    KCHAN__LF_ONLY(if (c->lockfree) kchan__lf_discard(c);)
-    KCHAN__LF_ONLY(if (c->lockfree && c->kind == KCHAN__UNLIMITED) kchan__list_free(c);)
-    kchan__bump(&c->m.undelivered, c->count);
-    kchan__undeliver_slots(c, c->head, c->count);
-#ifndef KCHAN_NO_UNLIMITED
-    if (c->kind == KCHAN__UNLIMITED && c->slots) stbds_arrfree(c->slots);
-#endif
+    KCHAN__ENGINE(c, destroy, c);
     kchan__lock_destroy(&c->lock);
     if (!c->caller_memory) KCHAN_FREE(c);
 }
@@ -3612,11 +3778,11 @@ KCHAN__PRIV bool kchan__maybe_ready(const kchan_t *c, int op)
     /* [M9] relaxed: a hint only. A stale "no" costs nothing but the locked pass, which
        re-checks everything under the locks before the select may wait. */
     if (op == KCHAN_OP_RECV)
-        return kchan__atomic_load(&c->m.len, memory_order_relaxed) > 0 ||
+        return kchan__atomic_load(&c->mx.len, memory_order_relaxed) > 0 ||
                kchan__atomic_load(&c->m.waiting_senders, memory_order_relaxed) > 0;  /* [M9] */
     if (c->kind == KCHAN__UNLIMITED || c->kind == KCHAN__CONFLATED || c->policy != KCHAN_BLOCK)
         return true;
-    return kchan__atomic_load(&c->m.len, memory_order_relaxed) < c->ring_size ||       /* [M9] */
+    return kchan__atomic_load(&c->mx.len, memory_order_relaxed) < c->mx.size ||       /* [M9] */
            kchan__atomic_load(&c->m.waiting_receivers, memory_order_relaxed) > 0;
 }
 
@@ -3887,52 +4053,6 @@ KCHAN_DEF int kchan_select_biased(kchan_case *cases, size_t n, int64_t timeout_n
 
 // >>metrics
 
-KCHAN_DEF void kchan_stats_get(const kchan_t *c, kchan_stats *out)
-{
-    if (!out) return;
-    memset(out, 0, sizeof *out);
-    if (!c) return;
-    const kchan__metrics *m = &c->m;
-#ifdef KCHAN__NONE_CRITICAL
-    /* _NONE's counters are plain 64-bit words: read them whole, not torn by an interrupt. */
-    kchan__lock *held = (kchan__lock *)(uintptr_t)&c->lock;
-    kchan__lock_acquire(held);
-#endif
-    /* [M2] relaxed loads throughout: each field is whole and monotonic on its own ([M1]);
-       the snapshot is not one consistent cut across fields (docs/API.md says so). */
-#define KCHAN__LOAD(f) kchan__atomic_load(&m->f, memory_order_relaxed)
-    out->version = KCHAN_STATS_VERSION;
-    out->sends = KCHAN__LOAD(sends);
-    out->recvs = KCHAN__LOAD(recvs);
-    out->drops_newest = KCHAN__LOAD(drops_newest);
-    out->drops_oldest = KCHAN__LOAD(drops_oldest);
-    out->undelivered = KCHAN__LOAD(undelivered);
-    out->send_full = KCHAN__LOAD(send_full);
-    out->recv_empty = KCHAN__LOAD(recv_empty);
-    out->timeouts = KCHAN__LOAD(timeouts);
-    out->cancelled_waiters = KCHAN__LOAD(cancelled_waiters);
-    out->blocked_sends = KCHAN__LOAD(blocked_sends);
-    out->blocked_recvs = KCHAN__LOAD(blocked_recvs);
-    out->len = KCHAN__LOAD(len);
-    out->max_len = KCHAN__LOAD(max_len);
-    out->waiting_senders = KCHAN__LOAD(waiting_senders);
-    out->waiting_receivers = KCHAN__LOAD(waiting_receivers);
-    out->closed = KCHAN__LOAD(closed) != 0;
-#undef KCHAN__LOAD
-#ifdef KCHAN__NONE_CRITICAL
-    kchan__lock_release(held);
-#endif
-    out->cap = c->capacity;
-    KCHAN__LF_ONLY(if (c->lockfree) kchan__lf_stats(c, out);)
-}
-
-KCHAN_DEF size_t kchan_len(const kchan_t *c)
-{
-    if (!c) return 0;
-    KCHAN__LF_ONLY(if (c->lockfree) return kchan__lf_len(c);)
-    /* [M2'] relaxed: as [M2]. */
-    return kchan__atomic_load(&c->m.len, memory_order_relaxed);
-}
 KCHAN_DEF size_t kchan_cap(const kchan_t *c) { return c ? c->capacity : 0; }
 
 /* snprintf-style appending: *len counts what the whole line needs, buf holds what fits. */

@@ -262,12 +262,12 @@ static void dump_numbers(void)
     CHECK(strstr(line, " sends=5 recvs=1 drops_newest=2 ") != NULL);
 
     /* Extreme values, set behind the channel's back (this file is the implementation). */
-    c->m.sends = UINT64_MAX;
-    c->m.recvs = UINT64_MAX - 1;
+    c->mx.sends = UINT64_MAX;
+    c->mx.recvs = UINT64_MAX - 1;
     c->m.drops_oldest = 10000000000000000000u;
     c->m.timeouts = 4294967296u;                      /* 2^32: past 32 bits */
     c->m.waiting_senders = UINT32_MAX;
-    c->m.len = SIZE_MAX;
+    c->mx.len = SIZE_MAX;
     c->m.max_len = (size_t)1000000000;
     c->capacity = SIZE_MAX - 2;
     c->name = "big one";

@@ -603,14 +603,17 @@ extern void (*kchan__test_point)(const kchan_t *c, int point);
 #  define KCHAN__PRIV static __attribute__((unused))
 #  define KCHAN__LIKELY(x) __builtin_expect(!!(x), 1)
 #  define KCHAN__NOINLINE static __attribute__((unused, noinline))
+#  define KCHAN__INLINE static inline __attribute__((unused, always_inline))
 #elif defined(_MSC_VER)
 #  define KCHAN__PRIV static
 #  define KCHAN__LIKELY(x) (x)
 #  define KCHAN__NOINLINE static __declspec(noinline)
+#  define KCHAN__INLINE static __forceinline
 #else
 #  define KCHAN__PRIV static
 #  define KCHAN__LIKELY(x) (x)
 #  define KCHAN__NOINLINE static
+#  define KCHAN__INLINE static inline
 #endif
 
 #define KCHAN__CACHELINE 64
@@ -2026,7 +2029,7 @@ KCHAN__PRIV void kchan__mx_destroy(kchan_t *c)
 #endif
 }
 
-// >>engine_lockfree
+// >>lf_ring: the lock-free engine's ring: cells, positions, push and pop
 #ifdef KCHAN_LOCKFREE
 /* The lock-free engine (#define KCHAN_LOCKFREE): every buffered channel (bounded with any
    policy, conflated, unlimited) whose elements have at least one byte. Rendezvous channels
@@ -2127,22 +2130,7 @@ void (*kchan__test_point)(const kchan_t *c, int point) = NULL;
 #  define KCHAN__LF_YIELDS 100
 #endif
 
-/* ---- unlimited channels: the list of segments ----
-   Positions as on the ring, with a segment of KCHAN__SEG_CELLS cells as the lap:
-      tail: [ segment | 0 | mark=closed | offset ]     head: [ segment | ahead | mark=pinned | offset ]
-   offset 0..30 is a cell; 31 means "this segment is used up, its successor is being linked"
-   and only the thread that claimed cell 30 moves the position on from there. That thread
-   allocated the successor before its claim, so a failed allocation is KCHAN_NOMEM with
-   nothing claimed. `ahead` says tail has left head's segment: every cell from head to the
-   segment's end is claimed, so a consumer need not look at tail. That saves a cache miss
-   per receive while consumers lag (W3 ran at half speed when a pusher read head instead),
-   and it is why max_len is sampled here, not exact: consumers raise it to the length they
-   read before a claim, the pusher that links a segment to the length then, and
-   kchan_stats_get (which stores it) to the length now, so a peak is missed by at most 30
-   elements, and only while consumers are a segment behind. A cell's state word gains
-   WRITTEN when its element is in, READ when a consumer is done with it; the consumer of
-   cell 30 frees the segment once cells 0..29 are READ, and a straggler it meets (no READ
-   yet) gets FREE_ON_READ and finishes that job itself. */
+/* Segment geometry of an unlimited channel's list (section lf_list): positions and init use it. */
 #define KCHAN__SEG_CELLS 31u
 #define KCHAN__SEG_MARK  32u
 #define KCHAN__SEG_AHEAD 64u
@@ -2249,6 +2237,57 @@ KCHAN__PRIV void kchan__lf_bump(KCHAN__ATOMIC(kchan__count) *field, size_t by)
     kchan__atomic_fetch_add(field, (kchan__count)by, memory_order_relaxed);
 }
 
+/* What the counters are derived from: elements popped and pushed so far, and whether the
+   ring was discarded (cancel/destroy: then the difference is what was handed back). Both
+   are counted from where the ring started, pushes as pops + the cells from head to tail, so
+   pushes - pops is exact across the wrap; pops itself wraps after 2^W / one_lap laps. */
+static inline void kchan__lf_counts(const kchan_t *c, size_t *pops, size_t *pushes)
+{
+    /* [L18] acquire: head first, and acquire, so tail (read later) is never behind it: the
+       push that claimed a cell happens before the pop of it ([L4]/[L5]), and that pop's
+       [L7] release (or the [L17]/[U11] stores after it) before this load. Free on x86. */
+    size_t head = kchan__atomic_load(&c->lf.head, memory_order_acquire);
+    /* [L18'] relaxed: a gauge; [L18] already orders it after head. */
+    size_t tail = kchan__atomic_load(&c->lf.tail, memory_order_relaxed);
+    *pops = kchan__lf_between(c, c->lf.origin, head);
+    *pushes = *pops + kchan__lf_between(c, head, tail);
+}
+
+KCHAN__PRIV bool kchan__lf_positions(const kchan_t *c, size_t *pops, size_t *pushes)
+{
+    /* [L20] acquire: pairs with [L15]; once set, head and tail are final. */
+    bool gone = kchan__atomic_load(&c->lf.discarded, memory_order_acquire) != 0;
+    kchan__lf_counts(c, pops, pushes);
+    return gone;
+}
+
+/* len from the counts: claimed cells (a push whose claim has landed and whose copy has not
+   counts), at most the capacity (an evicting ring's spare cell may be in use until
+   kchan__lf_trim runs). */
+KCHAN__PRIV size_t kchan__lf_in_use(const kchan_t *c, size_t pops, size_t pushes)
+{
+    size_t n = pushes - pops;
+    return n < c->capacity ? n : c->capacity;
+}
+
+KCHAN__PRIV size_t kchan__lf_len(const kchan_t *c)
+{
+    size_t pops, pushes;
+    if (kchan__lf_positions(c, &pops, &pushes)) return 0;   /* a discarded ring holds nothing */
+    return kchan__lf_in_use(c, pops, pushes);
+}
+
+/* max_len: the high-water mark, kept by a ring's pushers until it reaches the capacity. */
+KCHAN__PRIV void kchan__lf_raise_max(kchan_t *c, size_t len)
+{
+    /* [L12] relaxed: a monotonic gauge (the CAS only raises it); no data depends on it. */
+    size_t max = kchan__atomic_load(&c->m.max_len, memory_order_relaxed);
+    /* [L12'] relaxed both ways: as [L12]; a failed CAS reloads max and we retry only if
+       our length is still higher. */
+    while (len > max && !kchan__atomic_cas_weak(&c->m.max_len, &max, len,
+                                                               memory_order_relaxed, memory_order_relaxed)) {}
+}
+
 /* Push up to n elements with one claim, never past the end of the lap. Returns how many were
    pushed; 0 with *st = KCHAN_WOULDBLOCK (full) or KCHAN_CLOSED. */
 KCHAN__PRIV size_t kchan__lf_push(kchan_t *c, const void *elems, size_t n, int *st)
@@ -2350,9 +2389,89 @@ KCHAN__PRIV size_t kchan__lf_pop(kchan_t *c, void *out, size_t n, int *st)
     }
 }
 
+/* One element, first attempt only: the uncontended case without the batch loop. Returns
+   false if anything is unusual (closed, pinned, full, empty, a lost race); the general
+   routine then starts over. Orders as in kchan__lf_push / kchan__lf_pop. */
+static inline bool kchan__lf_push1(kchan_t *c, const void *elem)
+{
+    size_t tail = kchan__atomic_load(&c->lf.tail, memory_order_relaxed);       /* [L1] */
+    KCHAN__ATOMIC(size_t) *stamp = kchan__lf_stamp(c, tail);
+    if ((tail & c->lf.mark) || kchan__atomic_load(stamp, memory_order_acquire) != tail ||   /* [L2] */
+        !kchan__atomic_cas_strong(&c->lf.tail, &tail, kchan__lf_advance(c, tail, 1),
+                                                 memory_order_seq_cst, memory_order_relaxed))  /* [L3] */
+        return false;
+    KCHAN__TEST_POINT(c, KCHAN__TP_CLAIMED);
+    kchan__move(kchan__lf_data(c, tail), elem, c->elem_size);
+    kchan__atomic_store(stamp, tail + 1, memory_order_release);                   /* [L4] */
+    return true;
+}
 
-KCHAN__PRIV void kchan__lf_raise_max(kchan_t *c, size_t len);
-KCHAN__PRIV size_t kchan__lf_len(const kchan_t *c);
+static inline bool kchan__lf_pop1(kchan_t *c, void *out)
+{
+    size_t head = kchan__atomic_load(&c->lf.head, memory_order_relaxed);       /* [L1] */
+    KCHAN__ATOMIC(size_t) *stamp = kchan__lf_stamp(c, head);
+    if ((head & c->lf.mark) || kchan__atomic_load(stamp, memory_order_acquire) != head + 1 ||   /* [L5] */
+        !kchan__atomic_cas_strong(&c->lf.head, &head, kchan__lf_advance(c, head, 1),
+                                                 memory_order_seq_cst, memory_order_relaxed))  /* [L7] */
+        return false;
+    kchan__move(out, kchan__lf_data(c, head), c->elem_size);
+    kchan__atomic_store(stamp, head + c->lf.one_lap, memory_order_release);       /* [L8] */
+    return true;
+}
+
+/* Select's look at a lock-free case: could an op in this direction complete now, or meet
+   CLOSED? Decided by head and tail alone, by equality (no count arithmetic): a receive
+   waits only while tail == head (an unpinned head; tail's closed bit, or a list head's
+   `ahead` bit, makes them differ), a send on a blocking bounded ring only while tail is
+   exactly one lap ahead of head. A push in flight counts as ready: the try that follows
+   waits for its copy. The two words read are added to *sum: with the pin bit cleared both
+   only grow, so an unchanged sum over a second look proves that every word stood still
+   between the two looks (kchan__select's double collect). */
+KCHAN__PRIV bool kchan__lf_look(kchan_t *c, int op, size_t *sum)
+{
+    /* [L24] seq_cst, head first: tail, read after, is never behind this head. seq_cst puts
+       all three loads in the single order of the [L3]/[L7] claims, and after a waiter's or
+       a select's registration they are the re-check half of the Dekker pair, as [L6]/[L9]
+       ([L11] then these). A second head equal to the first means no pop came between the
+       reads, so head and tail describe one instant; a moved head answers "ready" (look
+       again) rather than a stale "full". */
+    size_t head = kchan__atomic_load(&c->lf.head, memory_order_seq_cst) & ~c->lf.mark;
+    KCHAN__TEST_BETWEEN_READS(c);
+    size_t tail = kchan__atomic_load(&c->lf.tail, memory_order_seq_cst);   /* [L24] */
+    size_t again = kchan__atomic_load(&c->lf.head, memory_order_seq_cst) & ~c->lf.mark;   /* [L24] */
+    *sum += again + tail;                      /* a moved head grows the sum too */
+    if (again != head) return true;
+    if (op == KCHAN_OP_RECV) return tail != head;
+    if (c->policy != KCHAN_BLOCK || c->kind != KCHAN__BOUNDED) return true;
+    return tail != head + c->lf.one_lap;
+}
+
+/* A single op's re-check after registering (kchan__lf_wait): the look above. */
+KCHAN__PRIV bool kchan__lf_ready(kchan_t *c, int op)
+{
+    size_t unused = 0;
+    return kchan__lf_look(c, op, &unused);
+}
+#endif /* KCHAN_LOCKFREE */
+
+// >>lf_list: the lock-free engine's unlimited channels: a list of ring-like segments
+#ifdef KCHAN_LOCKFREE
+/* ---- unlimited channels: the list of segments ----
+   Positions as on the ring, with a segment of KCHAN__SEG_CELLS cells as the lap:
+      tail: [ segment | 0 | mark=closed | offset ]     head: [ segment | ahead | mark=pinned | offset ]
+   offset 0..30 is a cell; 31 means "this segment is used up, its successor is being linked"
+   and only the thread that claimed cell 30 moves the position on from there. That thread
+   allocated the successor before its claim, so a failed allocation is KCHAN_NOMEM with
+   nothing claimed. `ahead` says tail has left head's segment: every cell from head to the
+   segment's end is claimed, so a consumer need not look at tail. That saves a cache miss
+   per receive while consumers lag (W3 ran at half speed when a pusher read head instead),
+   and it is why max_len is sampled here, not exact: consumers raise it to the length they
+   read before a claim, the pusher that links a segment to the length then, and
+   kchan_stats_get (which stores it) to the length now, so a peak is missed by at most 30
+   elements, and only while consumers are a segment behind. A cell's state word gains
+   WRITTEN when its element is in, READ when a consumer is done with it; the consumer of
+   cell 30 frees the segment once cells 0..29 are READ, and a straggler it meets (no READ
+   yet) gets FREE_ON_READ and finishes that job itself. */
 
 KCHAN__PRIV KCHAN__ATOMIC(size_t) *kchan__seg_state(const kchan_t *c, struct kchan__seg *s, size_t off)
 {
@@ -2572,133 +2691,10 @@ KCHAN__PRIV size_t kchan__lf_take(kchan_t *c, void *out, size_t n, int *st)
 {
     return c->kind == KCHAN__UNLIMITED ? kchan__list_pop(c, out, n, st) : kchan__lf_pop(c, out, n, st);
 }
+#endif /* KCHAN_LOCKFREE */
 
-static inline void kchan__lf_track_len(kchan_t *c);
-
-/* After a push (pop) of n elements: if anyone waits on the other side, claim up to n
-   waiters and complete their ops for them (Go's and the mutex engine's hand-over, so they
-   wake with the op done): a sender's element is pushed, a receiver gets the oldest element.
-   Waiters are served oldest first. If a newcomer took the room (element) first, the waiter
-   keeps its place at the head of the queue, still waiting and still counted in
-   waiting_senders (waiting_receivers), so the op that next makes room serves it; a
-   select's registration is told KCHAN__RETRY instead (it goes round), as is every waiter
-   when the channel closed. */
-KCHAN__PRIV void kchan__lf_notify_slow(kchan_t *c, kchan__queue *q, size_t n);
-static inline void kchan__lf_notify(kchan_t *c, kchan__queue *q, size_t n)
-{
-    KCHAN__ATOMIC(uint32_t) *waiting = q == &c->sendq ? &c->m.waiting_senders : &c->m.waiting_receivers;
-    /* [L10] seq_cst: sequenced after our [L3]/[L7] CAS; with it, the other half of the Dekker
-       pair against [L11] + [L6]/[L9]. Usually reads 0 and the op is done without the lock. */
-    if (kchan__atomic_load(waiting, memory_order_seq_cst) != 0) kchan__lf_notify_slow(c, q, n);
-}
-
-KCHAN__PRIV void kchan__lf_notify_slow(kchan_t *c, kchan__queue *q, size_t n)
-{
-    kchan__after a;
-    kchan__waiter *w;
-    int st;
-    kchan__after_init(&a, NULL);
-    for (;;) {
-        bool senders = q == &c->sendq;
-        size_t moved = 0;
-        kchan__lock_acquire(&c->lock);
-        /* The hand-over's push or pop stays under the lock, so claimed waiters are served in
-           the order they were claimed (a hand-over done after the unlock could be overtaken
-           by a later claimer's). It can wait there only for a partner between its claim and
-           its stamp store, or for a list's pinned head (a peek of an unlimited channel):
-           those take no lock, so it cannot deadlock, and their backoff reaches kchan__yield
-           (KCHAN_CUSTOM_YIELD() on a custom port) so a preempted partner gets to run. A
-           ring's peek no longer pins, and evictions no longer lock. */
-        while (n-- > 0 && (w = kchan__claim_head(c, q, KCHAN__RETRY)) != NULL) {
-            /* Hand-over: a sender's element goes into the room we made; a receiver gets
-               the oldest element. ctx->status is ours since the claim; [W3] publishes it. */
-            if ((senders ? kchan__lf_put(c, w->elem, 1, &st) : kchan__lf_take(c, w->elem, 1, &st)) == 1) {
-                w->ctx->status = KCHAN_OK;
-                moved++;
-            } else if (st == KCHAN_WOULDBLOCK && w->sole) {
-                kchan__unclaim(w);         /* first in line still; the rest would fail too */
-                break;
-            }
-            kchan__unlink(c, q, w);
-            kchan__defer_release(&a, w);
-        }
-        kchan__lock_release(&c->lock);
-        kchan__finish(&a);
-        if (moved == 0) return;
-        if (senders) kchan__lf_track_len(c);
-        /* Our hand-overs pushed (popped) too: serve the other side likewise, in a loop
-           rather than by recursion. */
-        q = senders ? &c->recvq : &c->sendq;
-        n = moved;
-        KCHAN__ATOMIC(uint32_t) *waiting = senders ? &c->m.waiting_receivers : &c->m.waiting_senders;
-        /* [L10'] seq_cst: as [L10], after the hand-over's [L3]/[L7] CAS. */
-        if (kchan__atomic_load(waiting, memory_order_seq_cst) == 0) return;
-    }
-}
-
-/* What the counters are derived from: elements popped and pushed so far, and whether the
-   ring was discarded (cancel/destroy: then the difference is what was handed back). Both
-   are counted from where the ring started, pushes as pops + the cells from head to tail, so
-   pushes - pops is exact across the wrap; pops itself wraps after 2^W / one_lap laps. */
-static inline void kchan__lf_counts(const kchan_t *c, size_t *pops, size_t *pushes)
-{
-    /* [L18] acquire: head first, and acquire, so tail (read later) is never behind it: the
-       push that claimed a cell happens before the pop of it ([L4]/[L5]), and that pop's
-       [L7] release (or the [L17]/[U11] stores after it) before this load. Free on x86. */
-    size_t head = kchan__atomic_load(&c->lf.head, memory_order_acquire);
-    /* [L18'] relaxed: a gauge; [L18] already orders it after head. */
-    size_t tail = kchan__atomic_load(&c->lf.tail, memory_order_relaxed);
-    *pops = kchan__lf_between(c, c->lf.origin, head);
-    *pushes = *pops + kchan__lf_between(c, head, tail);
-}
-
-KCHAN__PRIV bool kchan__lf_positions(const kchan_t *c, size_t *pops, size_t *pushes)
-{
-    /* [L20] acquire: pairs with [L15]; once set, head and tail are final. */
-    bool gone = kchan__atomic_load(&c->lf.discarded, memory_order_acquire) != 0;
-    kchan__lf_counts(c, pops, pushes);
-    return gone;
-}
-
-/* len from the counts: claimed cells (a push whose claim has landed and whose copy has not
-   counts), at most the capacity (an evicting ring's spare cell may be in use until
-   kchan__lf_trim runs). */
-KCHAN__PRIV size_t kchan__lf_in_use(const kchan_t *c, size_t pops, size_t pushes)
-{
-    size_t n = pushes - pops;
-    return n < c->capacity ? n : c->capacity;
-}
-
-KCHAN__PRIV size_t kchan__lf_len(const kchan_t *c)
-{
-    size_t pops, pushes;
-    if (kchan__lf_positions(c, &pops, &pushes)) return 0;   /* a discarded ring holds nothing */
-    return kchan__lf_in_use(c, pops, pushes);
-}
-
-/* max_len: the high-water mark, kept by a ring's pushers until it reaches the capacity. */
-KCHAN__PRIV void kchan__lf_raise_max(kchan_t *c, size_t len)
-{
-    /* [L12] relaxed: a monotonic gauge (the CAS only raises it); no data depends on it. */
-    size_t max = kchan__atomic_load(&c->m.max_len, memory_order_relaxed);
-    /* [L12'] relaxed both ways: as [L12]; a failed CAS reloads max and we retry only if
-       our length is still higher. */
-    while (len > max && !kchan__atomic_cas_weak(&c->m.max_len, &max, len,
-                                                               memory_order_relaxed, memory_order_relaxed)) {}
-}
-
-static inline void kchan__lf_track_len(kchan_t *c)
-{
-    if (c->kind == KCHAN__UNLIMITED) return;   /* sampled instead: see kchan__list_pop */
-    /* [L12] relaxed: as in kchan__lf_raise_max. */
-    if (kchan__atomic_load(&c->m.max_len, memory_order_relaxed) >= c->capacity) return;
-    /* Unlike kchan__lf_len, no look at the discarded flag on every push: a cancelled
-       ring's frozen positions count what it held when it was cancelled, a length it had. */
-    size_t pops, pushes;
-    kchan__lf_counts(c, &pops, &pushes);
-    kchan__lf_raise_max(c, kchan__lf_in_use(c, pops, pushes));
-}
-
+// >>lf_evict: the lock-free engine's drop-newest and drop-oldest without the lock
+#ifdef KCHAN_LOCKFREE
 KCHAN__PRIV void kchan__lf_drop_newest(kchan_t *c, const void *elem)
 {
     kchan__lf_bump(&c->m.drops_newest, 1);
@@ -2773,6 +2769,81 @@ KCHAN__NOINLINE void kchan__lf_trim(kchan_t *c)
         kchan__finish(&a);
     }
 }
+#endif /* KCHAN_LOCKFREE */
+
+// >>engine_lockfree: waiting, hand-over and the engine's entry points
+#ifdef KCHAN_LOCKFREE
+static inline void kchan__lf_track_len(kchan_t *c)
+{
+    if (c->kind == KCHAN__UNLIMITED) return;   /* sampled instead: see kchan__list_pop */
+    /* [L12] relaxed: as in kchan__lf_raise_max. */
+    if (kchan__atomic_load(&c->m.max_len, memory_order_relaxed) >= c->capacity) return;
+    /* Unlike kchan__lf_len, no look at the discarded flag on every push: a cancelled
+       ring's frozen positions count what it held when it was cancelled, a length it had. */
+    size_t pops, pushes;
+    kchan__lf_counts(c, &pops, &pushes);
+    kchan__lf_raise_max(c, kchan__lf_in_use(c, pops, pushes));
+}
+
+/* After a push (pop) of n elements: if anyone waits on the other side, claim up to n
+   waiters and complete their ops for them (Go's and the mutex engine's hand-over, so they
+   wake with the op done): a sender's element is pushed, a receiver gets the oldest element.
+   Waiters are served oldest first. If a newcomer took the room (element) first, the waiter
+   keeps its place at the head of the queue, still waiting and still counted in
+   waiting_senders (waiting_receivers), so the op that next makes room serves it; a
+   select's registration is told KCHAN__RETRY instead (it goes round), as is every waiter
+   when the channel closed. */
+KCHAN__PRIV void kchan__lf_notify_slow(kchan_t *c, kchan__queue *q, size_t n)
+{
+    kchan__after a;
+    kchan__waiter *w;
+    int st;
+    kchan__after_init(&a, NULL);
+    for (;;) {
+        bool senders = q == &c->sendq;
+        size_t moved = 0;
+        kchan__lock_acquire(&c->lock);
+        /* The hand-over's push or pop stays under the lock, so claimed waiters are served in
+           the order they were claimed (a hand-over done after the unlock could be overtaken
+           by a later claimer's). It can wait there only for a partner between its claim and
+           its stamp store, or for a list's pinned head (a peek of an unlimited channel):
+           those take no lock, so it cannot deadlock, and their backoff reaches kchan__yield
+           (KCHAN_CUSTOM_YIELD() on a custom port) so a preempted partner gets to run. A
+           ring's peek no longer pins, and evictions no longer lock. */
+        while (n-- > 0 && (w = kchan__claim_head(c, q, KCHAN__RETRY)) != NULL) {
+            /* Hand-over: a sender's element goes into the room we made; a receiver gets
+               the oldest element. ctx->status is ours since the claim; [W3] publishes it. */
+            if ((senders ? kchan__lf_put(c, w->elem, 1, &st) : kchan__lf_take(c, w->elem, 1, &st)) == 1) {
+                w->ctx->status = KCHAN_OK;
+                moved++;
+            } else if (st == KCHAN_WOULDBLOCK && w->sole) {
+                kchan__unclaim(w);         /* first in line still; the rest would fail too */
+                break;
+            }
+            kchan__unlink(c, q, w);
+            kchan__defer_release(&a, w);
+        }
+        kchan__lock_release(&c->lock);
+        kchan__finish(&a);
+        if (moved == 0) return;
+        if (senders) kchan__lf_track_len(c);
+        /* Our hand-overs pushed (popped) too: serve the other side likewise, in a loop
+           rather than by recursion. */
+        q = senders ? &c->recvq : &c->sendq;
+        n = moved;
+        KCHAN__ATOMIC(uint32_t) *waiting = senders ? &c->m.waiting_receivers : &c->m.waiting_senders;
+        /* [L10'] seq_cst: as [L10], after the hand-over's [L3]/[L7] CAS. */
+        if (kchan__atomic_load(waiting, memory_order_seq_cst) == 0) return;
+    }
+}
+
+static inline void kchan__lf_notify(kchan_t *c, kchan__queue *q, size_t n)
+{
+    KCHAN__ATOMIC(uint32_t) *waiting = q == &c->sendq ? &c->m.waiting_senders : &c->m.waiting_receivers;
+    /* [L10] seq_cst: sequenced after our [L3]/[L7] CAS; with it, the other half of the Dekker
+       pair against [L11] + [L6]/[L9]. Usually reads 0 and the op is done without the lock. */
+    if (kchan__atomic_load(waiting, memory_order_seq_cst) != 0) kchan__lf_notify_slow(c, q, n);
+}
 
 /* After a push of n: trim an evicting ring, keep max_len, complete waiting receivers. */
 static inline void kchan__lf_pushed(kchan_t *c, size_t n)
@@ -2796,36 +2867,6 @@ KCHAN__PRIV int kchan__lf_evict_send(kchan_t *c, const void *elem)
         if (st != KCHAN_WOULDBLOCK) return st;   /* KCHAN_CLOSED */
         kchan__lf_trim(c);
     }
-}
-
-/* One element, first attempt only: the uncontended case without the batch loop. Returns
-   false if anything is unusual (closed, pinned, full, empty, a lost race); the general
-   routine then starts over. Orders as in kchan__lf_push / kchan__lf_pop. */
-static inline bool kchan__lf_push1(kchan_t *c, const void *elem)
-{
-    size_t tail = kchan__atomic_load(&c->lf.tail, memory_order_relaxed);       /* [L1] */
-    KCHAN__ATOMIC(size_t) *stamp = kchan__lf_stamp(c, tail);
-    if ((tail & c->lf.mark) || kchan__atomic_load(stamp, memory_order_acquire) != tail ||   /* [L2] */
-        !kchan__atomic_cas_strong(&c->lf.tail, &tail, kchan__lf_advance(c, tail, 1),
-                                                 memory_order_seq_cst, memory_order_relaxed))  /* [L3] */
-        return false;
-    KCHAN__TEST_POINT(c, KCHAN__TP_CLAIMED);
-    kchan__move(kchan__lf_data(c, tail), elem, c->elem_size);
-    kchan__atomic_store(stamp, tail + 1, memory_order_release);                   /* [L4] */
-    return true;
-}
-
-static inline bool kchan__lf_pop1(kchan_t *c, void *out)
-{
-    size_t head = kchan__atomic_load(&c->lf.head, memory_order_relaxed);       /* [L1] */
-    KCHAN__ATOMIC(size_t) *stamp = kchan__lf_stamp(c, head);
-    if ((head & c->lf.mark) || kchan__atomic_load(stamp, memory_order_acquire) != head + 1 ||   /* [L5] */
-        !kchan__atomic_cas_strong(&c->lf.head, &head, kchan__lf_advance(c, head, 1),
-                                                 memory_order_seq_cst, memory_order_relaxed))  /* [L7] */
-        return false;
-    kchan__move(out, kchan__lf_data(c, head), c->elem_size);
-    kchan__atomic_store(stamp, head + c->lf.one_lap, memory_order_release);       /* [L8] */
-    return true;
 }
 
 /* A send that finds a receiver waiting on an empty channel hands its element straight into
@@ -2959,8 +3000,6 @@ KCHAN__PRIV int kchan__lf_try(kchan_t *c, int dir, void *elem)
     }
     return st;
 }
-
-KCHAN__PRIV bool kchan__lf_ready(kchan_t *c, int op);
 
 /* Register on the channel, look again, park. Returns the claimer's verdict: KCHAN_OK (a
    partner completed our op for us) or KCHAN__RETRY (the channel closed); else
@@ -3248,40 +3287,6 @@ KCHAN__PRIV void kchan__lf_discard(kchan_t *c)
     }
 }
 
-/* Select's look at a lock-free case: could an op in this direction complete now, or meet
-   CLOSED? Decided by head and tail alone, by equality (no count arithmetic): a receive
-   waits only while tail == head (an unpinned head; tail's closed bit, or a list head's
-   `ahead` bit, makes them differ), a send on a blocking bounded ring only while tail is
-   exactly one lap ahead of head. A push in flight counts as ready: the try that follows
-   waits for its copy. The two words read are added to *sum: with the pin bit cleared both
-   only grow, so an unchanged sum over a second look proves that every word stood still
-   between the two looks (kchan__select's double collect). */
-KCHAN__PRIV bool kchan__lf_look(kchan_t *c, int op, size_t *sum)
-{
-    /* [L24] seq_cst, head first: tail, read after, is never behind this head. seq_cst puts
-       all three loads in the single order of the [L3]/[L7] claims, and after a waiter's or
-       a select's registration they are the re-check half of the Dekker pair, as [L6]/[L9]
-       ([L11] then these). A second head equal to the first means no pop came between the
-       reads, so head and tail describe one instant; a moved head answers "ready" (look
-       again) rather than a stale "full". */
-    size_t head = kchan__atomic_load(&c->lf.head, memory_order_seq_cst) & ~c->lf.mark;
-    KCHAN__TEST_BETWEEN_READS(c);
-    size_t tail = kchan__atomic_load(&c->lf.tail, memory_order_seq_cst);   /* [L24] */
-    size_t again = kchan__atomic_load(&c->lf.head, memory_order_seq_cst) & ~c->lf.mark;   /* [L24] */
-    *sum += again + tail;                      /* a moved head grows the sum too */
-    if (again != head) return true;
-    if (op == KCHAN_OP_RECV) return tail != head;
-    if (c->policy != KCHAN_BLOCK || c->kind != KCHAN__BOUNDED) return true;
-    return tail != head + c->lf.one_lap;
-}
-
-/* A single op's re-check after registering (kchan__lf_wait): the look above. */
-KCHAN__PRIV bool kchan__lf_ready(kchan_t *c, int op)
-{
-    size_t unused = 0;
-    return kchan__lf_look(c, op, &unused);
-}
-
 KCHAN__PRIV void kchan__lf_stats(const kchan_t *c, kchan_stats *out)
 {
     kchan__metrics_read(c, out);
@@ -3431,7 +3436,6 @@ KCHAN_DEF int kchan__test_ready(kchan_t *c, int op) { (void)c; (void)op; return 
 #endif /* KCHAN_LOCKFREE */
 #endif /* KCHAN_TESTING */
 
-
 // >>ops: the public operations, each a call to the channel's engine
 /* Both engines implement the same private functions (kchan__mx_* in section engine_mutex,
    kchan__lf_* in section engine_lockfree): op, send_many, recv_many, peek, close, closed,
@@ -3447,8 +3451,9 @@ KCHAN_DEF int kchan__test_ready(kchan_t *c, int op) { (void)c; (void)op; return 
 
 KCHAN__PRIV bool kchan__closed(const kchan_t *c) { return KCHAN__ENGINE(c, closed, c); }
 
-/* send, try_send, send_timeout; recv likewise. */
-KCHAN__PRIV int kchan__op(kchan_t *c, int dir, void *elem, int64_t timeout_ns)
+/* send, try_send, send_timeout; recv likewise. Inlined into each, so a constant timeout
+   (0, KCHAN_FOREVER) folds away in the engine's wait decision. */
+KCHAN__INLINE int kchan__op(kchan_t *c, int dir, void *elem, int64_t timeout_ns)
 {
     if (!c || (!elem && c->elem_size) || kchan__bad_timeout(timeout_ns)) return KCHAN_INVAL;
     return KCHAN__ENGINE(c, op, c, dir, elem, timeout_ns);

@@ -1,6 +1,7 @@
 /* The interface every benchmarked channel implementation provides: kchan's engines
    (engine_kchan.c, built once per engine with KCHAN_STATIC) and the hand-written
-   mutex + two condition variables ring (naive_ring.c). Elements are uint64_t. */
+   mutex + two condition variables ring (naive_ring.c), and the raw Vyukov ring of the
+   "limit" column (limit_ring.h, header-only, kchan_bench.c only). Elements are uint64_t. */
 #ifndef KCHAN_BENCH_H
 #define KCHAN_BENCH_H
 #include <stddef.h>

@@ -1,17 +1,25 @@
-/* kchan_bench — the W1–W10 workloads of WORKLOADS.md, for every engine, in one process.
+/* kchan_bench — the W1–W13 workloads of WORKLOADS.md, for every engine, in one process.
  *
- *   kchan_bench [--quick] [--json] [--reps N] [--only W1,W5,...]
+ *   kchan_bench [--quick] [--json] [--reps N] [--only W1,W5,...] [--engines mutex,limit,...]
  *
  * Runs are interleaved (repetition r runs every workload on every engine before r+1
  * starts), so a noisy neighbour hurts all engines alike; each cell reports the median of
- * the repetitions with min–max, and CPU seconds (user+sys, getrusage) per million
- * messages so that spinning cannot pass for speed. Every run checks the count and the sum
- * of what was received: a mismatch aborts the whole benchmark with a message.
+ * the repetitions with min–max, CPU seconds (user+sys, getrusage) per million messages so
+ * that spinning cannot pass for speed, and context switches (getrusage RUSAGE_SELF:
+ * ru_nvcsw + ru_nivcsw, every thread of the process) per million messages, so that
+ * yielding and sleeping in a loop show. Every run checks the count and the sum of what was
+ * received: a mismatch aborts the whole benchmark with a message.
+ *
+ * Engines: kchan's (mutex, lockfree), the hand-written mutex+condvar ring (naive) and the
+ * "limit": a raw Vyukov ring that spins and yields but never blocks (limit_ring.h), run
+ * only where it can be (bounded, capacity a power of two >= 2, not ping-pong or batch; see
+ * engine_runs). --quick divides every message count by 100 (make bench-quick).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include "bench.h"
+#include "limit_ring.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,6 +34,7 @@ static const bench_engine *engines[] = {
     &bench_engine_lockfree,
 #endif
     &bench_engine_naive,
+    &bench_engine_limit,
 };
 enum { N_ENGINES = sizeof engines / sizeof engines[0], MAX_REPS = 15, MAX_THREADS = 40 };
 
@@ -36,7 +45,11 @@ typedef struct {
     uint64_t messages;        /* messages, or round trips for ping-pongs */
 } workload;
 
-enum { STREAM, PINGPONG, SELECT4, BATCH };
+/* PIPELINE: the producer is stage 1, the consumers are stages 2..n, each forwarding on the
+   next channel (capacity cap each) and the last one only receiving; every stage counts.
+   POOL: the producer dispatches jobs on ch[0] to the consumers (workers), which send each
+   job + 1 on ch[1] to one more thread, the collector. */
+enum { STREAM, PINGPONG, SELECT4, BATCH, PIPELINE, POOL };
 
 static const workload workloads[] = {
     { "W1",  "spsc_bounded",        STREAM,   1024,            1,  1,  10000000 },
@@ -49,6 +62,9 @@ static const workload workloads[] = {
     { "W8",  "handoff_cap1",        STREAM,   1,               1,  1,  2000000 },
     { "W9",  "mpmc_oversub",        STREAM,   64,              16, 16, 4000000 },
     { "W10", "batch_spsc",          BATCH,    1024,            1,  1,  10000000 },
+    { "W11", "small_ring_oversub",  STREAM,   4,               4,  4,  4000000 },
+    { "W12", "pipeline4",           PIPELINE, 16,              1,  3,  2000000 },
+    { "W13", "worker_pool",         POOL,     8,               1,  6,  2000000 },
 };
 enum { N_WORKLOADS = sizeof workloads / sizeof workloads[0] };
 
@@ -59,11 +75,35 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static double cpu_s(void)
+/* CPU seconds (user + system) and context switches (voluntary + involuntary) of the whole
+   process so far: Linux folds in the threads that have exited. */
+static void usage_now(double *cpu, long long *csw)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+    *cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+    *csw = (long long)ru.ru_nvcsw + (long long)ru.ru_nivcsw;
+}
+
+/* Whether name is one of the comma-separated list. */
+static int in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (!strncmp(p, name, n) && (p[n] == ',' || p[n] == '\0')) return 1;
+    return 0;
+}
+
+static const char *engine_list;       /* --engines: NULL = all */
+
+/* Whether an engine runs a workload: the ones --engines names, and the limit ring only
+   where it can (limit_ring.h says why not the others: rendezvous, capacity 1, unlimited,
+   batches). */
+static int engine_runs(const bench_engine *e, const workload *w)
+{
+    if (engine_list && !in_list(engine_list, e->name)) return 0;
+    if (e != &bench_engine_limit) return 1;
+    return w->kind != BATCH && w->kind != PINGPONG && limit_capacity_ok(w->cap);
 }
 
 /* ---- one run ------------------------------------------------------------------------ */
@@ -79,9 +119,11 @@ typedef struct {
 struct run {
     const bench_engine *e;
     const workload *w;
-    bench_chan *ch[4];        /* stream/batch: ch[0]; ping-pong: ch[0] out, ch[1] back; select: 4 */
+    bench_chan *ch[4];        /* stream/batch: ch[0]; ping-pong: ch[0] out, ch[1] back; select: 4;
+                                 pipeline: ch[k] into stage k+2; pool: ch[0] jobs, ch[1] results */
     uint64_t per_producer;
     atomic_size_t producers_left;
+    atomic_size_t workers_left;   /* pool: the last worker to finish closes the results */
     pthread_barrier_t start;
     worker workers[MAX_THREADS];
 };
@@ -192,13 +234,58 @@ static void *select_consumer(void *arg)
     return NULL;
 }
 
-typedef struct { double seconds, cpu; long long allocs; } result;  /* allocs: during the ops */
+static void *pipeline_stage(void *arg)   /* consumer id k: ch[k] in, ch[k+1] out unless last */
+{
+    worker *wk = arg;
+    run *r = wk->r;
+    bench_chan *in = r->ch[wk->id], *out = wk->id + 1 < r->w->consumers ? r->ch[wk->id + 1] : NULL;
+    uint64_t v;
+    pthread_barrier_wait(&r->start);
+    while (r->e->recv(in, &v) == 0) {
+        wk->count++;
+        wk->sum += v;
+        if (out && r->e->send(out, v)) { wk->failed = 1; break; }
+    }
+    if (out) r->e->close(out);           /* upstream closed and drained: pass the close on */
+    return NULL;
+}
+
+static void *pool_worker(void *arg)      /* jobs in, job + 1 out */
+{
+    worker *wk = arg;
+    run *r = wk->r;
+    uint64_t v;
+    pthread_barrier_wait(&r->start);
+    while (r->e->recv(r->ch[0], &v) == 0) {
+        wk->count++;
+        wk->sum += v;
+        if (r->e->send(r->ch[1], v + 1)) { wk->failed = 1; break; }
+    }
+    /* acq_rel: every worker's last send happens before the last one closes the results */
+    if (atomic_fetch_sub_explicit(&r->workers_left, 1, memory_order_acq_rel) == 1) r->e->close(r->ch[1]);
+    return NULL;
+}
+
+static void *pool_collector(void *arg)
+{
+    worker *wk = arg;
+    run *r = wk->r;
+    uint64_t v;
+    pthread_barrier_wait(&r->start);
+    while (r->e->recv(r->ch[1], &v) == 0) { wk->count++; wk->sum += v; }
+    return NULL;
+}
+
+typedef struct { size_t from, to; uint64_t count, sum; } check_group;   /* workers [from, to) */
+typedef struct { double seconds, cpu; long long csw, allocs; } result;  /* allocs: during the ops */
 
 static result run_workload(const bench_engine *e, const workload *w, uint64_t messages)
 {
     static run r;             /* large; one run at a time */
     pthread_t th[MAX_THREADS];
-    size_t nthreads = 0, nch = w->kind == SELECT4 ? 4 : w->kind == PINGPONG ? 2 : 1;
+    size_t nthreads = 0, nch = w->kind == SELECT4 ? 4 : w->kind == PINGPONG || w->kind == POOL ? 2
+                             : w->kind == PIPELINE ? w->consumers : 1;
+    size_t nworkers = w->producers + w->consumers + (w->kind == POOL);   /* + the collector */
     void *(*prod)(void *) = stream_producer, *(*cons)(void *) = stream_consumer;
 
     memset(&r, 0, sizeof r);
@@ -209,44 +296,60 @@ static result run_workload(const bench_engine *e, const workload *w, uint64_t me
     r.w = &wl;
     r.per_producer = messages / w->producers;
     atomic_store(&r.producers_left, w->producers);
+    atomic_store(&r.workers_left, w->consumers);
     for (size_t i = 0; i < nch; i++)
         if (!(r.ch[i] = e->create(w->cap))) { fprintf(stderr, "bench: create failed\n"); exit(2); }
     if (w->kind == BATCH) { prod = batch_producer; cons = batch_consumer; }
     if (w->kind == PINGPONG) { prod = ping; cons = pong; }
     if (w->kind == SELECT4) { prod = select_producer; cons = select_consumer; }
-    pthread_barrier_init(&r.start, NULL, (unsigned)(w->producers + w->consumers + 1));
-    for (size_t i = 0; i < w->producers + w->consumers; i++) {
+    if (w->kind == PIPELINE) cons = pipeline_stage;
+    if (w->kind == POOL) cons = pool_worker;
+    pthread_barrier_init(&r.start, NULL, (unsigned)(nworkers + 1));
+    for (size_t i = 0; i < nworkers; i++) {
         worker *wk = &r.workers[i];
         wk->r = &r;
         wk->id = i < w->producers ? i : i - w->producers;
-        pthread_create(&th[nthreads++], NULL, i < w->producers ? prod : cons, wk);
+        pthread_create(&th[nthreads++], NULL, i < w->producers ? prod : i < w->producers + w->consumers ? cons
+                                                                        : pool_collector, wk);
     }
-    long long a0 = e->alloc_calls ? e->alloc_calls() : 0;
-    double c0 = cpu_s(), t0 = now_s();
+    long long a0 = e->alloc_calls ? e->alloc_calls() : 0, s0, s1;
+    double c0, c1, t0 = now_s();
+    usage_now(&c0, &s0);
     pthread_barrier_wait(&r.start);
     for (size_t i = 0; i < nthreads; i++) pthread_join(th[i], NULL);
-    result res = { now_s() - t0, cpu_s() - c0, e->alloc_calls ? e->alloc_calls() - a0 : -1 };
+    double t1 = now_s();
+    usage_now(&c1, &s1);
+    result res = { t1 - t0, c1 - c0, s1 - s0, e->alloc_calls ? e->alloc_calls() - a0 : -1 };
 
-    /* Check: every message received once (count and sum). */
-    uint64_t count = 0, sum = 0, want_count, want_sum;
-    int failed = 0;
-    size_t checked_from = w->kind == PINGPONG ? 0 : w->producers;
-    size_t checked_to = w->kind == PINGPONG ? 1 : w->producers + w->consumers;
-    for (size_t i = 0; i < w->producers + w->consumers; i++) failed |= r.workers[i].failed;
-    for (size_t i = checked_from; i < checked_to; i++) { count += r.workers[i].count; sum += r.workers[i].sum; }
+    /* Check: every message received once (count and sum). Groups of workers whose totals
+       must match: ping-pong the pinger; streams all consumers; a pipeline every stage on
+       its own; a pool the workers together (the jobs) and the collector (each job + 1). */
+    uint64_t n = r.per_producer * w->producers;                      /* values 1..n, each once */
+    check_group want[MAX_THREADS];
+    size_t ngroups = 0;
     if (w->kind == PINGPONG) {
-        want_count = messages;
-        want_sum = messages * (messages + 1) / 2 + messages;      /* each i came back as i+1 */
+        n = messages;                                                 /* each i came back as i+1 */
+        want[ngroups++] = (check_group){ 0, 1, n, n * (n + 1) / 2 + n };
+    } else if (w->kind == PIPELINE) {
+        for (size_t k = 0; k < w->consumers; k++)
+            want[ngroups++] = (check_group){ w->producers + k, w->producers + k + 1, n, n * (n + 1) / 2 };
     } else {
-        uint64_t n = r.per_producer * w->producers;                  /* values 1..n, each once */
-        want_count = n;
-        want_sum = n * (n + 1) / 2;
+        want[ngroups++] = (check_group){ w->producers, w->producers + w->consumers, n, n * (n + 1) / 2 };
+        if (w->kind == POOL)
+            want[ngroups++] = (check_group){ nworkers - 1, nworkers, n, n * (n + 1) / 2 + n };
     }
-    if (failed || count != want_count || sum != want_sum) {
-        fprintf(stderr, "bench: %s %s on %s received %llu values summing to %llu, want %llu and %llu%s\n",
-                w->id, w->name, e->name, (unsigned long long)count, (unsigned long long)sum,
-                (unsigned long long)want_count, (unsigned long long)want_sum, failed ? " (an op failed)" : "");
-        exit(1);
+    int failed = 0;
+    for (size_t i = 0; i < nworkers; i++) failed |= r.workers[i].failed;
+    for (size_t g = 0; g < ngroups; g++) {
+        uint64_t count = 0, sum = 0;
+        for (size_t i = want[g].from; i < want[g].to; i++) { count += r.workers[i].count; sum += r.workers[i].sum; }
+        if (failed || count != want[g].count || sum != want[g].sum) {
+            fprintf(stderr, "bench: %s %s on %s: threads %zu..%zu received %llu values summing to %llu, "
+                    "want %llu and %llu%s\n", w->id, w->name, e->name, want[g].from, want[g].to - 1,
+                    (unsigned long long)count, (unsigned long long)sum, (unsigned long long)want[g].count,
+                    (unsigned long long)want[g].sum, failed ? " (an op failed)" : "");
+            exit(1);
+        }
     }
     pthread_barrier_destroy(&r.start);
     for (size_t i = 0; i < nch; i++) e->destroy(r.ch[i]);
@@ -261,16 +364,26 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-typedef struct { double median, min, max, cpu_per_m; } summary;
+typedef struct { double median, min, max, cpu_per_m, csw_per_m; } summary;
 
-static summary summarize(const double *v, const double *cpu, int n, double scale)
+static summary summarize(const double *v, const double *cpu, const double *csw, int n, double scale)
 {
-    double s[MAX_REPS], c[MAX_REPS];
-    for (int i = 0; i < n; i++) { s[i] = v[i] * scale; c[i] = cpu[i]; }
+    double s[MAX_REPS], c[MAX_REPS], k[MAX_REPS];
+    for (int i = 0; i < n; i++) { s[i] = v[i] * scale; c[i] = cpu[i]; k[i] = csw[i]; }
     qsort(s, (size_t)n, sizeof s[0], cmp_double);
     qsort(c, (size_t)n, sizeof c[0], cmp_double);
-    summary out = { s[n / 2], s[0], s[n - 1], c[n / 2] };
+    qsort(k, (size_t)n, sizeof k[0], cmp_double);
+    summary out = { s[n / 2], s[0], s[n - 1], c[n / 2], k[n / 2] };
     return out;
+}
+
+/* A count in a few characters: 950, 12k, 1.4M. */
+static const char *short_count(char *buf, size_t size, double x)
+{
+    if (x < 1e4) snprintf(buf, size, "%.0f", x);
+    else if (x < 1e6) snprintf(buf, size, "%.0fk", x / 1e3);
+    else snprintf(buf, size, "%.1fM", x / 1e6);
+    return buf;
 }
 
 /* Memory figures for every engine with a counting allocator: bytes of an empty channel per
@@ -318,21 +431,23 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
-        else { fprintf(stderr, "usage: %s [--quick] [--json] [--reps N] [--only W1,W2]\n", argv[0]); return 2; }
+        else if (!strcmp(argv[i], "--engines") && i + 1 < argc) engine_list = argv[++i];
+        else {
+            fprintf(stderr, "usage: %s [--quick] [--json] [--reps N] [--only W1,W2] [--engines mutex,lockfree,naive,limit]\n",
+                    argv[0]);
+            return 2;
+        }
     }
     if (reps < 1 || reps > MAX_REPS) { fprintf(stderr, "bench: --reps 1..%d\n", MAX_REPS); return 2; }
     if (quick && reps == 5) reps = 3;
 
     static double secs[N_WORKLOADS][N_ENGINES][MAX_REPS], cpus[N_WORKLOADS][N_ENGINES][MAX_REPS];
+    static double csws[N_WORKLOADS][N_ENGINES][MAX_REPS];
     static long long ops_allocs[N_WORKLOADS][N_ENGINES];
     uint64_t msgs[N_WORKLOADS];
     int selected[N_WORKLOADS];
     for (int w = 0; w < N_WORKLOADS; w++) {
-        char key[8];
-        snprintf(key, sizeof key, "%s,", workloads[w].id);
-        char list[256];
-        snprintf(list, sizeof list, "%s,", only ? only : "");
-        selected[w] = !only || strstr(list, key) != NULL;
+        selected[w] = !only || in_list(only, workloads[w].id);
         msgs[w] = quick ? workloads[w].messages / 100 : workloads[w].messages;
     }
     for (int rep = 0; rep < reps; rep++)
@@ -341,9 +456,11 @@ int main(int argc, char **argv)
                 if (!selected[w]) continue;
                 /* rotate the engine order per repetition so none always runs first */
                 int k = (e + rep) % N_ENGINES;
+                if (!engine_runs(engines[k], &workloads[w])) { ops_allocs[w][k] = -1; continue; }
                 result r = run_workload(engines[k], &workloads[w], msgs[w]);
                 secs[w][k][rep] = r.seconds;
                 cpus[w][k][rep] = r.cpu;
+                csws[w][k][rep] = (double)r.csw;
                 ops_allocs[w][k] += r.allocs < 0 ? 0 : r.allocs;
                 if (r.allocs < 0) ops_allocs[w][k] = -1;
                 if (!json) { fprintf(stderr, "."); fflush(stderr); }
@@ -352,9 +469,10 @@ int main(int argc, char **argv)
 
     if (json) printf("{\"reps\": %d, \"quick\": %s, \"results\": [\n", reps, quick ? "true" : "false");
     else {
-        printf("kchan_bench: median of %d interleaved runs [min-max]; cpu = CPU seconds per million messages\n", reps);
+        printf("kchan_bench: median of %d interleaved runs [min-max]; cpu = CPU seconds per million messages, "
+               "cs = context switches per million messages (per million round trips for ns/rt)\n", reps);
         printf("%-24s %-8s", "workload", "unit");
-        for (int e = 0; e < N_ENGINES; e++) printf(" %-28s", engines[e]->name);
+        for (int e = 0; e < N_ENGINES; e++) printf(" %-38s", engines[e]->name);
         printf(" %s\n", "ratios (higher = first engine better)");
     }
     int first = 1;
@@ -363,20 +481,25 @@ int main(int argc, char **argv)
         const workload *wl = &workloads[w];
         int rt = wl->kind == PINGPONG;          /* ping-pongs: ns per round trip, lower is better */
         summary s[N_ENGINES];
+        int ran[N_ENGINES];
         for (int e = 0; e < N_ENGINES; e++) {
-            double v[MAX_REPS], cpu_per_m[MAX_REPS];
+            double v[MAX_REPS], cpu_per_m[MAX_REPS], csw_per_m[MAX_REPS];
+            if (!(ran[e] = engine_runs(engines[e], wl))) continue;
             for (int i = 0; i < reps; i++) {
                 v[i] = rt ? secs[w][e][i] * 1e9 / (double)msgs[w] : (double)msgs[w] / secs[w][e][i] / 1e6;
                 cpu_per_m[i] = cpus[w][e][i] / ((double)msgs[w] / 1e6);
+                csw_per_m[i] = csws[w][e][i] / ((double)msgs[w] / 1e6);
             }
-            s[e] = summarize(v, cpu_per_m, reps, 1.0);
+            s[e] = summarize(v, cpu_per_m, csw_per_m, reps, 1.0);
         }
         if (json) {
             for (int e = 0; e < N_ENGINES; e++) {
+                if (!ran[e]) continue;
                 printf("%s  {\"id\": \"%s\", \"workload\": \"%s\", \"engine\": \"%s\", \"unit\": \"%s\", "
-                       "\"median\": %.4f, \"min\": %.4f, \"max\": %.4f, \"cpu_s_per_million\": %.4f, \"messages\": %llu}",
+                       "\"median\": %.4f, \"min\": %.4f, \"max\": %.4f, \"cpu_s_per_million\": %.4f, "
+                       "\"csw_per_million\": %.1f, \"messages\": %llu}",
                        first ? "" : ",\n", wl->id, wl->name, engines[e]->name, rt ? "ns_per_round_trip" : "Mmsg_per_s",
-                       s[e].median, s[e].min, s[e].max, s[e].cpu_per_m, (unsigned long long)msgs[w]);
+                       s[e].median, s[e].min, s[e].max, s[e].cpu_per_m, s[e].csw_per_m, (unsigned long long)msgs[w]);
                 first = 0;
             }
             continue;
@@ -385,13 +508,23 @@ int main(int argc, char **argv)
         snprintf(label, sizeof label, "%s %s", wl->id, wl->name);
         printf("%-24s %-8s", label, rt ? "ns/rt" : "Mmsg/s");
         for (int e = 0; e < N_ENGINES; e++) {
-            char cell[64];
-            snprintf(cell, sizeof cell, "%.3g [%.3g-%.3g] cpu %.2f", s[e].median, s[e].min, s[e].max, s[e].cpu_per_m);
-            printf(" %-28s", cell);
+            char cell[96], cs[16];
+            if (ran[e])
+                snprintf(cell, sizeof cell, "%.3g [%.3g-%.3g] cpu %.2f cs %s", s[e].median, s[e].min, s[e].max,
+                         s[e].cpu_per_m, short_count(cs, sizeof cs, s[e].csw_per_m));
+            else
+                snprintf(cell, sizeof cell, "-");
+            printf(" %-38s", cell);
         }
         for (int e = 1; e < N_ENGINES; e++)
-            printf(" %s/%s=%.2fx", engines[0]->name, engines[e]->name,
-                   rt ? s[e].median / s[0].median : s[0].median / s[e].median);
+            if (ran[0] && ran[e])
+                printf(" %s/%s=%.2fx", engines[0]->name, engines[e]->name,
+                       rt ? s[e].median / s[0].median : s[0].median / s[e].median);
+#ifdef BENCH_HAVE_LOCKFREE
+        if (ran[1] && ran[N_ENGINES - 1])   /* lockfree against the limit (the last engine) */
+            printf(" %s/%s=%.2fx", engines[1]->name, engines[N_ENGINES - 1]->name,
+                   s[1].median / s[N_ENGINES - 1].median);
+#endif
         printf("\n");
     }
     if (json) { printf("\n]}\n"); return 0; }

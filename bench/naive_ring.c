@@ -44,9 +44,9 @@ static void n_destroy(bench_chan *c)
     free(c);
 }
 
-static void poke(bench_chan *c)
+/* n: the channel's sel, read while holding the channel's lock (select sets it under that lock) */
+static void poke(notifier *n)
 {
-    notifier *n = c->sel;
     if (!n) return;
     pthread_mutex_lock(&n->m);
     n->seq++;
@@ -88,8 +88,9 @@ static int n_send(bench_chan *c, uint64_t v)
     while (!c->unlimited && c->len == c->cap && !c->closed) pthread_cond_wait(&c->not_full, &c->m);
     int r = c->closed ? -1 : put_locked(c, v);
     pthread_cond_signal(&c->not_empty);
+    notifier *sel = c->sel;
     pthread_mutex_unlock(&c->m);
-    if (r == 0) poke(c);
+    if (r == 0) poke(sel);
     return r;
 }
 
@@ -155,8 +156,9 @@ static int n_send_many(bench_chan *c, const uint64_t *v, size_t n)
         while (i < n && (c->unlimited || c->len < c->cap)) if (put_locked(c, v[i++])) break;
         pthread_cond_broadcast(&c->not_empty);
     }
+    notifier *sel = c->sel;
     pthread_mutex_unlock(&c->m);
-    poke(c);
+    poke(sel);
     return i == n ? 0 : -1;
 }
 
@@ -177,8 +179,9 @@ static void n_close(bench_chan *c)
     c->closed = 1;
     pthread_cond_broadcast(&c->not_full);
     pthread_cond_broadcast(&c->not_empty);
+    notifier *sel = c->sel;
     pthread_mutex_unlock(&c->m);
-    poke(c);
+    poke(sel);
 }
 
 static int n_select_recv(bench_chan **chans, size_t n, uint64_t *v)

@@ -2,10 +2,12 @@
 # Included by the Makefile (before BENCH_ENGINES / BENCH_OBJS are set, so those are only
 # used inside recipes, where they are expanded late).
 #
-#   make bench-peers   build kchan_bench + bench/peers/{crossbeam,go}, run W1–W10 on every
-#                      engine (bench/run_peers.sh), print one table, save build/bench/peers.json
+#   make bench-peers   build kchan_bench + bench/peers/{crossbeam,go}, run W1–W13 on every
+#                      engine (bench/run_peers.sh), print one table (speed, CPU and context
+#                      switches per million messages), save build/bench/peers.json
 #                      BENCH_REPS=5 (repetitions)  BENCH_PEERS_FLAGS=--quick (or --only W1,W5)
-#   make bench-plot    bench/results.png from build/bench/peers.json (runs bench-peers if missing)
+#   make bench-plot    bench/results.png from build/bench/peers.json (runs bench-peers if missing):
+#                      speed on top, CPU per message below
 #   make bench-instr   instructions per try_send+try_recv and per send+recv pair (callgrind)
 #
 # Nothing is installed from here: a missing tool stops the build naming its Debian package.
@@ -19,6 +21,10 @@ CROSSBEAM_REGISTRY := /usr/share/cargo/registry
 bench_need = command -v $(1) >/dev/null 2>&1 || { echo "$@: '$(1)' not found: install the Debian package $(2) (apt-get install $(2))" >&2; exit 1; }
 
 .PHONY: bench-peers bench-peers-build bench-plot bench-instr
+
+# The limit engine is a header kchan_bench.c includes (so BENCH_OBJS stays as it is): a
+# prerequisite added here, the recipe stays the Makefile's.
+$(B)/bench/kchan_bench: bench/limit_ring.h
 
 # ---- the peers -----------------------------------------------------------------------------
 # crossbeam: cargo, offline, against the crates Debian ships (bench/peers/crossbeam/.cargo/config.toml
@@ -52,7 +58,7 @@ bench-plot: $(B)/bench/peers.json bench/plot.gp bench/peers/merge.py
 	@$(call bench_need,gnuplot,gnuplot-nox)
 	@$(call bench_need,python3,python3)
 	python3 bench/peers/merge.py plotdata $(B)/bench/peers.json $(B)/bench/plot_stream.dat \
-	    $(B)/bench/plot_pingpong.dat $(B)/bench/plot_engines.txt
+	    $(B)/bench/plot_pingpong.dat $(B)/bench/plot_engines.txt $(B)/bench/plot_cpu.dat
 	gnuplot -e "dir='$(B)/bench'; out='bench/results.png'" bench/plot.gp
 	@echo "bench-plot: wrote bench/results.png"
 

@@ -1,10 +1,12 @@
 #!/bin/sh
 # kchan against its peers: for each repetition r and each workload Wx, run
-#   build/bench/kchan_bench     --only Wx --reps 1 --json   (every kchan engine + the naive ring)
+#   build/bench/kchan_bench     --only Wx --reps 1 --json   (every kchan engine, the naive ring
+#                                                           and the limit ring where it runs)
 #   build/bench/crossbeam_bench --only Wx --reps 1 --json   (Rust crossbeam-channel)
 #   build/bench/gobench         --only Wx --reps 1 --json   (Go channels)
 # in an order rotated per repetition, then merge everything (bench/peers/merge.py) into
-# build/bench/peers.json and print one table (also saved as build/bench/peers.txt).
+# build/bench/peers.json and print one table (also saved as build/bench/peers.txt): per cell
+# the median, CPU seconds and context switches per million messages.
 #
 #   bench/run_peers.sh [--quick] [--reps R] [--only W1,W5,...]      (default: 5 repetitions)
 #
@@ -15,7 +17,7 @@ set -eu
 
 reps=5
 quick=
-only="W1,W2,W3,W4,W5,W6,W7,W8,W9,W10"
+only="W1,W2,W3,W4,W5,W6,W7,W8,W9,W10,W11,W12,W13"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=--quick ;;

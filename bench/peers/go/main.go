@@ -1,4 +1,4 @@
-// gobench — the W1–W10 workloads of WORKLOADS.md on Go channels, written the way a Go user
+// gobench — the W1–W13 workloads of WORKLOADS.md on Go channels, written the way a Go user
 // would (goroutines, GOMAXPROCS left at its default), with the same message counts, the same
 // checks and the same JSON as kchan_bench (engine "go"):
 //
@@ -17,7 +17,11 @@
 //     consumer receives "up to 64" as one blocking receive followed by non-blocking
 //     receives (select with default) until 64 or empty — what kchan's recv_many returns.
 //
+// W12 pipeline: stage 1 sends 1..n, stages 2 and 3 receive and forward, stage 4 receives;
+// every stage counts. W13 worker pool: 1 dispatcher, 6 workers sending job+1 to 1 collector.
 // Every run checks the count and the sum of what was received; a mismatch exits with 1.
+// Besides CPU per message, each run reports the process's context switches (getrusage:
+// ru_nvcsw + ru_nivcsw, all OS threads) per million messages: "csw_per_million" in JSON.
 package main
 
 import (
@@ -45,6 +49,8 @@ const (
 	pingpong
 	select4
 	batch
+	pipeline // consumers = the stages after the first
+	pool     // consumers = the workers; one more goroutine collects
 )
 
 type workload struct {
@@ -66,6 +72,9 @@ var workloads = []workload{
 	{"W8", "handoff_cap1", stream, 1, 1, 1, 2000000},
 	{"W9", "mpmc_oversub", stream, 64, 16, 16, 4000000},
 	{"W10", "batch_spsc", batch, 1024, 1, 1, 10000000},
+	{"W11", "small_ring_oversub", stream, 4, 4, 4, 4000000},
+	{"W12", "pipeline4", pipeline, 16, 1, 3, 2000000},
+	{"W13", "worker_pool", pool, 8, 1, 6, 2000000},
 }
 
 func note(w *workload) string {
@@ -146,17 +155,23 @@ type got struct {
 	failed     bool
 }
 
-func cpuS() float64 {
+// usage returns the process's CPU seconds (user + system) and context switches (voluntary +
+// involuntary) so far.
+func usage() (float64, int64) {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return float64(ru.Utime.Sec) + float64(ru.Utime.Usec)*1e-6 + float64(ru.Stime.Sec) + float64(ru.Stime.Usec)*1e-6
+	cpu := float64(ru.Utime.Sec) + float64(ru.Utime.Usec)*1e-6 + float64(ru.Stime.Sec) + float64(ru.Stime.Usec)*1e-6
+	return cpu, int64(ru.Nvcsw) + int64(ru.Nivcsw)
 }
 
-// runWorkload returns (seconds, cpu seconds) and exits on a wrong count or sum.
-func runWorkload(w *workload, messages uint64) (float64, float64) {
+// runWorkload returns (seconds, cpu seconds, context switches) and exits on a wrong count or sum.
+func runWorkload(w *workload, messages uint64) (float64, float64, int64) {
 	perProducer := messages / uint64(w.producers)
 	nthreads := w.producers + w.consumers
-	res := make([]got, nthreads) // [0, producers) producers, then consumers
+	if w.kind == pool {
+		nthreads++ // the collector
+	}
+	res := make([]got, nthreads) // [0, producers) producers, then consumers (then the collector)
 	var ready, done sync.WaitGroup
 	start := make(chan struct{})
 	ready.Add(nthreads)
@@ -288,6 +303,63 @@ func runWorkload(w *workload, messages uint64) (float64, float64) {
 				back <- v + 1
 			}
 		})
+	case w.kind == pipeline:
+		chans := make([]chan uint64, w.consumers)
+		for k := range chans {
+			chans[k] = make(chan uint64, w.cap)
+		}
+		spawn(0, func(g *got) {
+			for i := uint64(1); i <= perProducer; i++ {
+				chans[0] <- i
+			}
+			close(chans[0])
+		})
+		for k := 0; k < w.consumers; k++ {
+			in := chans[k]
+			var out chan uint64
+			if k+1 < w.consumers {
+				out = chans[k+1]
+			}
+			spawn(w.producers+k, func(g *got) {
+				for v := range in {
+					g.count++
+					g.sum += v
+					if out != nil {
+						out <- v
+					}
+				}
+				if out != nil {
+					close(out) // upstream closed and drained: pass the close on
+				}
+			})
+		}
+	case w.kind == pool:
+		jobs, results := make(chan uint64, w.cap), make(chan uint64, w.cap)
+		spawn(0, func(g *got) {
+			for i := uint64(1); i <= perProducer; i++ {
+				jobs <- i
+			}
+			close(jobs)
+		})
+		workersLeft := int64(w.consumers)
+		for k := 0; k < w.consumers; k++ {
+			spawn(w.producers+k, func(g *got) {
+				for v := range jobs {
+					g.count++
+					g.sum += v
+					results <- v + 1
+				}
+				if atomic.AddInt64(&workersLeft, -1) == 0 {
+					close(results) // the last worker to finish closes the results
+				}
+			})
+		}
+		spawn(nthreads-1, func(g *got) {
+			for v := range results {
+				g.count++
+				g.sum += v
+			}
+		})
 	case w.kind == select4:
 		var chans [4]chan uint64
 		for p := 0; p < w.producers; p++ {
@@ -336,43 +408,59 @@ func runWorkload(w *workload, messages uint64) (float64, float64) {
 	}
 
 	ready.Wait()
-	c0 := cpuS()
+	c0, s0 := usage()
 	t0 := time.Now()
 	close(start)
 	done.Wait()
 	secs := time.Since(t0).Seconds()
-	cpu := cpuS() - c0
+	c1, s1 := usage()
 
-	// Check: every message received once (count and sum), like kchan_bench.
-	var g got
-	for _, r := range res {
-		g.failed = g.failed || r.failed
+	// Check: every message received once (count and sum), like kchan_bench: groups of
+	// goroutines [from, to) whose totals must match (a pipeline: every stage on its own; a
+	// pool: the workers together, and the collector, which gets each job + 1).
+	type group struct {
+		from, to   int
+		count, sum uint64
 	}
-	var wantCount, wantSum uint64
-	if w.kind == pingpong {
-		g.count, g.sum = res[0].count, res[0].sum
-		wantCount, wantSum = messages, messages*(messages+1)/2+messages
-	} else {
-		for _, r := range res[w.producers:] {
+	n := perProducer * uint64(w.producers) // values 1..n, each once
+	var groups []group
+	switch w.kind {
+	case pingpong:
+		groups = append(groups, group{0, 1, messages, messages*(messages+1)/2 + messages})
+	case pipeline:
+		for k := 0; k < w.consumers; k++ {
+			groups = append(groups, group{w.producers + k, w.producers + k + 1, n, n * (n + 1) / 2})
+		}
+	default:
+		groups = append(groups, group{w.producers, w.producers + w.consumers, n, n * (n + 1) / 2})
+		if w.kind == pool {
+			groups = append(groups, group{nthreads - 1, nthreads, n, n*(n+1)/2 + n})
+		}
+	}
+	failed := false
+	for _, r := range res {
+		failed = failed || r.failed
+	}
+	for _, gr := range groups {
+		var g got
+		for _, r := range res[gr.from:gr.to] {
 			g.count += r.count
 			g.sum += r.sum
 		}
-		n := perProducer * uint64(w.producers)
-		wantCount, wantSum = n, n*(n+1)/2
-	}
-	if g.failed || g.count != wantCount || g.sum != wantSum {
-		failed := ""
-		if g.failed {
-			failed = " (an op failed)"
+		if failed || g.count != gr.count || g.sum != gr.sum {
+			why := ""
+			if failed {
+				why = " (an op failed)"
+			}
+			fmt.Fprintf(os.Stderr, "gobench: %s %s on go: goroutines %d..%d received %d values summing to %d, want %d and %d%s\n",
+				w.id, w.name, gr.from, gr.to-1, g.count, g.sum, gr.count, gr.sum, why)
+			os.Exit(1)
 		}
-		fmt.Fprintf(os.Stderr, "gobench: %s %s on go received %d values summing to %d, want %d and %d%s\n",
-			w.id, w.name, g.count, g.sum, wantCount, wantSum, failed)
-		os.Exit(1)
 	}
-	return secs, cpu
+	return secs, c1 - c0, s1 - s0
 }
 
-func usage() {
+func usageExit() {
 	fmt.Fprintf(os.Stderr, "usage: %s [--quick] [--json] [--reps N] [--only W1,W2]\n", os.Args[0])
 	os.Exit(2)
 }
@@ -393,7 +481,7 @@ func main() {
 			i++
 			only = args[i]
 		default:
-			usage()
+			usageExit()
 		}
 	}
 	if reps < 1 || reps > maxReps {
@@ -419,16 +507,20 @@ func main() {
 	}
 	secs := make([][]float64, len(workloads))
 	cpus := make([][]float64, len(workloads))
+	csws := make([][]float64, len(workloads))
 	for k := range workloads {
 		secs[k] = make([]float64, reps)
 		cpus[k] = make([]float64, reps)
+		csws[k] = make([]float64, reps)
 	}
 	for rep := 0; rep < reps; rep++ {
 		for k := range workloads {
 			if !selected[k] {
 				continue
 			}
-			secs[k][rep], cpus[k][rep] = runWorkload(&workloads[k], msgs[k])
+			var cs int64
+			secs[k][rep], cpus[k][rep], cs = runWorkload(&workloads[k], msgs[k])
+			csws[k][rep] = float64(cs)
 			if !json {
 				fmt.Fprint(os.Stderr, ".")
 			}
@@ -438,7 +530,7 @@ func main() {
 		fmt.Printf("{\"reps\": %d, \"quick\": %t, \"results\": [\n", reps, quick)
 	} else {
 		fmt.Fprintln(os.Stderr)
-		fmt.Printf("gobench: median of %d runs [min-max]; cpu = CPU seconds per million messages\n", reps)
+		fmt.Printf("gobench: median of %d runs [min-max]; cpu = CPU seconds per million messages, cs = context switches per million messages\n", reps)
 	}
 	first := true
 	for k := range workloads {
@@ -450,7 +542,9 @@ func main() {
 		m := float64(msgs[k])
 		v := make([]float64, reps)
 		c := make([]float64, reps)
+		cs := make([]float64, reps)
 		for i := 0; i < reps; i++ {
+			cs[i] = csws[k][i] / (m / 1e6)
 			if rt {
 				v[i] = secs[k][i] * 1e9 / m
 			} else {
@@ -460,6 +554,7 @@ func main() {
 		}
 		sort.Float64s(v)
 		sort.Float64s(c)
+		sort.Float64s(cs)
 		unit, short := "Mmsg_per_s", "Mmsg/s"
 		if rt {
 			unit, short = "ns_per_round_trip", "ns/rt"
@@ -474,16 +569,17 @@ func main() {
 				n = fmt.Sprintf(", \"note\": %q", note(w))
 			}
 			fmt.Printf("%s  {\"id\": \"%s\", \"workload\": \"%s\", \"engine\": \"go\", \"unit\": \"%s\", "+
-				"\"median\": %.4f, \"min\": %.4f, \"max\": %.4f, \"cpu_s_per_million\": %.4f, \"messages\": %d%s}",
-				sep, w.id, w.name, unit, v[reps/2], v[0], v[reps-1], c[reps/2], msgs[k], n)
+				"\"median\": %.4f, \"min\": %.4f, \"max\": %.4f, \"cpu_s_per_million\": %.4f, "+
+				"\"csw_per_million\": %.1f, \"messages\": %d%s}",
+				sep, w.id, w.name, unit, v[reps/2], v[0], v[reps-1], c[reps/2], cs[reps/2], msgs[k], n)
 			first = false
 		} else {
 			n := ""
 			if note(w) != "" {
 				n = "  (" + note(w) + ")"
 			}
-			fmt.Printf("%-24s %-8s %.3f [%.3f-%.3f] cpu %.2f%s\n", w.id+" "+w.name, short,
-				v[reps/2], v[0], v[reps-1], c[reps/2], n)
+			fmt.Printf("%-24s %-8s %.3f [%.3f-%.3f] cpu %.2f cs %.0f%s\n", w.id+" "+w.name, short,
+				v[reps/2], v[0], v[reps-1], c[reps/2], cs[reps/2], n)
 		}
 	}
 	if json {

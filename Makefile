@@ -168,6 +168,12 @@ compile-checks: kchan.h
 	@if $(CC) $(WARN) $(STB_INC) -c tests/compile_fail_types.c -o $(B)/compile_fail_types.o 2>/dev/null; then \
 	    echo "compile_fail_types.c compiled: mixing two channel types was not diagnosed"; exit 1; \
 	 else echo "ok: mixing two channel types is a compile error"; fi
+	for e in -UKCHAN_LOCKFREE -DKCHAN_LOCKFREE; do $(CC) $(WARN) $(STB_INC) $$e -DKCHAN_SELECT_MAX=256 tests/compile_select_max.c \
+	    -o $(B)/compile_select_max $(LDLIBS) && $(B)/compile_select_max || exit 1; done
+	@if $(CC) $(WARN) $(STB_INC) -c tests/compile_select_max.c -o $(B)/select_max.o 2> $(B)/select_max.err; then \
+	    echo "KCHAN_SELECT_MAX=257 compiled: the bound is not enforced"; exit 1; \
+	 elif grep -q 'KCHAN_SELECT_MAX must be between 1 and 256' $(B)/select_max.err; then \
+	    echo "ok: KCHAN_SELECT_MAX above 256 is a compile error"; else cat $(B)/select_max.err; exit 1; fi
 	@# kchan.h copied alone next to main.c, built with no -I: finds Debian's <stb/stb_ds.h> itself
 	@rm -rf $(B)/alone && mkdir -p $(B)/alone && cp kchan.h $(B)/alone/ && cp tests/compile_alone.c $(B)/alone/main.c
 	@if echo '#include <stb/stb_ds.h>' | $(CC) -xc -E - >/dev/null 2>&1; then \

@@ -35,7 +35,8 @@
  *   KCHAN_NONE_CRITICAL_EXIT(k) -                with interrupt handlers (INTERRUPTS below)
  *   KCHAN_MALLOC/REALLOC/FREE malloc/realloc/free all three or none; stb_ds uses them too
  *   KCHAN_ASSERT(x)           assert(x)          internal invariants only, never input
- *   KCHAN_SELECT_MAX          64                 most cases one select may take (<= 65535)
+ *   KCHAN_SELECT_MAX          64                 most cases one select may take (<= 256): its
+ *                                                stack carries ~50 bytes a case (~30 on 32-bit)
  *   KCHAN_EVICT_MAX           256                largest element a drop-oldest/conflated
  *                                                channel hands to on_undelivered (see LIMITS);
  *                                                an evicting send's stack carries this much
@@ -237,8 +238,10 @@
 #ifndef KCHAN_SELECT_MAX
 #  define KCHAN_SELECT_MAX 64
 #endif
-#if KCHAN_SELECT_MAX < 1 || KCHAN_SELECT_MAX > 65535
-#  error "kchan: KCHAN_SELECT_MAX must be between 1 and 65535"
+/* A select keeps a waiter, a lock pointer and a byte of case order per possible case on its
+   stack (no allocation, no VLA): about 50 bytes a case on 64-bit targets, 30 on 32-bit. */
+#if KCHAN_SELECT_MAX < 1 || KCHAN_SELECT_MAX > 256
+#  error "kchan: KCHAN_SELECT_MAX must be between 1 and 256: a select's stack frame carries about 50 bytes per case it may take (12.8 KB at 256)"
 #endif
 #ifndef KCHAN_EVICT_MAX
 #  define KCHAN_EVICT_MAX 256
@@ -3691,7 +3694,18 @@ KCHAN_DEF const char *kchan_strerror(int status)
    can complete registers one waiter per case, all sharing one wait context, then parks.
    The first partner to claim the context ([W1]) wins it; the owner then unlinks every other
    registration. Waiter records live on this stack frame: nothing is allocated. A select's
-   own waiters are registered only after its try pass, so it can never pair with itself. */
+   own waiters are registered only after its try passes, so it can never pair with itself.
+   kchan__select drives the passes, each a function of its own, round after round:
+     kchan__select_try_pass     each case alone; a select that can complete at once ends here
+     kchan__select_locked_pass  every channel locked; the cases the locks hold still, again
+     kchan__select_look         under the locks, a look at the cases they do not hold; with
+                                kchan__select_stood_still, the double collect before "none"
+     kchan__select_register     one waiter per case, then the locks are released
+     kchan__select_park         a last look (the Dekker re-check), then park
+     kchan__select_unlink       every registration but the winner's withdrawn
+     kchan__select_finish       the won case completed (or the select goes round)
+   What the two engines do differently sits behind the case interface (kchan__case_*): a
+   pass never asks which engine a case's channel is on. */
 
 /* Each select draws its case order from a xorshift64* generator. Threaded platforms keep
    one per thread (_Thread_local), seeded lazily from the clock and the thread's address;
@@ -3746,34 +3760,55 @@ KCHAN__PRIV void kchan__sleep_until(int64_t deadline_ns)
     while (kchan__wait(&never.wake, KCHAN__WAKE_PARKED, deadline_ns) != KCHAN_TIMEDOUT) {}
 }
 
-/* A case's operation without waiting; its channel's lock is held. */
-KCHAN__PRIV int kchan__try_case(kchan_case *k, kchan__after *a)
+/* The order cases are tried in is a uniform permutation (the identity when biased), drawn
+   lazily: position t is fixed the first time a pass reaches it (one Fisher-Yates step), so a
+   select whose first case completes draws one number instead of n - 1. A case's index fits
+   a byte: KCHAN_SELECT_MAX is at most 256. */
+KCHAN__PRIV size_t kchan__pick(uint8_t *order, size_t t, size_t n, size_t *fixed)
+{
+    if (t < *fixed) return order[t];
+    if (t + 1 < n) {
+        uint64_t rng = kchan__rng_begin(order);   /* a stack address seeds a fresh thread */
+        size_t j = t + kchan__random_below(&rng, (uint32_t)(n - t));
+        kchan__rng_end(rng);
+        uint8_t tmp = order[t]; order[t] = order[j]; order[j] = tmp;
+    }
+    *fixed = t + 1;
+    return order[t];
+}
+
+/* A send to an unlimited channel that just failed to grow (the round's `nomem`) waits for
+   memory, not for a partner: though it always looks ready, it is not. Nobody wakes a select
+   when memory comes back, so while it has other cases to wait on it parks at most a poll
+   interval, from KCHAN__NOMEM_POLL_MIN_NS doubling up to KCHAN__NOMEM_POLL_MAX_NS, and goes
+   round (trying the send again) at each. */
+#define KCHAN__NOMEM_POLL_MIN_NS 1000000
+#define KCHAN__NOMEM_POLL_MAX_NS 50000000
+KCHAN__PRIV bool kchan__starved(const kchan_case *k, bool nomem)
+{
+    return nomem && k->op == KCHAN_OP_SEND && k->chan->kind == KCHAN__UNLIMITED;
+}
+
+/* The case interface: what a pass asks of one case (with a channel), which the case's
+   engine answers.
+     kchan__case_unlocked    is it tried without its channel's lock? Then only the try pass
+                             tries it, the locks hold it nowhere, and the looks are for it
+     kchan__case_try         its op, now, alone (taking what lock it needs)
+     kchan__case_try_locked  its op under the select's locks
+     kchan__case_look        under the locks: could it complete now? adds what it read to
+                             the double collect's sum
+     kchan__case_register    a waiter for it, linked under the locks
+     kchan__case_ready       registered, unlocked: could it complete now?
+     kchan__case_finish      its status, given a won registration's verdict
+   The mutex engine's cases come first, then the lock-free engine's, then the dispatch. */
+
+/* Mutex engine: a case is its op under its channel's lock. While the select holds the locks
+   nothing changes, so the locked pass's answer stands until the registration; a claimer
+   completes the op itself, so its verdict (KCHAN_OK, KCHAN_CLOSED) is the case's status. */
+KCHAN__PRIV int kchan__mutex_case_try_locked(kchan_case *k, kchan__after *a)
 {
     return k->op == KCHAN_OP_SEND ? kchan__send_locked(k->chan, k->elem, a)
                                   : kchan__recv_locked(k->chan, k->elem, a);
-}
-
-/* A lock-free channel's case, without any lock. */
-KCHAN__PRIV int kchan__try_case_lf(kchan_case *k)
-{
-#ifdef KCHAN_LOCKFREE
-    return kchan__lf_try(k->chan, k->op, k->elem);
-#else
-    (void)k;
-    return KCHAN_WOULDBLOCK;                   /* unreachable: no channel is lock-free */
-#endif
-}
-
-/* Could a lock-free case complete now? Adds the positions it read to *sum (see the double
-   collect in kchan__select). */
-KCHAN__PRIV bool kchan__case_look_lf(const kchan_case *k, size_t *sum)
-{
-#ifdef KCHAN_LOCKFREE
-    return kchan__lf_look(k->chan, k->op, sum);
-#else
-    (void)k; (void)sum;
-    return false;                              /* unreachable, as above */
-#endif
 }
 
 /* Could this case complete now? A lock-free hint from the published counters. */
@@ -3791,32 +3826,117 @@ KCHAN__PRIV bool kchan__maybe_ready(const kchan_t *c, int op)
            kchan__atomic_load(&c->m.waiting_receivers, memory_order_relaxed) > 0;
 }
 
-/* The order cases are tried in is a uniform permutation (the identity when biased), drawn
-   lazily: position t is fixed the first time a pass reaches it (one Fisher-Yates step), so a
-   select whose first case completes draws one number instead of n - 1. */
-KCHAN__PRIV size_t kchan__pick(uint16_t *order, size_t t, size_t n, size_t *fixed)
+/* Alone: one lock at a time, skipped if the hint says it cannot complete (a wrong
+   "cannot" is caught by the locked pass). */
+KCHAN__PRIV int kchan__mutex_case_try(kchan_case *k, kchan__after *a)
 {
-    if (t < *fixed) return order[t];
-    if (t + 1 < n) {
-        uint64_t rng = kchan__rng_begin(order);   /* a stack address seeds a fresh thread */
-        size_t j = t + kchan__random_below(&rng, (uint32_t)(n - t));
-        kchan__rng_end(rng);
-        uint16_t tmp = order[t]; order[t] = order[j]; order[j] = tmp;
-    }
-    *fixed = t + 1;
-    return order[t];
+    if (!kchan__maybe_ready(k->chan, k->op)) return KCHAN_WOULDBLOCK;
+    kchan__lock_acquire(&k->chan->lock);
+    int r = kchan__mutex_case_try_locked(k, a);
+    kchan__lock_release(&k->chan->lock);
+    kchan__finish(a);
+    return r;
 }
 
-/* A send to an unlimited channel that just failed to grow (the round's `nomem`) waits for
-   memory, not for a partner: though it always looks ready, it is not. Nobody wakes a select
-   when memory comes back, so while it has other cases to wait on it parks at most a poll
-   interval, from KCHAN__NOMEM_POLL_MIN_NS doubling up to KCHAN__NOMEM_POLL_MAX_NS, and goes
-   round (trying the send again) at each. */
-#define KCHAN__NOMEM_POLL_MIN_NS 1000000
-#define KCHAN__NOMEM_POLL_MAX_NS 50000000
-KCHAN__PRIV bool kchan__starved(const kchan_case *k, bool nomem)
+/* Under the locks, or registered (the locks were held from the locked pass until every
+   waiter was linked): a partner that comes now finds our waiter, so nothing to look at. */
+KCHAN__PRIV bool kchan__mutex_case_look(const kchan_case *k, size_t *sum, bool nomem)
 {
-    return nomem && k->op == KCHAN_OP_SEND && k->chan->kind == KCHAN__UNLIMITED;
+    (void)k; (void)sum; (void)nomem;
+    return false;
+}
+KCHAN__PRIV bool kchan__mutex_case_ready(const kchan_case *k, bool nomem)
+{
+    (void)k; (void)nomem;
+    return false;
+}
+KCHAN__PRIV int kchan__mutex_case_finish(kchan_case *k, int verdict)
+{
+    (void)k;
+    return verdict;
+}
+
+#ifdef KCHAN_LOCKFREE
+/* Lock-free engine: a case is tried without any lock, so the select's locks hold it nowhere:
+   it is not tried under them (its try pass answer is all there is) and is looked at instead.
+   A claimer moves no element: its verdict is KCHAN__RETRY (try your op again), or KCHAN_OK
+   when it handed its element over itself (kchan__lf_hand). */
+KCHAN__PRIV int kchan__lf_case_try(kchan_case *k, kchan__after *a)
+{
+    (void)a;                                   /* no lock, so no work left for after one */
+    return kchan__lf_try(k->chan, k->op, k->elem);
+}
+KCHAN__PRIV int kchan__lf_case_try_locked(kchan_case *k, kchan__after *a)
+{
+    (void)k; (void)a;
+    return KCHAN_WOULDBLOCK;                   /* tried in the try pass; looked at below */
+}
+
+/* Its positions, under the select's locks (kchan__lf_look); a send that cannot grow its
+   list waits for memory, not a partner, so it never looks ready (it is polled). */
+KCHAN__PRIV bool kchan__lf_case_look(const kchan_case *k, size_t *sum, bool nomem)
+{
+    return kchan__lf_look(k->chan, k->op, sum) && !kchan__starved(k, nomem);
+}
+
+/* Registered: look again ([L24], the re-check half of the Dekker pair with [L11]). A
+   starved send is ready only if closed (a close before we registered woke nobody). */
+KCHAN__PRIV bool kchan__lf_case_ready(const kchan_case *k, bool nomem)
+{
+    return kchan__starved(k, nomem) ? kchan__closed(k->chan) : kchan__lf_ready(k->chan, k->op);
+}
+
+/* Told to retry (or won by our own look): do the op now. It may still say KCHAN_WOULDBLOCK
+   (someone else was quicker) or KCHAN_NOMEM (the list still cannot grow). */
+KCHAN__PRIV int kchan__lf_case_finish(kchan_case *k, int verdict)
+{
+    return verdict == KCHAN__RETRY ? kchan__lf_try(k->chan, k->op, k->elem) : verdict;
+}
+#endif
+
+/* The dispatch: the one place a case's engine is asked, once per interface function. An
+   expression (no control flow hides in it); without KCHAN_LOCKFREE the lock-free arm is
+   not compiled at all. */
+#ifdef KCHAN_LOCKFREE
+#  define KCHAN__CASE_ENGINE(k, lockfree, mutex) (kchan__is_lf((k)->chan) ? (lockfree) : (mutex))
+#else
+#  define KCHAN__CASE_ENGINE(k, lockfree, mutex) ((void)(k), (mutex))
+#endif
+KCHAN__PRIV bool kchan__case_unlocked(const kchan_case *k)
+{
+    return KCHAN__CASE_ENGINE(k, true, false);
+}
+KCHAN__PRIV int kchan__case_try(kchan_case *k, kchan__after *a)
+{
+    return KCHAN__CASE_ENGINE(k, kchan__lf_case_try(k, a), kchan__mutex_case_try(k, a));
+}
+KCHAN__PRIV int kchan__case_try_locked(kchan_case *k, kchan__after *a)
+{
+    return KCHAN__CASE_ENGINE(k, kchan__lf_case_try_locked(k, a), kchan__mutex_case_try_locked(k, a));
+}
+KCHAN__PRIV bool kchan__case_look(const kchan_case *k, size_t *sum, bool nomem)
+{
+    return KCHAN__CASE_ENGINE(k, kchan__lf_case_look(k, sum, nomem), kchan__mutex_case_look(k, sum, nomem));
+}
+KCHAN__PRIV bool kchan__case_ready(const kchan_case *k, bool nomem)
+{
+    return KCHAN__CASE_ENGINE(k, kchan__lf_case_ready(k, nomem), kchan__mutex_case_ready(k, nomem));
+}
+KCHAN__PRIV int kchan__case_finish(kchan_case *k, int verdict)
+{
+    return KCHAN__CASE_ENGINE(k, kchan__lf_case_finish(k, verdict), kchan__mutex_case_finish(k, verdict));
+}
+
+/* The same on both engines: kchan__enqueue publishes the waiting count the way the
+   channel's engine reads it ([L11] or [M5]). */
+KCHAN__PRIV void kchan__case_register(kchan_case *k, kchan__waiter *w, kchan__ctx *ctx, int index)
+{
+    kchan_t *c = k->chan;
+    w->ctx = ctx;
+    w->elem = k->elem;
+    w->index = index;
+    w->sole = false;
+    kchan__enqueue(c, k->op == KCHAN_OP_SEND ? &c->sendq : &c->recvq, w);  /* [L11] */
 }
 
 /* The distinct channels of the cases, sorted by address: the one global lock order. */
@@ -3843,189 +3963,231 @@ KCHAN__PRIV void kchan__unlock_all(kchan_t **locks, size_t nlocks, kchan__after 
     kchan__finish(a);
 }
 
+/* Refuse bad input before anything happens. Sets `order` to the identity, counts the cases
+   that have a channel and says whether any is tried without its lock. */
+KCHAN__PRIV int kchan__select_check(const kchan_case *cases, size_t n, int64_t timeout_ns,
+                                    uint8_t *order, size_t *live, bool *unlocked)
+{
+    if ((n && !cases) || n > KCHAN_SELECT_MAX || kchan__bad_timeout(timeout_ns)) return KCHAN_INVAL;
+    for (size_t i = 0; i < n; i++) {
+        const kchan_case *k = &cases[i];
+        if (k->op != KCHAN_OP_SEND && k->op != KCHAN_OP_RECV) return KCHAN_INVAL;
+        if (k->chan && !k->elem && k->chan->elem_size) return KCHAN_INVAL;
+        if (k->chan) ++*live, *unlocked |= kchan__case_unlocked(k);
+        order[i] = (uint8_t)i;
+    }
+    return KCHAN_OK;
+}
+
+/* Each case alone, in the select's order. Returns the index of the case that completed
+   (its status set), else -1; notes a send that could not grow its list in *nomem. */
+KCHAN__PRIV int kchan__select_try_pass(kchan_case *cases, size_t n, uint8_t *order, size_t *fixed,
+                                       kchan__after *a, bool *nomem)
+{
+    for (size_t t = 0; t < n; t++) {
+        kchan_case *k = &cases[kchan__pick(order, t, n, fixed)];
+        if (!k->chan) continue;
+        int r = kchan__case_try(k, a);
+        if (r == KCHAN_WOULDBLOCK) continue;
+        if (r == KCHAN_NOMEM) *nomem = true;
+        if (r != KCHAN_OK && r != KCHAN_CLOSED) continue;
+        k->status = r;
+        return (int)order[t];
+    }
+    return -1;
+}
+
+/* Every channel locked in address order, so what the cases the locks hold show cannot
+   change before we register; the first case that completes wins (its status set, the locks
+   released, its index returned). Else -1, with the locks held. */
+KCHAN__PRIV int kchan__select_locked_pass(kchan_case *cases, size_t n, uint8_t *order, size_t *fixed,
+                                          kchan_t **locks, size_t nlocks, kchan__after *a, bool *nomem)
+{
+    for (size_t j = 0; j < nlocks; j++) kchan__lock_acquire(&locks[j]->lock);
+    for (size_t t = 0; t < n; t++) {
+        kchan_case *k = &cases[kchan__pick(order, t, n, fixed)];
+        if (!k->chan) continue;
+        int r = kchan__case_try_locked(k, a);
+        if (r == KCHAN_NOMEM) { *nomem = true; continue; }   /* let the other cases try */
+        if (r == KCHAN_WOULDBLOCK) continue;
+        kchan__unlock_all(locks, nlocks, a);
+        k->status = r;
+        return (int)order[t];
+    }
+    return -1;
+}
+
+/* Under the locks. The cases tried without them were tried one at a time, at different
+   moments, so none being ready then proves nothing about one instant. Look at them now (the
+   cases the locks hold stand still meanwhile): one that looks ready sends us round again to
+   try it (true). Adds the positions read to *sum, the first half of the double collect. */
+KCHAN__PRIV bool kchan__select_look(const kchan_case *cases, size_t n, const uint8_t *order,
+                                    bool nomem, size_t *sum)
+{
+    for (size_t t = 0; t < n; t++) {
+        const kchan_case *k = &cases[order[t]];
+        if (k->chan && kchan__case_look(k, sum, nomem)) return true;
+    }
+    return false;
+}
+
+/* Before saying nothing was ready: a second look (the double collect). Each position only
+   grows, so a sum unchanged from kchan__select_look's means that between the two looks every
+   case tried without the locks stood still, not ready, while the locks held the others: one
+   instant at which no case could complete. */
+KCHAN__PRIV bool kchan__select_stood_still(const kchan_case *cases, size_t n, const uint8_t *order,
+                                           bool nomem, size_t first)
+{
+    size_t second = 0;
+    for (size_t t = 0; t < n; t++) {
+        const kchan_case *k = &cases[order[t]];
+        if (k->chan) (void)kchan__case_look(k, &second, nomem);
+    }
+    return second == first;
+}
+
+/* Register on every case at once, in the order the cases were tried (uniformly random
+   unless biased): a partner takes the oldest registration of a channel, so with one channel
+   in several cases each is equally likely to complete. The locks are held. */
+KCHAN__PRIV void kchan__select_register(kchan_case *cases, size_t n, const uint8_t *order,
+                                        kchan__ctx *ctx, kchan__waiter *ws)
+{
+    kchan__ctx_init(ctx);
+    for (size_t t = 0; t < n; t++) {
+        size_t i = order[t];
+        if (cases[i].chan) kchan__case_register(&cases[i], &ws[i], ctx, (int)i);
+    }
+}
+
+/* How long to park: until the deadline, but a starved send no longer than its poll interval
+   (that is no real timeout: kchan__select reads the clock against the deadline itself). */
+KCHAN__PRIV int64_t kchan__select_until(int64_t deadline, bool nomem, int64_t *poll_ns)
+{
+    if (!nomem) return deadline;
+    *poll_ns = *poll_ns ? *poll_ns * 2 : KCHAN__NOMEM_POLL_MIN_NS;
+    if (*poll_ns > KCHAN__NOMEM_POLL_MAX_NS) *poll_ns = KCHAN__NOMEM_POLL_MAX_NS;
+    int64_t at = kchan__clock_ns() + *poll_ns;
+    return deadline < 0 || at < deadline ? at : deadline;
+}
+
+/* Registered, the locks released. Cases tried without the locks get a last look (they may
+   have become ready before we registered, and nobody would wake us): a ready one is won as
+   if its partner had said KCHAN__RETRY, provided nobody has claimed us meanwhile. Else park.
+   Returns the won case's index and its verdict, or -1 (timed out, or a poll is due). */
+KCHAN__PRIV int kchan__select_park(const kchan_case *cases, size_t n, const uint8_t *order,
+                                   bool unlocked, bool nomem, kchan__ctx *ctx, int64_t until,
+                                   int *verdict)
+{
+    int ready = -1;
+    for (size_t t = 0; t < n && unlocked && ready < 0; t++) {
+        const kchan_case *k = &cases[order[t]];
+        if (k->chan && kchan__case_ready(k, nomem)) ready = (int)order[t];
+    }
+    *verdict = KCHAN__RETRY;
+    if (ready >= 0 && kchan__withdraw(ctx)) return ready;
+    if (ready < 0 && kchan__park(ctx, until) == KCHAN_TIMEDOUT && kchan__withdraw(ctx)) return -1;
+    (void)kchan__park(ctx, -1);        /* claimed (perhaps just as we timed out): wait for [W3] */
+    *verdict = ctx->status;
+    return ctx->index;
+}
+
+/* Withdraw every registration but a claimed winner's (its claimer unlinked it); the others
+   were lost or timed out, and count as cancelled. */
+KCHAN__PRIV void kchan__select_unlink(const kchan_case *cases, size_t n, kchan_t **locks,
+                                      size_t nlocks, kchan__waiter *ws, int won)
+{
+    for (size_t j = 0; j < nlocks; j++) {
+        kchan_t *c = locks[j];
+        kchan__lock_acquire(&c->lock);
+        for (size_t i = 0; i < n; i++) {
+            if (cases[i].chan != c) continue;
+            kchan__queue *q = cases[i].op == KCHAN_OP_SEND ? &c->sendq : &c->recvq;
+            if (ws[i].linked) kchan__unlink(c, q, &ws[i]);
+            if ((int)i != won) kchan__bump(&c->m.cancelled_waiters, 1);
+        }
+        kchan__lock_release(&c->lock);
+    }
+}
+
+/* The won case, given its verdict: true with its status set, or false if the registration
+   came to nothing after all (someone else was quicker, or an unlimited list still cannot
+   grow). Then it counts as withdrawn too and the select starts over (a NOMEM is said, if at
+   all, at the deadline, by the passes). */
+KCHAN__PRIV bool kchan__select_finish(kchan_case *k, int verdict)
+{
+    int r = kchan__case_finish(k, verdict);
+    if (r == KCHAN_WOULDBLOCK || r == KCHAN_NOMEM) {
+        kchan__lock_acquire(&k->chan->lock);
+        kchan__bump(&k->chan->m.cancelled_waiters, 1);
+        kchan__lock_release(&k->chan->lock);
+        return false;
+    }
+    k->status = r;
+    return true;
+}
+
 /* `room` is a kchan__room if a send case may evict (kchan__select_room), else NULL. */
 KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, bool biased,
                               unsigned char *room)
 {
     kchan_t *locks[KCHAN_SELECT_MAX];
-    uint16_t order[KCHAN_SELECT_MAX];
-    size_t nlocks = 0, live = 0, fixed = biased ? n : 0;
-    bool has_lf = false;
+    uint8_t order[KCHAN_SELECT_MAX];
+    kchan__waiter ws[KCHAN_SELECT_MAX];
+    kchan__ctx ctx;
+    kchan__after a;
+    size_t live = 0, nlocks = 0, fixed = biased ? n : 0;
+    bool unlocked = false;             /* a case is tried without its lock */
     int64_t poll_ns = 0;               /* the last poll interval for a send that cannot grow */
 
-    if ((n && !cases) || n > KCHAN_SELECT_MAX || kchan__bad_timeout(timeout_ns)) return KCHAN_INVAL;
-    for (size_t i = 0; i < n; i++) {
-        kchan_case *k = &cases[i];
-        if (k->op != KCHAN_OP_SEND && k->op != KCHAN_OP_RECV) return KCHAN_INVAL;
-        if (k->chan && !k->elem && k->chan->elem_size) return KCHAN_INVAL;
-        if (k->chan) live++, has_lf |= kchan__is_lf(k->chan);
-        order[i] = (uint16_t)i;
-    }
-    int64_t deadline = kchan__deadline(timeout_ns);
+    int bad = kchan__select_check(cases, n, timeout_ns, order, &live, &unlocked);
+    if (bad != KCHAN_OK) return bad;
+    /* A select that may not wait has no deadline: going round never makes it "expired", it
+       says KCHAN_WOULDBLOCK (and reads no clock). */
+    bool may_wait = kchan__may_wait(timeout_ns);
+    int64_t deadline = may_wait ? kchan__deadline(timeout_ns) : -1;
     if (live == 0) {                   /* like Go's nil channels: wait out the timeout */
-        if (!kchan__may_wait(timeout_ns)) return KCHAN_WOULDBLOCK;
+        if (!may_wait) return KCHAN_WOULDBLOCK;
         kchan__sleep_until(deadline);
         return KCHAN_TIMEDOUT;
     }
-
-    kchan__after a;
     kchan__after_init(&a, room);
 
-    kchan__ctx ctx;
-    kchan__waiter ws[KCHAN_SELECT_MAX];
     for (bool again = false;; again = true) {
-        bool nomem = false;
-        /* Fast pass: lock-free cases try their op outright; the others one channel lock at
-           a time, skipping those a lock-free look says cannot complete. A select that can
-           complete at once usually ends here; a wrong "cannot" is caught below. */
-        if (live > 1 || has_lf) {
-            for (size_t t = 0; t < n; t++) {
-                kchan_case *k = &cases[kchan__pick(order, t, n, &fixed)];
-                int r;
-                if (!k->chan) continue;
-                if (kchan__is_lf(k->chan)) {
-                    r = kchan__try_case_lf(k);
-                } else {
-                    if (!kchan__maybe_ready(k->chan, k->op)) continue;
-                    kchan__lock_acquire(&k->chan->lock);
-                    r = kchan__try_case(k, &a);
-                    kchan__lock_release(&k->chan->lock);
-                    kchan__finish(&a);
-                }
-                if (r == KCHAN_NOMEM) nomem = true;
-                if (r != KCHAN_OK && r != KCHAN_CLOSED) continue;
-                k->status = r;
-                return (int)order[t];
-            }
-        }
+        bool nomem = false;            /* this round, an unlimited send could not grow */
+        int won;
+        /* One case the locks hold: the locked pass tries it just the same. */
+        if ((live > 1 || unlocked) &&
+            (won = kchan__select_try_pass(cases, n, order, &fixed, &a, &nomem)) >= 0)
+            return won;
 
-        /* Locked pass: every channel locked in address order, so what the mutex-engine cases
-           show cannot change before we register; the first case that completes wins. */
         if (nlocks == 0) nlocks = kchan__lock_order(cases, n, locks);
-        for (size_t j = 0; j < nlocks; j++) kchan__lock_acquire(&locks[j]->lock);
-        for (size_t t = 0; t < n; t++) {
-            kchan_case *k = &cases[kchan__pick(order, t, n, &fixed)];
-            if (!k->chan || kchan__is_lf(k->chan)) continue;
-            int r = kchan__try_case(k, &a);
-            if (r == KCHAN_NOMEM) { nomem = true; continue; }   /* let the other cases try */
-            if (r == KCHAN_WOULDBLOCK) continue;
-            kchan__unlock_all(locks, nlocks, &a);
-            k->status = r;
-            return (int)order[t];
-        }
-
-        /* The lock-free cases were tried one at a time, at different moments, so none being
-           ready then proves nothing about one instant. Look at their positions now, under
-           the locks (the mutex-engine cases stand still meanwhile): one that looks ready
-           sends us round again to try it. */
-        size_t first = 0, second = 0;
-        bool lf_ready = false;
-        for (size_t t = 0; t < n && has_lf && !lf_ready; t++) {
-            kchan_case *k = &cases[order[t]];
-            if (!k->chan || !kchan__is_lf(k->chan)) continue;
-            lf_ready = kchan__case_look_lf(k, &first);
-            if (kchan__starved(k, nomem)) lf_ready = false;   /* waits for memory: polled below */
-        }
-        if (lf_ready) {
+        if ((won = kchan__select_locked_pass(cases, n, order, &fixed, locks, nlocks, &a, &nomem)) >= 0)
+            return won;
+        size_t first = 0;
+        if (unlocked && kchan__select_look(cases, n, order, nomem, &first)) {
             kchan__unlock_all(locks, nlocks, &a);
             continue;
         }
         bool expired = again && deadline >= 0 && kchan__clock_ns() >= deadline;
-        if (expired || !kchan__may_wait(timeout_ns)) {
-            /* Before saying nothing was ready: a second look (the double collect). Each
-               position only grows, so an unchanged sum means that between the two looks
-               every lock-free case stood still, not ready, while the locks held the
-               others: one instant at which no case could complete. */
-            for (size_t t = 0; t < n && has_lf; t++) {
-                kchan_case *k = &cases[order[t]];
-                if (k->chan && kchan__is_lf(k->chan)) (void)kchan__case_look_lf(k, &second);
-            }
+        if (expired || !may_wait) {
+            bool still = !unlocked || kchan__select_stood_still(cases, n, order, nomem, first);
             kchan__unlock_all(locks, nlocks, &a);
-            if (second != first) continue;     /* something moved: try the cases again */
+            if (!still) continue;      /* something moved: try the cases again */
             /* Out of time, and this round an unlimited send could not grow: KCHAN_NOMEM
                (nothing happened on any case), else the plain timeout. */
             return nomem ? KCHAN_NOMEM : expired ? KCHAN_TIMEDOUT : KCHAN_WOULDBLOCK;
         }
 
-        /* Register on every case at once, in the order the cases were tried (uniformly
-           random unless biased): a partner takes the oldest registration of a channel, so
-           with one channel in several cases each is equally likely to complete. */
-        kchan__ctx_init(&ctx);
-        for (size_t t = 0; t < n; t++) {
-            size_t i = order[t];
-            kchan_t *c = cases[i].chan;
-            if (!c) continue;
-            ws[i].ctx = &ctx;
-            ws[i].elem = cases[i].elem;
-            ws[i].index = (int)i;
-            ws[i].sole = false;
-            kchan__enqueue(c, cases[i].op == KCHAN_OP_SEND ? &c->sendq : &c->recvq, &ws[i]);  /* [L11] */
-        }
+        kchan__select_register(cases, n, order, &ctx, ws);
         kchan__unlock_all(locks, nlocks, &a);
-
-        /* Lock-free cases were tried without their locks: look again now that we are
-           registered ([L24] of the Dekker pair). A ready one is handled as if its partner
-           had told us to retry it, provided nobody has claimed us meanwhile. A starved send
-           is ready only if closed (a close before we registered woke nobody). */
-        int ready = -1;
-        for (size_t t = 0; t < n && has_lf && ready < 0; t++) {
-            int i = (int)order[t];
-            size_t ignored = 0;
-            if (!cases[i].chan || !kchan__is_lf(cases[i].chan)) continue;
-            if (kchan__starved(&cases[i], nomem) ? kchan__closed(cases[i].chan)
-                                                 : kchan__case_look_lf(&cases[i], &ignored))
-                ready = i;
-        }
-        /* A starved send: park no longer than the poll interval. Its timeout is no real one
-           (`expired` above reads the clock against the deadline itself). */
-        int64_t until = deadline;
-        if (nomem) {
-            poll_ns = poll_ns ? poll_ns * 2 : KCHAN__NOMEM_POLL_MIN_NS;
-            if (poll_ns > KCHAN__NOMEM_POLL_MAX_NS) poll_ns = KCHAN__NOMEM_POLL_MAX_NS;
-            int64_t at = kchan__clock_ns() + poll_ns;
-            if (deadline < 0 || at < deadline) until = at;
-        }
-        int won = -1, r = KCHAN__RETRY;
-        if (ready >= 0 && kchan__withdraw(&ctx)) {
-            won = ready;
-        } else if (ready < 0 && kchan__park(&ctx, until) == KCHAN_TIMEDOUT && kchan__withdraw(&ctx)) {
-            won = -1;
-        } else {
-            (void)kchan__park(&ctx, -1);   /* claimed (perhaps just as we timed out): wait for [W3] */
-            won = ctx.index;
-            r = ctx.status;
-        }
-
-        /* Withdraw every registration but a claimed winner's (its claimer unlinked it);
-           the others were lost or timed out. */
-        for (size_t j = 0; j < nlocks; j++) {
-            kchan_t *c = locks[j];
-            kchan__lock_acquire(&c->lock);
-            for (size_t i = 0; i < n; i++) {
-                if (cases[i].chan != c) continue;
-                kchan__queue *q = cases[i].op == KCHAN_OP_SEND ? &c->sendq : &c->recvq;
-                if (ws[i].linked) kchan__unlink(c, q, &ws[i]);
-                if ((int)i != won) kchan__bump(&c->m.cancelled_waiters, 1);
-            }
-            kchan__lock_release(&c->lock);
-        }
+        int verdict;
+        won = kchan__select_park(cases, n, order, unlocked, nomem, &ctx,
+                                 kchan__select_until(deadline, nomem, &poll_ns), &verdict);
+        kchan__select_unlink(cases, n, locks, nlocks, ws, won);
         /* Timed out (or a starved send's poll is due): go round once more, so that
-           KCHAN_TIMEDOUT too is said only after the passes above found nothing ready at one
+           KCHAN_TIMEDOUT too is said only after the passes found nothing ready at one
            instant, now past the deadline. */
-        if (won < 0) continue;
-        if (r == KCHAN__RETRY && ((r = kchan__try_case_lf(&cases[won])) == KCHAN_WOULDBLOCK ||
-                                  r == KCHAN_NOMEM)) {
-            /* Someone else was quicker, or an unlimited list still cannot grow: the winning
-               registration came to nothing after all, so it counts as withdrawn too. Start
-               over (a NOMEM is said, if at all, at the deadline, by the passes above). */
-            kchan_t *c = cases[won].chan;
-            kchan__lock_acquire(&c->lock);
-            kchan__bump(&c->m.cancelled_waiters, 1);
-            kchan__lock_release(&c->lock);
-            continue;
-        }
-        cases[won].status = r;
-        return won;
+        if (won >= 0 && kchan__select_finish(&cases[won], verdict)) return won;
     }
 }
 

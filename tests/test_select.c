@@ -3,6 +3,7 @@
    every channel, exactly one completion, close, pairing of selects, self-pairing,
    odd inputs, no allocation, the maximum case count, and a mixed stress run. */
 #include "common.h"
+#include "wrap_hooks.h"
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -1314,4 +1315,38 @@ Test(select, lost_retry_counts_as_cancelled, .timeout = T_TIMEOUT)
     cr_assert_eq(short_counted, 0, "%ld selects withdrew a winning registration without counting it",
                  short_counted);
     kchan_destroy(c); kchan_destroy(z);
+}
+
+/* Timeout 0 says KCHAN_WOULDBLOCK, never KCHAN_TIMEDOUT (API.md), even when the select goes
+   round: here a lock-free case's look sees the positions move (a send and a receive run
+   between its reads, once), so the select tries the case again and then finds nothing. The
+   second round took a timeout-0 deadline (now) as expired and said KCHAN_TIMEDOUT. On the
+   mutex engine the hook never runs and the select says KCHAN_WOULDBLOCK at once. */
+static int sel_pairs_left, sel_pair_errors;
+static void sel_pair_once(kchan_t *c)
+{
+    int v = 5, got = 0;
+    if (sel_pairs_left <= 0) return;
+    sel_pairs_left--;
+    if (kchan_try_send(c, &v) != KCHAN_OK || kchan_try_recv(c, &got) != KCHAN_OK || got != 5)
+        sel_pair_errors++;
+}
+Test(select, timeout_zero_going_round_is_wouldblock, .timeout = T_TIMEOUT)
+{
+    kchan_t *c = mk(sizeof(int), 4, KCHAN_BLOCK);
+    bool lf = kchan__test_ready(c, KCHAN_OP_RECV) >= 0;
+    int x = -1;
+    for (int biased = 0; biased < 2; biased++) {
+        kchan_case cs[2] = { rc_(c, &x), rc_(NULL, &x) };
+        sel_pairs_left = 1;
+        sel_pair_errors = 0;
+        kchan__test_between_ready_reads(sel_pair_once);
+        int r = biased ? kchan_select_biased(cs, 2, 0) : kchan_select(cs, 2, 0);
+        kchan__test_between_ready_reads(NULL);
+        cr_assert_eq(sel_pair_errors, 0, "the pair between the reads failed");
+        cr_assert_eq(sel_pairs_left, lf ? 0 : 1, "the look %s", lf ? "never ran" : "ran on the mutex engine");
+        cr_assert_eq(r, KCHAN_WOULDBLOCK, "select(timeout 0) after going round: %d (%s)", r, kchan_strerror(r));
+        cr_assert_eq(x, -1);
+    }
+    kchan_destroy(c);
 }

@@ -681,6 +681,7 @@ KCHAN__PRIV uint32_t kchan__plain_xchg32(uint32_t *p, uint32_t v) { uint32_t o =
 KCHAN__PRIV uint32_t kchan__plain_add32(uint32_t *p, uint32_t v) { uint32_t o = *p; *p = o + v; return o; }
 KCHAN__PRIV int64_t kchan__plain_add64(int64_t *p, int64_t v)
 { int64_t o = *p; *p = (int64_t)((uint64_t)o + (uint64_t)v); return o; }
+KCHAN__PRIV uint64_t kchan__plain_addu64(uint64_t *p, uint64_t v) { uint64_t o = *p; *p = o + v; return o; }
 KCHAN__PRIV bool kchan__plain_cas32(uint32_t *p, uint32_t *expected, uint32_t desired)
 {
     if (*p == *expected) { *p = desired; return true; }
@@ -693,7 +694,8 @@ KCHAN__PRIV bool kchan__plain_cas32(uint32_t *p, uint32_t *expected, uint32_t de
 #  define kchan__atomic_cas_strong(p, e, d, s, f) kchan__plain_cas32((p), (e), (d))
 #  define kchan__atomic_cas_weak(p, e, d, s, f)   kchan__plain_cas32((p), (e), (d))
 #  define kchan__atomic_fetch_add(p, v, mo) \
-       _Generic((p), int64_t *: kchan__plain_add64, default: kchan__plain_add32)((p), (v))
+       _Generic((p), int64_t *: kchan__plain_add64, uint64_t *: kchan__plain_addu64, \
+                      default: kchan__plain_add32)((p), (v))
 #  define kchan__atomic_fetch_sub(p, v, mo) kchan__plain_add32((p), 0u - (uint32_t)(v))
 #else
 #  include <stdatomic.h>
@@ -1373,12 +1375,23 @@ static inline void kchan__after_init(kchan__after *a, unsigned char *room)
    stack pays KCHAN_EVICT_MAX bytes for it (kchan__evicts_room says which sends). */
 typedef struct { _Alignas(max_align_t) unsigned char bytes[KCHAN_EVICT_MAX]; } kchan__room;
 
-KCHAN__PRIV void kchan__bump(KCHAN__ATOMIC(kchan__count) *field, size_t by)
+/* The two ways to count. On a given channel each counter has one: the mutex engine counts
+   everything under the lock, and so does select (cancelled_waiters, on either engine); the
+   lock-free engine counts its rare paths without it. Mixing the two on one counter would
+   lose increments. */
+KCHAN__PRIV void kchan__bump_locked(KCHAN__ATOMIC(kchan__count) *field, size_t by)
 {
     /* [M1] relaxed load + relaxed store, not an RMW: every writer holds the channel lock, so
        there is one writer at a time; readers ([M2]) only need each value to be whole. */
     kchan__atomic_store(field, (kchan__count)(kchan__atomic_load(field, memory_order_relaxed) + by),
                           memory_order_relaxed);
+}
+
+KCHAN__PRIV void kchan__bump_unlocked(KCHAN__ATOMIC(kchan__count) *field, size_t by)
+{
+    /* [L19] relaxed RMW: the rare-path counters of a lock-free channel have many writers and
+       no lock; each only has to be whole and monotonic ([M2] reads). */
+    kchan__atomic_fetch_add(field, (kchan__count)by, memory_order_relaxed);
 }
 
 
@@ -1750,7 +1763,7 @@ KCHAN__PRIV int kchan__store(kchan_t *c, const void *elem, kchan__after *a)
     }
 #endif
     if (c->policy == KCHAN_DROP_NEWEST) {
-        kchan__bump(&c->m.drops_newest, 1);
+        kchan__bump_locked(&c->m.drops_newest, 1);
         if (c->on_undelivered) { a->cb_chan = c; a->cb_elem = elem; }
         return KCHAN_OK;
     }
@@ -1759,7 +1772,7 @@ KCHAN__PRIV int kchan__store(kchan_t *c, const void *elem, kchan__after *a)
         KCHAN_ASSERT(!keep || !c->elem_size || a->evicted);   /* kchan__evicts_room said so */
         kchan__ring_pop(c, keep ? a->evicted : NULL);
         if (keep) { a->cb_chan = c; a->cb_elem = a->evicted; }
-        kchan__bump(&c->m.drops_oldest, 1);
+        kchan__bump_locked(&c->m.drops_oldest, 1);
         kchan__ring_push(c, elem);
         return KCHAN_OK;
     }
@@ -1782,12 +1795,12 @@ KCHAN__PRIV int kchan__send_locked(kchan_t *c, const void *elem, kchan__after *a
     int r = KCHAN_OK;
     if (w) {
         kchan__copy(c, w->elem, elem);          /* direct handoff into the receiver */
-        kchan__bump(&c->mx.recvs, 1);
+        kchan__bump_locked(&c->mx.recvs, 1);
         kchan__defer_release(a, w);
     } else {
         r = kchan__store(c, elem, a);
     }
-    if (r == KCHAN_OK) kchan__bump(&c->mx.sends, 1);
+    if (r == KCHAN_OK) kchan__bump_locked(&c->mx.sends, 1);
     return r;
 }
 
@@ -1797,10 +1810,10 @@ KCHAN__PRIV int kchan__recv_locked(kchan_t *c, void *out, kchan__after *a)
     kchan__waiter *w;
     if (c->mx.count > 0) {
         kchan__ring_pop(c, out);
-        kchan__bump(&c->mx.recvs, 1);
+        kchan__bump_locked(&c->mx.recvs, 1);
         if ((w = kchan__take_partner(c, &c->sendq, KCHAN_OK)) != NULL) {
             kchan__ring_push(c, w->elem);       /* the oldest parked sender takes the slot */
-            kchan__bump(&c->mx.sends, 1);
+            kchan__bump_locked(&c->mx.sends, 1);
             kchan__defer_release(a, w);
         }
 #ifndef KCHAN_NO_UNLIMITED
@@ -1813,8 +1826,8 @@ KCHAN__PRIV int kchan__recv_locked(kchan_t *c, void *out, kchan__after *a)
     }
     if ((w = kchan__take_partner(c, &c->sendq, KCHAN_OK)) != NULL) {
         kchan__copy(c, out, w->elem);           /* rendezvous: straight from the sender */
-        kchan__bump(&c->mx.sends, 1);
-        kchan__bump(&c->mx.recvs, 1);
+        kchan__bump_locked(&c->mx.sends, 1);
+        kchan__bump_locked(&c->mx.recvs, 1);
         kchan__defer_release(a, w);
         return KCHAN_OK;
     }
@@ -1840,7 +1853,7 @@ KCHAN__PRIV int kchan__wait_one(kchan_t *c, kchan__queue *q, void *elem, int64_t
         if (kchan__withdraw(&ctx)) {
             kchan__lock_acquire(&c->lock);
             if (w.linked) kchan__unlink(c, q, &w);
-            kchan__bump(&c->m.timeouts, 1);
+            kchan__bump_locked(&c->m.timeouts, 1);
             kchan__lock_release(&c->lock);
             return KCHAN_TIMEDOUT;
         }
@@ -1859,9 +1872,9 @@ KCHAN__PRIV int kchan__mx_op_locked(kchan_t *c, int dir, void *elem, int64_t tim
     int r = dir == KCHAN_OP_SEND ? kchan__send_locked(c, elem, &a) : kchan__recv_locked(c, elem, &a);
     if (r == KCHAN_WOULDBLOCK) {
         if (!kchan__may_wait(timeout_ns)) {
-            kchan__bump(dir == KCHAN_OP_SEND ? &c->m.send_full : &c->m.recv_empty, 1);
+            kchan__bump_locked(dir == KCHAN_OP_SEND ? &c->m.send_full : &c->m.recv_empty, 1);
         } else {
-            kchan__bump(dir == KCHAN_OP_SEND ? &c->m.blocked_sends : &c->m.blocked_recvs, 1);
+            kchan__bump_locked(dir == KCHAN_OP_SEND ? &c->m.blocked_sends : &c->m.blocked_recvs, 1);
             return kchan__wait_one(c, dir == KCHAN_OP_SEND ? &c->sendq : &c->recvq, elem,
                                    kchan__deadline(timeout_ns), &a);
         }
@@ -1902,9 +1915,9 @@ KCHAN__PRIV int kchan__mx_send_many_locked(kchan_t *c, const void *elems, size_t
             if (a.cb_chan) break;
         }
         if (r == KCHAN_WOULDBLOCK && !kchan__may_wait(timeout_ns)) {
-            kchan__bump(&c->m.send_full, 1);
+            kchan__bump_locked(&c->m.send_full, 1);
         } else if (r == KCHAN_WOULDBLOCK) {
-            if (!blocked) kchan__bump(&c->m.blocked_sends, 1);
+            if (!blocked) kchan__bump_locked(&c->m.blocked_sends, 1);
             blocked = true;
             r = kchan__wait_one(c, &c->sendq, kchan__nth(c, elems, i), deadline, &a);
             if (r == KCHAN_OK) i++;
@@ -1938,9 +1951,9 @@ KCHAN__PRIV int kchan__mx_recv_many(kchan_t *c, void *out, size_t max, size_t *g
     kchan__lock_acquire(&c->lock);
     int r = kchan__recv_locked(c, out, &a);
     if (r == KCHAN_WOULDBLOCK && !kchan__may_wait(timeout_ns)) {
-        kchan__bump(&c->m.recv_empty, 1);
+        kchan__bump_locked(&c->m.recv_empty, 1);
     } else if (r == KCHAN_WOULDBLOCK) {
-        kchan__bump(&c->m.blocked_recvs, 1);
+        kchan__bump_locked(&c->m.blocked_recvs, 1);
         r = kchan__wait_one(c, &c->recvq, out, kchan__deadline(timeout_ns), &a);
         if (r != KCHAN_OK) return r;
         kchan__lock_acquire(&c->lock);     /* got one; now take what else is there */
@@ -1989,7 +2002,7 @@ KCHAN__PRIV int kchan__mx_close(kchan_t *c, int reason, bool discard)
            they are ours to hand to on_undelivered after unlocking. */
         first = c->mx.head;
         n = c->mx.count;
-        kchan__bump(&c->m.undelivered, n);
+        kchan__bump_locked(&c->m.undelivered, n);
         c->mx.head = c->mx.size && c->elem_size ? (c->mx.head + n) % c->mx.size : 0;
         kchan__set_len(c, 0);
     }
@@ -2025,7 +2038,7 @@ KCHAN__PRIV int kchan__mx_setup(kchan_t *c, unsigned char *ring, size_t ring_siz
 /* kchan_destroy's part: what is still buffered goes to on_undelivered; the ring's memory. */
 KCHAN__PRIV void kchan__mx_destroy(kchan_t *c)
 {
-    kchan__bump(&c->m.undelivered, c->mx.count);
+    kchan__bump_locked(&c->m.undelivered, c->mx.count);
     kchan__undeliver_slots(c, c->mx.head, c->mx.count);
 #ifndef KCHAN_NO_UNLIMITED
     if (c->kind == KCHAN__UNLIMITED && c->mx.slots) stbds_arrfree(c->mx.slots);
@@ -2231,13 +2244,6 @@ KCHAN__PRIV void kchan__lf_backoff(unsigned *step)
     else
         kchan__yield();
     (*step)++;
-}
-
-KCHAN__PRIV void kchan__lf_bump(KCHAN__ATOMIC(kchan__count) *field, size_t by)
-{
-    /* [L19] relaxed RMW: the rare-path counters of a lock-free channel have many writers and
-       no lock; each only has to be whole and monotonic ([M2] reads). */
-    kchan__atomic_fetch_add(field, (kchan__count)by, memory_order_relaxed);
 }
 
 /* What the counters are derived from: elements popped and pushed so far, and whether the
@@ -2700,7 +2706,7 @@ KCHAN__PRIV size_t kchan__lf_take(kchan_t *c, void *out, size_t n, int *st)
 #ifdef KCHAN_LOCKFREE
 KCHAN__PRIV void kchan__lf_drop_newest(kchan_t *c, const void *elem)
 {
-    kchan__lf_bump(&c->m.drops_newest, 1);
+    kchan__bump_unlocked(&c->m.drops_newest, 1);
     kchan__undelivered(c, (void *)(uintptr_t)elem);
 }
 
@@ -2744,7 +2750,7 @@ KCHAN__PRIV bool kchan__lf_evict(kchan_t *c, void *out)
             if (out) kchan__move(out, kchan__lf_data(c, head), c->elem_size);
             /* [L8] release: as in kchan__lf_pop. */
             kchan__atomic_store(kchan__lf_stamp(c, head), head + c->lf.one_lap, memory_order_release);
-            kchan__lf_bump(&c->m.drops_oldest, 1);
+            kchan__bump_unlocked(&c->m.drops_oldest, 1);
             return true;
         }
         kchan__lf_backoff(&step);
@@ -2894,7 +2900,7 @@ KCHAN__PRIV bool kchan__lf_hand(kchan_t *c, const void *elem)
         kchan__copy(c, w->elem, elem);
         /* On a lock-free channel m.sends counts these hand-offs; kchan__lf_stats adds them
            to both sends and recvs. [L19] relaxed RMW, published to the receiver by [W3]. */
-        kchan__lf_bump(&c->lf.handoffs, 1);
+        kchan__bump_unlocked(&c->lf.handoffs, 1);
         kchan__defer_release(&a, w);
     }
     kchan__lock_release(&c->lock);
@@ -3050,7 +3056,7 @@ KCHAN__PRIV int kchan__lf_wait(kchan_t *c, int dir, void *elem, int64_t deadline
         if (withdrawn && w.linked) kchan__unlink(c, q, &w);
         kchan__lock_release(&c->lock);
         if (withdrawn) {
-            kchan__lf_bump(&c->m.timeouts, 1);
+            kchan__bump_unlocked(&c->m.timeouts, 1);
             return KCHAN_TIMEDOUT;
         }
         (void)kchan__park(&ctx, -1);           /* claimed: wait until the claimer is done ([W3]) */
@@ -3058,7 +3064,7 @@ KCHAN__PRIV int kchan__lf_wait(kchan_t *c, int dir, void *elem, int64_t deadline
     if (ctx.status != KCHAN__RETRY || deadline < 0 || kchan__clock_ns() < deadline) return ctx.status;
     int r;
     if ((r = kchan__lf_try(c, dir, elem)) != KCHAN_WOULDBLOCK) return r;   /* told to retry at the deadline */
-    kchan__lf_bump(&c->m.timeouts, 1);
+    kchan__bump_unlocked(&c->m.timeouts, 1);
     return KCHAN_TIMEDOUT;
 }
 
@@ -3076,10 +3082,10 @@ KCHAN__PRIV int kchan__lf_op(kchan_t *c, int dir, void *elem, int64_t timeout_ns
     int r = kchan__lf_try(c, dir, elem);
     if (r != KCHAN_WOULDBLOCK) return r;
     if (!kchan__may_wait(timeout_ns)) {
-        kchan__lf_bump(dir == KCHAN_OP_SEND ? &c->m.send_full : &c->m.recv_empty, 1);
+        kchan__bump_unlocked(dir == KCHAN_OP_SEND ? &c->m.send_full : &c->m.recv_empty, 1);
         return r;
     }
-    kchan__lf_bump(dir == KCHAN_OP_SEND ? &c->m.blocked_sends : &c->m.blocked_recvs, 1);
+    kchan__bump_unlocked(dir == KCHAN_OP_SEND ? &c->m.blocked_sends : &c->m.blocked_recvs, 1);
     return kchan__lf_block(c, dir, elem, kchan__deadline(timeout_ns));
 }
 
@@ -3106,10 +3112,10 @@ KCHAN__PRIV int kchan__lf_send_many(kchan_t *c, const void *elems, size_t n, siz
             if ((r = kchan__lf_evict_send(c, kchan__nth(c, elems, i))) != KCHAN_OK) break;
             i++;
         } else if (r == KCHAN_WOULDBLOCK && !kchan__may_wait(timeout_ns)) {
-            kchan__lf_bump(&c->m.send_full, 1);
+            kchan__bump_unlocked(&c->m.send_full, 1);
             break;
         } else if (r == KCHAN_WOULDBLOCK) {
-            if (!blocked) kchan__lf_bump(&c->m.blocked_sends, 1);
+            if (!blocked) kchan__bump_unlocked(&c->m.blocked_sends, 1);
             blocked = true;
             if ((r = kchan__lf_block(c, KCHAN_OP_SEND, kchan__nth(c, elems, i), deadline)) != KCHAN_OK) break;
             i++;
@@ -3136,11 +3142,11 @@ KCHAN__PRIV int kchan__lf_recv_many(kchan_t *c, void *out, size_t max, size_t *g
         /* served: take what else there is below */
     } else if ((i = kchan__lf_take(c, out, max, &r)) == 0) {
         if (r == KCHAN_WOULDBLOCK && !kchan__may_wait(timeout_ns)) {
-            kchan__lf_bump(&c->m.recv_empty, 1);
+            kchan__bump_unlocked(&c->m.recv_empty, 1);
             return r;
         }
         if (r != KCHAN_WOULDBLOCK) return r;
-        kchan__lf_bump(&c->m.blocked_recvs, 1);
+        kchan__bump_unlocked(&c->m.blocked_recvs, 1);
         if ((r = kchan__lf_block(c, KCHAN_OP_RECV, out, kchan__deadline(timeout_ns))) != KCHAN_OK) return r;
         i = 1;                                 /* lf_block notified for this one */
     } else {
@@ -3805,7 +3811,7 @@ KCHAN__PRIV bool kchan__starved(const kchan_case *k, bool nomem)
 /* Mutex engine: a case is its op under its channel's lock. While the select holds the locks
    nothing changes, so the locked pass's answer stands until the registration; a claimer
    completes the op itself, so its verdict (KCHAN_OK, KCHAN_CLOSED) is the case's status. */
-KCHAN__PRIV int kchan__mutex_case_try_locked(kchan_case *k, kchan__after *a)
+KCHAN__PRIV int kchan__mx_case_try_locked(kchan_case *k, kchan__after *a)
 {
     return k->op == KCHAN_OP_SEND ? kchan__send_locked(k->chan, k->elem, a)
                                   : kchan__recv_locked(k->chan, k->elem, a);
@@ -3828,11 +3834,11 @@ KCHAN__PRIV bool kchan__maybe_ready(const kchan_t *c, int op)
 
 /* Alone: one lock at a time, skipped if the hint says it cannot complete (a wrong
    "cannot" is caught by the locked pass). */
-KCHAN__PRIV int kchan__mutex_case_try(kchan_case *k, kchan__after *a)
+KCHAN__PRIV int kchan__mx_case_try(kchan_case *k, kchan__after *a)
 {
     if (!kchan__maybe_ready(k->chan, k->op)) return KCHAN_WOULDBLOCK;
     kchan__lock_acquire(&k->chan->lock);
-    int r = kchan__mutex_case_try_locked(k, a);
+    int r = kchan__mx_case_try_locked(k, a);
     kchan__lock_release(&k->chan->lock);
     kchan__finish(a);
     return r;
@@ -3840,17 +3846,17 @@ KCHAN__PRIV int kchan__mutex_case_try(kchan_case *k, kchan__after *a)
 
 /* Under the locks, or registered (the locks were held from the locked pass until every
    waiter was linked): a partner that comes now finds our waiter, so nothing to look at. */
-KCHAN__PRIV bool kchan__mutex_case_look(const kchan_case *k, size_t *sum, bool nomem)
+KCHAN__PRIV bool kchan__mx_case_look(const kchan_case *k, size_t *sum, bool nomem)
 {
     (void)k; (void)sum; (void)nomem;
     return false;
 }
-KCHAN__PRIV bool kchan__mutex_case_ready(const kchan_case *k, bool nomem)
+KCHAN__PRIV bool kchan__mx_case_ready(const kchan_case *k, bool nomem)
 {
     (void)k; (void)nomem;
     return false;
 }
-KCHAN__PRIV int kchan__mutex_case_finish(kchan_case *k, int verdict)
+KCHAN__PRIV int kchan__mx_case_finish(kchan_case *k, int verdict)
 {
     (void)k;
     return verdict;
@@ -3894,41 +3900,21 @@ KCHAN__PRIV int kchan__lf_case_finish(kchan_case *k, int verdict)
 }
 #endif
 
-/* The dispatch: the one place a case's engine is asked, once per interface function. An
-   expression (no control flow hides in it); without KCHAN_LOCKFREE the lock-free arm is
-   not compiled at all. */
-#ifdef KCHAN_LOCKFREE
-#  define KCHAN__CASE_ENGINE(k, lockfree, mutex) (kchan__is_lf((k)->chan) ? (lockfree) : (mutex))
-#else
-#  define KCHAN__CASE_ENGINE(k, lockfree, mutex) ((void)(k), (mutex))
-#endif
-KCHAN__PRIV bool kchan__case_unlocked(const kchan_case *k)
-{
-    return KCHAN__CASE_ENGINE(k, true, false);
-}
+/* The dispatch, through section ops' KCHAN__ENGINE: the one place a case's engine is
+   asked, once per interface function (without KCHAN_LOCKFREE, the mutex call alone). */
+KCHAN__PRIV bool kchan__case_unlocked(const kchan_case *k) { return kchan__is_lf(k->chan); }
 KCHAN__PRIV int kchan__case_try(kchan_case *k, kchan__after *a)
-{
-    return KCHAN__CASE_ENGINE(k, kchan__lf_case_try(k, a), kchan__mutex_case_try(k, a));
-}
+{ return KCHAN__ENGINE(k->chan, case_try, k, a); }
 KCHAN__PRIV int kchan__case_try_locked(kchan_case *k, kchan__after *a)
-{
-    return KCHAN__CASE_ENGINE(k, kchan__lf_case_try_locked(k, a), kchan__mutex_case_try_locked(k, a));
-}
+{ return KCHAN__ENGINE(k->chan, case_try_locked, k, a); }
 KCHAN__PRIV bool kchan__case_look(const kchan_case *k, size_t *sum, bool nomem)
-{
-    return KCHAN__CASE_ENGINE(k, kchan__lf_case_look(k, sum, nomem), kchan__mutex_case_look(k, sum, nomem));
-}
+{ return KCHAN__ENGINE(k->chan, case_look, k, sum, nomem); }
 KCHAN__PRIV bool kchan__case_ready(const kchan_case *k, bool nomem)
-{
-    return KCHAN__CASE_ENGINE(k, kchan__lf_case_ready(k, nomem), kchan__mutex_case_ready(k, nomem));
-}
+{ return KCHAN__ENGINE(k->chan, case_ready, k, nomem); }
 KCHAN__PRIV int kchan__case_finish(kchan_case *k, int verdict)
-{
-    return KCHAN__CASE_ENGINE(k, kchan__lf_case_finish(k, verdict), kchan__mutex_case_finish(k, verdict));
-}
+{ return KCHAN__ENGINE(k->chan, case_finish, k, verdict); }
 
-/* The same on both engines: kchan__enqueue publishes the waiting count the way the
-   channel's engine reads it ([L11] or [M5]). */
+/* The same on both engines: kchan__enqueue publishes the waiting count ([L11]). */
 KCHAN__PRIV void kchan__case_register(kchan_case *k, kchan__waiter *w, kchan__ctx *ctx, int index)
 {
     kchan_t *c = k->chan;
@@ -4103,7 +4089,7 @@ KCHAN__PRIV void kchan__select_unlink(const kchan_case *cases, size_t n, kchan_t
             if (cases[i].chan != c) continue;
             kchan__queue *q = cases[i].op == KCHAN_OP_SEND ? &c->sendq : &c->recvq;
             if (ws[i].linked) kchan__unlink(c, q, &ws[i]);
-            if ((int)i != won) kchan__bump(&c->m.cancelled_waiters, 1);
+            if ((int)i != won) kchan__bump_locked(&c->m.cancelled_waiters, 1);
         }
         kchan__lock_release(&c->lock);
     }
@@ -4118,7 +4104,7 @@ KCHAN__PRIV bool kchan__select_finish(kchan_case *k, int verdict)
     int r = kchan__case_finish(k, verdict);
     if (r == KCHAN_WOULDBLOCK || r == KCHAN_NOMEM) {
         kchan__lock_acquire(&k->chan->lock);
-        kchan__bump(&k->chan->m.cancelled_waiters, 1);
+        kchan__bump_locked(&k->chan->m.cancelled_waiters, 1);
         kchan__lock_release(&k->chan->lock);
         return false;
     }
@@ -4196,7 +4182,8 @@ KCHAN__PRIV bool kchan__cases_evict(const kchan_case *cases, size_t n)
 {
     if (!cases || n > KCHAN_SELECT_MAX) return false;
     for (size_t i = 0; i < n; i++)
-        if (cases[i].op == KCHAN_OP_SEND && cases[i].chan && kchan__evicts_room(cases[i].chan))
+        if (cases[i].op == KCHAN_OP_SEND && cases[i].chan && !kchan__is_lf(cases[i].chan) &&
+            kchan__evicts_room(cases[i].chan))     /* lock-free rings trim with their own room */
             return true;
     return false;
 }

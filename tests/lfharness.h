@@ -1,4 +1,4 @@
-/* Pieces shared by the multi-threaded stress suites test_lfring.c and test_lfkinds.c:
+/* Pieces shared by the multi-threaded stress suites test_ring_stress.c and test_kinds_stress.c:
    checksummed elements, a per-thread xorshift, fixed seeds, random stalls, short timeouts. */
 #ifndef KCHAN_TEST_LFHARNESS_H
 #define KCHAN_TEST_LFHARNESS_H

@@ -1,4 +1,4 @@
-/* lfkinds: the unlimited, drop-oldest and conflated kinds through the public API only, so
+/* kinds_stress: the unlimited, drop-oldest and conflated kinds through the public API only, so
    it runs the same on both engines (with -DKCHAN_LOCKFREE these kinds are served by the
    lock-free engine: unlimited as a list of 31-cell segments freed once consumed, drop-oldest
    and conflated as the lock-free ring with evictions under the channel lock; otherwise the
@@ -401,7 +401,7 @@ static void lk_unl_run(int mode, int64_t per, int round)
 {
     lk_state *s = lk_state_new(mode, LK_UNL_P, per);
     kchan_opts o = { .capacity = KCHAN_UNLIMITED, .on_undelivered = lk_on_undelivered, .user = s,
-                     .name = "lfkinds" };
+                     .name = "kinds_stress" };
     cr_assert_eq(kchan_create(&s->c, sizeof(lf_elem), &o), KCHAN_OK);
     cr_assert_eq(kchan_cap(s->c), KCHAN_UNLIMITED);
 
@@ -514,7 +514,7 @@ static void lk_unl_run(int mode, int64_t per, int round)
     cr_assert_eq(test_alloc_live_blocks(), 0, "%lld blocks (%lld bytes) left after destroy",
                  (long long)test_alloc_live_blocks(), (long long)test_alloc_live_bytes());
 
-    cr_log_info("lfkinds %s round %d: %lld of %lld accepted (%lld at the %s, len %zu then), %d of %d producers "
+    cr_log_info("kinds_stress %s round %d: %lld of %lld accepted (%lld at the %s, len %zu then), %d of %d producers "
                 "stopped by it, received %lld, handed back %ld, timeouts %lld, recv_empty %lld, peeks %lld, "
                 "max_len %zu, %.0f ms", lk_mode_name[mode], round, total, (long long)(LK_UNL_P * per),
                 (long long)at_close, mode == LK_UNL_CANCEL ? "cancel" : "close", len_at_close, stopped_by_close,
@@ -534,15 +534,15 @@ static void lk_rounds(void (*run)(int mode, int64_t per, int round), int mode, i
         last = kchan_now_ns() - r0;
         r++;
     }
-    if (rounds > 1) cr_log_info("lfkinds %s: %d of %d rounds", lk_mode_name[mode], r, rounds);
+    if (rounds > 1) cr_log_info("kinds_stress %s: %d of %d rounds", lk_mode_name[mode], r, rounds);
 }
 
-Test(lfkinds, unlimited_mpmc_close_midway, .timeout = T_TIMEOUT)
+Test(kinds_stress, unlimited_mpmc_close_midway, .timeout = T_TIMEOUT)
 {
     lk_rounds(lk_unl_run, LK_UNL_CLOSE, LK_UNL_PER);
 }
 
-Test(lfkinds, unlimited_cancel_midway_hands_back_everything, .timeout = T_TIMEOUT)
+Test(kinds_stress, unlimited_cancel_midway_hands_back_everything, .timeout = T_TIMEOUT)
 {
     lk_rounds(lk_unl_run, LK_UNL_CANCEL, LK_UNL_PER);
 }
@@ -625,7 +625,7 @@ static void *lk_burst_drain(void *p)
     return NULL;
 }
 
-Test(lfkinds, unlimited_memory_returns_after_concurrent_burst, .timeout = T_TIMEOUT)
+Test(kinds_stress, unlimited_memory_returns_after_concurrent_burst, .timeout = T_TIMEOUT)
 {
     const int64_t per = LK_BURST_PER, total = LK_BURST_P * per;
     lk_state *s = lk_state_new(LK_BURST, LK_BURST_P, per);
@@ -677,7 +677,7 @@ Test(lfkinds, unlimited_memory_returns_after_concurrent_burst, .timeout = T_TIME
     cr_assert_eq(atomic_load(&s->cb_calls), 0);
     cr_assert_eq(test_alloc_live_blocks(), 0, "%lld blocks (%lld bytes) left after destroy",
                  (long long)test_alloc_live_blocks(), (long long)test_alloc_live_bytes());
-    cr_log_info("lfkinds burst: %lld elements, consumer started at %lld buffered (%lld bytes), %lld bytes above "
+    cr_log_info("kinds_stress burst: %lld elements, consumer started at %lld buffered (%lld bytes), %lld bytes above "
                 "empty after the drain, max_len %zu, %.0f ms", (long long)total, (long long)bc.backlog_at_start,
                 (long long)bc.heap_at_start, (long long)(after - bc.base), x.max_len, el / 1e6);
     lk_state_free(s);
@@ -825,7 +825,7 @@ static void lk_model_recv_each(kchan_t *c, lk_model *m, int step, size_t n)
     }
 }
 
-Test(lfkinds, unlimited_segment_boundaries_single_thread, .timeout = T_TIMEOUT)
+Test(kinds_stress, unlimited_segment_boundaries_single_thread, .timeout = T_TIMEOUT)
 {
     static const size_t sizes[] = { 30, 31, 32, 61, 62, 63, 93, 1, 2 };
     enum { NSIZES = sizeof sizes / sizeof sizes[0], ROUNDS = 3000 };
@@ -925,7 +925,7 @@ Test(lfkinds, unlimited_segment_boundaries_single_thread, .timeout = T_TIMEOUT)
                  (long long)(after - base));
     long long straddles = 0;
     for (int i = 0; i < LK_SEG; i++) straddles += m.straddle_send[i] + m.straddle_recv[i];
-    cr_log_info("lfkinds segments: %d steps, %lld values through, high-water %zu, %zu drained after close, %lld "
+    cr_log_info("kinds_stress segments: %d steps, %lld values through, high-water %zu, %zu drained after close, %lld "
                 "batches straddled a 31-boundary, %lld/%lld ended on one, recv_empty %llu, timeouts %llu",
                 step, (long long)m.next_send, m.high, left, straddles, m.on_boundary_send, m.on_boundary_recv,
                 (unsigned long long)m.recv_empty, (unsigned long long)m.timeouts);
@@ -1078,25 +1078,25 @@ static void lk_drop_run(int mode, int64_t per, int round)
     kchan_destroy(s->c);
     cr_assert_eq(atomic_load(&s->cb_calls), cb, "destroy handed back elements of a drained channel");
     cr_assert_eq(test_alloc_live_blocks(), 0);
-    cr_log_info("lfkinds %s round %d: %lld sent, %lld received, %ld evicted, len %zu at close, max_len %zu, "
+    cr_log_info("kinds_stress %s round %d: %lld sent, %lld received, %ld evicted, len %zu at close, max_len %zu, "
                 "%lld stats polls, timeouts %lld, recv_empty %lld, %.0f ms", lk_mode_name[mode], round, total,
                 received, cb, len_at_close, x.max_len, s->polls, timedout, recv_wb, el / 1e6);
     lk_state_free(s);
 }
 
-Test(lfkinds, drop_oldest_stats_monotonic_under_load, .timeout = T_TIMEOUT)
+Test(kinds_stress, drop_oldest_stats_monotonic_under_load, .timeout = T_TIMEOUT)
 {
     lk_rounds(lk_drop_run, LK_DROP_OLDEST, LK_DROP_PER);
 }
 
-Test(lfkinds, conflated_stats_monotonic_under_load, .timeout = T_TIMEOUT)
+Test(kinds_stress, conflated_stats_monotonic_under_load, .timeout = T_TIMEOUT)
 {
     lk_rounds(lk_drop_run, LK_CONFLATED, LK_DROP_PER);
 }
 
 /* ---- conflated: the latest value wins -------------------------------------------------- */
 
-Test(lfkinds, conflated_latest_value_wins_single_thread, .timeout = T_TIMEOUT)
+Test(kinds_stress, conflated_latest_value_wins_single_thread, .timeout = T_TIMEOUT)
 {
     static t_recorder rec;
     memset(&rec, 0, sizeof rec);

@@ -1,4 +1,4 @@
-/* lfring: a stress of the bounded ring through the public API only, so it runs the same on
+/* ring_stress: a stress of the bounded ring through the public API only, so it runs the same on
    both engines (with -DKCHAN_LOCKFREE, bounded block and drop-newest channels are the
    lock-free stamped ring; otherwise the mutex engine's ring).
 
@@ -281,7 +281,7 @@ static void lf_run(int mode, size_t cap, int64_t per, int round)
     cr_assert(s->got && s->gone);
     kchan_counter_init(&s->accepted, 0);
     kchan_opts o = { .capacity = cap, .overflow = mode == MODE_DROP ? KCHAN_DROP_NEWEST : KCHAN_BLOCK,
-                     .on_undelivered = lf_on_undelivered, .user = s, .name = "lfring" };
+                     .on_undelivered = lf_on_undelivered, .user = s, .name = "ring_stress" };
     cr_assert_eq(kchan_create(&s->c, sizeof(lf_elem), &o), KCHAN_OK);
 
     int64_t t0 = kchan_now_ns();
@@ -397,7 +397,7 @@ static void lf_run(int mode, size_t cap, int64_t per, int round)
     cr_assert_eq(atomic_load(&s->cb_calls), cb, "destroy handed back %ld elements of a drained channel",
                  atomic_load(&s->cb_calls) - cb);
 
-    cr_log_info("lfring %s cap %zu round %d: %lld of %lld accepted (%lld at close), received %lld, "
+    cr_log_info("ring_stress %s cap %zu round %d: %lld of %lld accepted (%lld at close), received %lld, "
                 "handed back %ld, timeouts %lld, send_full %lld, recv_empty %lld, peeks %lld, max_len %zu, "
                 "%.0f ms", lf_mode_name[mode], cap, round, total, (long long)(LP * per), (long long)at_close,
                 received, cb, timedout, send_wb, recv_wb, peeks, x.max_len, el / 1e6);
@@ -421,14 +421,14 @@ static void lf_suite(int mode, int base_rounds, int64_t per)
             last = kchan_now_ns() - r0;
             r++;
         }
-        if (rounds > base_rounds) cr_log_info("lfring %s cap %zu: %d of %d rounds", lf_mode_name[mode], caps[k], r, rounds);
+        if (rounds > base_rounds) cr_log_info("ring_stress %s cap %zu: %d of %d rounds", lf_mode_name[mode], caps[k], r, rounds);
     }
 }
 
-Test(lfring, mpmc_random_stalls_close_midway, .timeout = T_TIMEOUT) { lf_suite(MODE_CLOSE, 1, LF_PER); }
-Test(lfring, drop_newest_conservation, .timeout = T_TIMEOUT) { lf_suite(MODE_DROP, 1, LF_PER); }
+Test(ring_stress, mpmc_random_stalls_close_midway, .timeout = T_TIMEOUT) { lf_suite(MODE_CLOSE, 1, LF_PER); }
+Test(ring_stress, drop_newest_conservation, .timeout = T_TIMEOUT) { lf_suite(MODE_DROP, 1, LF_PER); }
 /* Cancel hands back at most a ring's worth per run: more, shorter runs. */
-Test(lfring, cancel_midway_hands_back_everything, .timeout = T_TIMEOUT) { lf_suite(MODE_CANCEL, 4, LF_PER / 4); }
+Test(ring_stress, cancel_midway_hands_back_everything, .timeout = T_TIMEOUT) { lf_suite(MODE_CANCEL, 4, LF_PER / 4); }
 
 /* ---- single-threaded: batches across the ring's wrap ---------------------------------- */
 
@@ -438,7 +438,7 @@ Test(lfring, cancel_midway_hands_back_everything, .timeout = T_TIMEOUT) { lf_sui
    of consecutive values. An op that can complete at once must, whatever its timeout; one
    that can only partly complete takes what fits and says WOULDBLOCK (timeout 0) or, now and
    then, TIMEDOUT after a short timeout. */
-Test(lfring, batch_claims_cross_lap_boundary, .timeout = T_TIMEOUT)
+Test(ring_stress, batch_claims_cross_lap_boundary, .timeout = T_TIMEOUT)
 {
     enum { CAP = 5, ROUNDS = 4000 };
     static const size_t send_sizes[] = { 2, 3, 0, 4, 6, 7, 1, 3, 4 };
@@ -547,7 +547,7 @@ Test(lfring, batch_claims_cross_lap_boundary, .timeout = T_TIMEOUT)
     cr_assert_eq(x.drops_newest + x.drops_oldest + x.undelivered, 0u);
     long long straddles = 0;
     for (int i = 0; i < CAP; i++) straddles += straddle_send[i] + straddle_recv[i];
-    cr_log_info("lfring batches cap %d: %d rounds, %lld values through, %zu drained after close, %lld batches "
+    cr_log_info("ring_stress batches cap %d: %d rounds, %lld values through, %zu drained after close, %lld batches "
                 "straddled the wrap, %lld peeks, send_full %lld, recv_empty %lld, timeouts %lld", CAP, ROUNDS,
                 (long long)next_send, left, straddles, peeks, send_wb, recv_wb, timedout);
     kchan_destroy(c);

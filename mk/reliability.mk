@@ -48,7 +48,7 @@ reliability-ci: $(foreach e,$(ENGINES),fuzz-ci-$(e))
 
 # ---- soak, per engine x sanitizer; stress-soak also runs the lin suite with KCHAN_STRESS ------
 define soak_build
-$(B)/soak-$(1)-$(2)/soak: tests/soak.c tests/kchan_impl.c tests/alloc_hooks.c tests/alloc_hooks.h kchan.h mk/reliability.mk
+$(B)/soak-$(1)-$(2)/soak: tests/soak.c tests/mpmc_harness.h tests/kchan_impl.c tests/alloc_hooks.c tests/alloc_hooks.h kchan.h mk/reliability.mk
 	@mkdir -p $$(@D)
 	$(SANCC) $(WARN) $($(3)) $(STB_INC) $(ENGINE_FLAGS_$(2)) -c tests/kchan_impl.c -o $$(@D)/kchan_impl.o
 	$(SANCC) $(WARN) $($(3)) $(TEST_DEFS) -c tests/alloc_hooks.c -o $$(@D)/alloc_hooks.o

@@ -167,6 +167,7 @@ typedef struct {
     void *(*side)(void *);            /* an extra thread (stats poller, chaos) given the mh_run;
                                          it stops when mh_side_stopped() */
     void *side_arg;
+    void (*before_destroy)(mh_run *); /* more checks on the closed channels (s->c) */
     uint32_t seed;
 } mh_config;
 
@@ -195,7 +196,7 @@ struct mh_run {
     atomic_int hold;
     kchan_counter released;           /* 1 once the hold is lifted */
     atomic_int stop, side_stop;
-    atomic_int cancelled[MH_MAX_CH];  /* a cancel took effect: undelivered may move */
+    atomic_int cancelled[MH_MAX_CH];  /* a cancel was called: undelivered may move */
     atomic_int errors;
     char first_error[320];
     mh_thread prod[MH_MAX_P], cons[MH_MAX_C];
@@ -574,9 +575,8 @@ static inline void mh_join(mh_run *s, pthread_t t, const char *who)
 static inline int mh_end_channel(mh_run *s, int ch, uint32_t *rng)
 {
     bool cancel = s->cfg.end_op == MH_CANCEL || (s->cfg.end_op == MH_CLOSE_OR_CANCEL && (mh_rand(rng) & 1));
-    int rc = cancel ? kchan_cancel(s->c[ch]) : kchan_close(s->c[ch]);
-    if (cancel && rc == KCHAN_OK) atomic_store(&s->cancelled[ch], 1);
-    return rc;
+    if (cancel) atomic_store(&s->cancelled[ch], 1);   /* even on a closed channel, cancel discards */
+    return cancel ? kchan_cancel(s->c[ch]) : kchan_close(s->c[ch]);
 }
 
 /* Wait (in steps, so that a failed thread ends the wait) until counter >= goal, at most 15 s. */
@@ -808,6 +808,7 @@ static inline mh_run *mh_run_once(const mh_config *cfg, int round)
     s->elapsed_ns = kchan_now_ns() - t0;
 
     mh_verify(s);
+    if (k->before_destroy) k->before_destroy(s);
     for (int ch = 0; ch < k->nch; ch++) {
         long cb = atomic_load(&s->cb_calls[ch]);
         kchan_destroy(s->c[ch]);

@@ -20,7 +20,7 @@
    end state is checked. */
 #define KCHAN_TESTING
 #include "common.h"
-#include "lfharness.h"
+#include "mpmc_harness.h"
 #include <stdint.h>
 #include <time.h>
 
@@ -345,9 +345,9 @@ typedef struct {
 static void ld_undelivered(void *elem, void *user)
 {
     ld_shared *sh = (ld_shared *)user;
-    lf_elem e;
+    mh_elem e;
     memcpy(&e, elem, sizeof e);
-    if (e.chk != lf_chk(e.v)) atomic_fetch_add(&sh->torn, 1);
+    if (e.chk != mh_chk(e.v)) atomic_fetch_add(&sh->torn, 1);
     atomic_fetch_add(&sh->evicted, 1);
 }
 
@@ -358,15 +358,15 @@ static void *ld_producer(void *p)
     ld_arg *a = (ld_arg *)p;
     uint32_t rng = 0x9e3779b9u * (uint32_t)(a->id + 1);
     for (int64_t i = 0; i < LD_PER;) {
-        lf_elem batch[4];
-        size_t n = 1 + lf_rand(&rng) % 4, sent = 0;
+        mh_elem batch[4];
+        size_t n = 1 + mh_rand(&rng) % 4, sent = 0;
         if (n > (size_t)(LD_PER - i)) n = (size_t)(LD_PER - i);
-        for (size_t j = 0; j < n; j++) batch[j] = lf_make(a->id, i + (int64_t)j);
+        for (size_t j = 0; j < n; j++) batch[j] = mh_make(a->id, i + (int64_t)j);
         if (n == 1) { cr_assert_eq(kchan_try_send(a->sh->c, &batch[0]), KCHAN_OK); sent = 1; }
         else cr_assert_eq(kchan_send_many(a->sh->c, batch, n, &sent, 0), KCHAN_OK);
         cr_assert_eq(sent, n);
         i += (int64_t)n;
-        lf_stall(&rng, false);
+        mh_stall(&rng, false);
     }
     atomic_fetch_sub(&a->sh->producers_left, 1);
     return NULL;
@@ -378,16 +378,16 @@ static void *ld_consumer(void *p)
     uint32_t rng = 0x85ebca6bu;
     for (;;) {
         bool last = atomic_load(&sh->producers_left) == 0;   /* read before the try */
-        lf_elem out[4];
+        mh_elem out[4];
         size_t got = 0;
-        int r = lf_rand(&rng) % 2 ? kchan_recv_many(sh->c, out, 4, &got, 0)
+        int r = mh_rand(&rng) % 2 ? kchan_recv_many(sh->c, out, 4, &got, 0)
                                   : (got = 1, kchan_try_recv(sh->c, &out[0]));
         if (r == KCHAN_WOULDBLOCK) { if (last) break; sched_yield(); continue; }
         cr_assert_eq(r, KCHAN_OK);
         for (size_t j = 0; j < got; j++)
-            if (out[j].chk != lf_chk(out[j].v)) atomic_fetch_add(&sh->torn, 1);
+            if (out[j].chk != mh_chk(out[j].v)) atomic_fetch_add(&sh->torn, 1);
         atomic_fetch_add(&sh->received, (long)got);
-        lf_stall(&rng, true);
+        mh_stall(&rng, true);
     }
     return NULL;
 }
@@ -396,9 +396,9 @@ static void *ld_peeker(void *p)
 {
     ld_shared *sh = (ld_shared *)p;
     while (atomic_load(&sh->producers_left) > 0) {
-        lf_elem e;
+        mh_elem e;
         int r = kchan_peek(sh->c, &e);
-        if (r == KCHAN_OK && e.chk != lf_chk(e.v)) atomic_fetch_add(&sh->torn, 1);
+        if (r == KCHAN_OK && e.chk != mh_chk(e.v)) atomic_fetch_add(&sh->torn, 1);
         cr_assert(r == KCHAN_OK || r == KCHAN_WOULDBLOCK, "peek said %d", r);
     }
     return NULL;
@@ -424,7 +424,7 @@ static void under_load(size_t cap)
     memset(&sh, 0, sizeof sh);
     kchan_opts o = { .capacity = cap, .overflow = cap == KCHAN_CONFLATED ? KCHAN_BLOCK : KCHAN_DROP_OLDEST,
                      .on_undelivered = ld_undelivered, .user = &sh };
-    cr_assert_eq(kchan_create(&sh.c, sizeof(lf_elem), &o), KCHAN_OK);
+    cr_assert_eq(kchan_create(&sh.c, sizeof(mh_elem), &o), KCHAN_OK);
     atomic_store(&sh.producers_left, LD_PRODUCERS);
     ld_arg args[LD_PRODUCERS];
     pthread_t tp[LD_PRODUCERS];

@@ -24,7 +24,7 @@ SOAK_TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
 # ---- fuzzer, per engine ----------------------------------------------------------------------
 define fuzz_engine
-$(B)/fuzz-$(1)/fuzz_model: tests/fuzz/fuzz_model.c tests/kchan_impl.c tests/alloc_hooks.c tests/alloc_hooks.h kchan.h tests/reliability.mk
+$(B)/fuzz-$(1)/fuzz_model: tests/fuzz/fuzz_model.c tests/kchan_impl.c tests/alloc_hooks.c tests/alloc_hooks.h kchan.h mk/reliability.mk
 	@mkdir -p $$(@D)
 	$(SANCC) $(WARN) $(FUZZ_FLAGS) $(STB_INC) $(ENGINE_FLAGS_$(1)) -c tests/kchan_impl.c -o $$(@D)/kchan_impl.o
 	$(SANCC) $(WARN) $(FUZZ_FLAGS) $(TEST_DEFS) -c tests/alloc_hooks.c -o $$(@D)/alloc_hooks.o
@@ -48,7 +48,7 @@ reliability-ci: $(foreach e,$(ENGINES),fuzz-ci-$(e))
 
 # ---- soak, per engine x sanitizer; stress-soak also runs the lin suite with KCHAN_STRESS ------
 define soak_build
-$(B)/soak-$(1)-$(2)/soak: tests/soak.c tests/kchan_impl.c tests/alloc_hooks.c tests/alloc_hooks.h kchan.h tests/reliability.mk
+$(B)/soak-$(1)-$(2)/soak: tests/soak.c tests/mpmc_harness.h tests/kchan_impl.c tests/alloc_hooks.c tests/alloc_hooks.h kchan.h mk/reliability.mk
 	@mkdir -p $$(@D)
 	$(SANCC) $(WARN) $($(3)) $(STB_INC) $(ENGINE_FLAGS_$(2)) -c tests/kchan_impl.c -o $$(@D)/kchan_impl.o
 	$(SANCC) $(WARN) $($(3)) $(TEST_DEFS) -c tests/alloc_hooks.c -o $$(@D)/alloc_hooks.o

@@ -1,0 +1,20 @@
+# Benchmarks; included by the Makefile.
+
+# ---- benchmarks ---------------------------------------------------------------------------
+-include bench/peers.mk
+BENCH_ENGINES := mutex lockfree
+BENCH_OBJS := $(foreach e,$(BENCH_ENGINES),$(B)/bench/engine_$(e).o) $(B)/bench/naive_ring.o
+$(B)/bench/engine_%.o: bench/engine_kchan.c bench/bench.h kchan.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -O2 $(ENGINE_FLAGS_$*) -DBENCH_ENGINE=bench_engine_$* -c $< -o $@
+$(B)/bench/naive_ring.o: bench/naive_ring.c bench/bench.h
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -g -c $< -o $@
+$(B)/bench/kchan_bench: bench/kchan_bench.c bench/bench.h $(BENCH_OBJS)
+	$(CC) $(WARN) -O2 -g -D_GNU_SOURCE $(if $(filter lockfree,$(BENCH_ENGINES)),-DBENCH_HAVE_LOCKFREE) \
+	    bench/kchan_bench.c $(BENCH_OBJS) -o $@ $(LDLIBS)
+.PHONY: bench bench-quick
+bench: $(B)/bench/kchan_bench
+	$(B)/bench/kchan_bench
+bench-quick: $(B)/bench/kchan_bench
+	$(B)/bench/kchan_bench --quick --reps 1

@@ -1,0 +1,9 @@
+# The examples, built and run; included by the Makefile.
+
+EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(sort $(wildcard examples/*.c)))
+$(B)/examples/%: examples/%.c kchan.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(LDLIBS)
+examples: $(EXAMPLES)
+run-examples: examples
+	@for x in $(EXAMPLES); do echo "== $$x"; $$x > $$x.out 2>&1 || { cat $$x.out; echo "$$x failed"; exit 1; }; tail -n 3 $$x.out; done

@@ -21,8 +21,8 @@
  *   KCHAN_IMPLEMENTATION      -                  emit the implementation here
  *   KCHAN_STATIC              -                  every symbol static (single-TU builds)
  *   KCHAN_LOCKFREE            -                  buffered channels use the lock-free ring or
- *                                                segment list (section engine_lockfree); define
- *                                                it project-wide if you use KCHAN_FOOTPRINT
+ *                                                segment list (section engine_lockfree); only
+ *                                                the implementation file needs it
  *   KCHAN_PLATFORM_LINUX      auto on Linux      futex lock and futex parking
  *   KCHAN_PLATFORM_WIN32      auto on Windows    SRW locks, WaitOnAddress (-lsynchronization)
  *   KCHAN_PLATFORM_POSIX      auto elsewhere     pthread mutex, parking lot of condvars
@@ -159,10 +159,10 @@
  *     (kchan's copy is private); with compilers other than gcc, clang and MSVC, after only.
  *   - KCHAN_LOCKFREE serves bounded (every policy), conflated and unlimited channels with
  *     elements of at least one byte; rendezvous channels and size-0 elements keep the
- *     mutex engine in the same build (select mixes both). It needs
- *     <stdatomic.h>, and its KCHAN_FOOTPRINT is larger (a stamp per cell): compile every
- *     file that uses the macro with the same KCHAN_LOCKFREE setting, or kchan_create_in
- *     may say KCHAN_INVAL. On it, kchan_cancel and kchan_peek on an unlimited channel
+ *     mutex engine in the same build (select mixes both). It needs threads (not
+ *     KCHAN_PLATFORM_NONE); KCHAN_FOOTPRINT gives room for its channels in every build, so
+ *     files that use the macro need not know the engine. On it, kchan_cancel and kchan_peek
+ *     on an unlimited channel
  *     briefly hold back receivers (a peek of any other kind holds back nothing).
  *
  * LICENSE: MIT or public domain (Unlicense), your choice; see the end of the file.
@@ -1294,7 +1294,7 @@ typedef struct {
 
 #ifdef KCHAN_LOCKFREE
 #  ifdef KCHAN__PLAIN_ATOMICS
-#    error "kchan: KCHAN_LOCKFREE needs <stdatomic.h>; a KCHAN_PLATFORM_NONE build without it has one thread and gains nothing from it"
+#    error "kchan: KCHAN_LOCKFREE needs threads and C11 atomics; KCHAN_PLATFORM_NONE has one thread (its atomics are plain accesses) and gains nothing from it: drop KCHAN_LOCKFREE"
 #  endif
 /* The lock-free engine's part (section engine_lockfree): the ring, or for an unlimited
    channel its list of segments. All but the positions, segment pointers and counters is
@@ -1395,7 +1395,8 @@ KCHAN__PRIV void kchan__bump_unlocked(KCHAN__ATOMIC(kchan__count) *field, size_t
 }
 
 
-/* kchan_stats_get's part both engines share: the counters that mean the same on each. */
+/* kchan_stats_get's part both engines share: the counters that mean the same on each but
+   max_len, which each engine reads after its own len (kchan__read_max_len). */
 KCHAN__PRIV void kchan__metrics_read(const kchan_t *c, kchan_stats *out)
 {
     const kchan__metrics *m = &c->m;
@@ -1412,12 +1413,18 @@ KCHAN__PRIV void kchan__metrics_read(const kchan_t *c, kchan_stats *out)
     out->cancelled_waiters = KCHAN__LOAD(cancelled_waiters);
     out->blocked_sends = KCHAN__LOAD(blocked_sends);
     out->blocked_recvs = KCHAN__LOAD(blocked_recvs);
-    out->max_len = KCHAN__LOAD(max_len);
     out->waiting_senders = KCHAN__LOAD(waiting_senders);
     out->waiting_receivers = KCHAN__LOAD(waiting_receivers);
     out->closed = KCHAN__LOAD(closed) != 0;
 #undef KCHAN__LOAD
     out->cap = c->capacity;
+}
+
+KCHAN__PRIV size_t kchan__read_max_len(const kchan_t *c)
+{
+    /* [M2a] relaxed: read after the engine's len, which orders it ([M2b] acquire on the
+       mutex engine; the lock-free engine raises what it reports to its len). */
+    return kchan__atomic_load(&c->m.max_len, memory_order_relaxed);
 }
 
 /* memcpy with the usual element sizes spelled out, so those compile to plain moves. */
@@ -1471,12 +1478,17 @@ KCHAN__PRIV void kchan__ctx_init(kchan__ctx *x)
 KCHAN__PRIV void kchan__publish_waiting(kchan_t *c, const kchan__queue *q)
 {
     KCHAN__ATOMIC(uint32_t) *field = q == &c->sendq ? &c->m.waiting_senders : &c->m.waiting_receivers;
-    /* [L11] seq_cst: the lock-free engine reads these as "someone waits" flags. This store
-       and the registrant's seq_cst re-check of the ring form one half of a Dekker pair; a
-       pusher's seq_cst CAS [L3]/[L7] and its seq_cst load [L10] the other. The mutex engine
-       needs only a gauge ([M1]: its lock orders the writers), but one order for both keeps
-       the waiter queues engine-blind, for one fence per registration, next to a park. */
-    kchan__atomic_store(field, q->count, memory_order_seq_cst);
+    /* The waiter queues serve both engines, and only here does the order differ: a full
+       fence on the mutex engine would cost every hand-off an xchg. Without KCHAN_LOCKFREE
+       the test is a constant. */
+    if (kchan__is_lf(c))
+        /* [L11] seq_cst: the lock-free engine reads these as "someone waits" flags. This
+           store and the registrant's seq_cst re-check of the ring form one half of a Dekker
+           pair; a pusher's seq_cst CAS [L3]/[L7] and its seq_cst load [L10] the other. */
+        kchan__atomic_store(field, q->count, memory_order_seq_cst);
+    else
+        /* [M5] relaxed: a gauge written under the lock, as [M1]. */
+        kchan__atomic_store(field, q->count, memory_order_relaxed);
 }
 
 KCHAN__PRIV void kchan__enqueue(kchan_t *c, kchan__queue *q, kchan__waiter *w)
@@ -1676,10 +1688,13 @@ KCHAN__PRIV bool kchan__mx_closed(const kchan_t *c)
 KCHAN__PRIV void kchan__set_len(kchan_t *c, size_t n)
 {
     c->mx.count = n;
-    /* [M3] relaxed: published for kchan_len / stats, as [M1]; the lock orders the writers. */
-    kchan__atomic_store(&c->mx.len, n, memory_order_relaxed);
+    /* [M3] relaxed: published for kchan_len / stats, as [M1]; the lock orders the writers.
+       max_len first, so that the release below carries it. */
     if (n > kchan__atomic_load(&c->m.max_len, memory_order_relaxed))
-        kchan__atomic_store(&c->m.max_len, n, memory_order_relaxed);  /* [M3] as above */
+        kchan__atomic_store(&c->m.max_len, n, memory_order_relaxed);  /* [M3] */
+    /* [M3a] release: pairs with [M2b] in kchan__mx_stats: a snapshot that sees this len
+       sees a max_len at least as large (free on TSO machines). */
+    kchan__atomic_store(&c->mx.len, n, memory_order_release);
 }
 
 KCHAN__PRIV unsigned char *kchan__slot(const kchan_t *c, size_t i) { return c->mx.slots + i * c->elem_size; }
@@ -2021,10 +2036,14 @@ KCHAN__PRIV size_t kchan__mx_len(const kchan_t *c)
 /* kchan_stats_get: the shared counters, then the engine's own. */
 KCHAN__PRIV void kchan__mx_stats(const kchan_t *c, kchan_stats *out)
 {
-    kchan__metrics_read(c, out);
-    out->sends = kchan__atomic_load(&c->mx.sends, memory_order_relaxed);   /* [M2] */
+    /* [M2] relaxed, sends and recvs first, len and max_len last, as they always were read:
+       a live snapshot's imbalance keeps its old direction. */
+    out->sends = kchan__atomic_load(&c->mx.sends, memory_order_relaxed);
     out->recvs = kchan__atomic_load(&c->mx.recvs, memory_order_relaxed);   /* [M2] */
-    out->len = kchan__atomic_load(&c->mx.len, memory_order_relaxed);       /* [M2] */
+    kchan__metrics_read(c, out);
+    /* [M2b] acquire: pairs with [M3a], so the max_len read after it is at least this len. */
+    out->len = kchan__atomic_load(&c->mx.len, memory_order_acquire);
+    out->max_len = kchan__read_max_len(c);
 }
 
 /* kchan__init's part for a mutex-engine channel: the ring (none yet for unlimited). */
@@ -2101,7 +2120,7 @@ KCHAN__PRIV void kchan__mx_destroy(kchan_t *c)
    happens before the claim that needs it. Evictions take no lock (kchan__lf_evict), and
    kchan_stats_get tells them from receives without one (kchan__lf_stats).
    Counters: sends and recvs come from tail and head (recvs minus evictions) plus the
-   direct hand-offs, which are counted in m.sends under the lock; drops_newest,
+   direct hand-offs, which are counted in lf.handoffs under the lock; drops_newest,
    drops_oldest and undelivered from their own rare paths, so the fast path writes no
    counter; max_len costs one load of head per push until it reaches the capacity (on an
    unlimited list it is sampled, see kchan__list_pop). A push takes effect at its CAS
@@ -2898,7 +2917,7 @@ KCHAN__PRIV bool kchan__lf_hand(kchan_t *c, const void *elem)
     if (kchan__atomic_load(&c->lf.tail, memory_order_seq_cst) == head &&
         (w = kchan__take_partner(c, &c->recvq, KCHAN_OK)) != NULL) {
         kchan__copy(c, w->elem, elem);
-        /* On a lock-free channel m.sends counts these hand-offs; kchan__lf_stats adds them
+        /* lf.handoffs counts these hand-offs; kchan__lf_stats adds them
            to both sends and recvs. [L19] relaxed RMW, published to the receiver by [W3]. */
         kchan__bump_unlocked(&c->lf.handoffs, 1);
         kchan__defer_release(&a, w);
@@ -3299,6 +3318,7 @@ KCHAN__PRIV void kchan__lf_discard(kchan_t *c)
 KCHAN__PRIV void kchan__lf_stats(const kchan_t *c, kchan_stats *out)
 {
     kchan__metrics_read(c, out);
+    out->max_len = kchan__read_max_len(c);
     size_t pops, pushes;
     bool gone = kchan__lf_positions(c, &pops, &pushes);
     /* [M2] relaxed: a count, as the shared ones; hand-offs never show in the positions. */
@@ -3331,7 +3351,7 @@ KCHAN__PRIV void kchan__lf_stats(const kchan_t *c, kchan_stats *out)
                                                                            memory_order_relaxed, memory_order_relaxed)) {}
         if (seen > received) received = seen;
     }
-    /* pops and pushes count modulo the cells the positions tell apart, ring_size laps of
+    /* pops and pushes count modulo the cells the positions tell apart, lf.size laps of
        2^W / one_lap (never reached with a 64-bit size_t; 32-bit: at least 2^30 cells), so
        sends and recvs are reported modulo the same (see LIMITS). */
     uint64_t wrap = (uint64_t)c->lf.size << (sizeof(size_t) * CHAR_BIT - c->lf.lap_shift);
@@ -3914,7 +3934,7 @@ KCHAN__PRIV bool kchan__case_ready(const kchan_case *k, bool nomem)
 KCHAN__PRIV int kchan__case_finish(kchan_case *k, int verdict)
 { return KCHAN__ENGINE(k->chan, case_finish, k, verdict); }
 
-/* The same on both engines: kchan__enqueue publishes the waiting count ([L11]). */
+/* The same on both engines: kchan__enqueue publishes the waiting count ([L11] or [M5]). */
 KCHAN__PRIV void kchan__case_register(kchan_case *k, kchan__waiter *w, kchan__ctx *ctx, int index)
 {
     kchan_t *c = k->chan;

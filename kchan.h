@@ -367,6 +367,7 @@ typedef struct kchan__shape {              /* struct kchan, field for field */
     unsigned char kind, policy, caller_memory, lockfree;
     struct {
         uint32_t waiting_senders, waiting_receivers;
+        kchan__count_room handoffs;
         int closed, reason;
         kchan__count_room counts[9];
         size_t max_len;
@@ -391,7 +392,7 @@ typedef struct kchan__shape {              /* struct kchan, field for field */
         size_t head;
         void *head_seg;
         char pad2[64 - sizeof(size_t) - sizeof(void *)];
-        kchan__count_room handoffs, recvs_floor;
+        kchan__count_room recvs_floor;
         size_t evictions;
     } lf;
 #endif
@@ -1274,8 +1275,12 @@ typedef uintptr_t kchan__count;
 /* What both engines count, each field in the same sense (kchan_stats). */
 typedef struct {
     /* First: the lock-free engine reads the waiting counts on every op, and max_len (last,
-       88 bytes on) is written on its fast paths, so they cannot share a cache line. */
+       96 bytes on) is written on its fast paths, so they cannot share a cache line. */
     KCHAN__ATOMIC(uint32_t) waiting_senders, waiting_receivers;
+    /* Lock-free engine only: kchan__lf_hand's sends straight to a parked receiver. Beside
+       the waiting counts, whose line a hand-off moves between the cores anyway: on a line
+       of its own it cost W6 a cache miss per message. */
+    KCHAN__ATOMIC(kchan__count) handoffs;
     KCHAN__ATOMIC(int) closed, reason;
     KCHAN__ATOMIC(kchan__count) drops_newest, drops_oldest, undelivered;
     KCHAN__ATOMIC(kchan__count) send_full, recv_empty, timeouts, cancelled_waiters;
@@ -1318,8 +1323,8 @@ typedef struct {
     KCHAN__ATOMIC(size_t) head;
     KCHAN__ATOMIC(kchan__segp) head_seg;   /* unlimited: the segment head is in */
     char pad2[KCHAN__CACHELINE - sizeof(size_t) - sizeof(void *)];
-    /* Sends and receives are counted by the positions; these count what they cannot see. */
-    KCHAN__ATOMIC(kchan__count) handoffs;     /* kchan__lf_hand's sends straight to a receiver */
+    /* Sends and receives are counted by the positions; these count what they cannot see
+       (and m.handoffs, the sends handed straight to a receiver). */
     KCHAN__ATOMIC(kchan__count) recvs_floor;  /* evicting rings: highest recvs reported ([E3]) */
     KCHAN__ATOMIC(size_t) evictions;          /* evicting rings: announced, not given up ([E1]) */
 } kchan__part_lockfree;
@@ -2120,7 +2125,7 @@ KCHAN__PRIV void kchan__mx_destroy(kchan_t *c)
    happens before the claim that needs it. Evictions take no lock (kchan__lf_evict), and
    kchan_stats_get tells them from receives without one (kchan__lf_stats).
    Counters: sends and recvs come from tail and head (recvs minus evictions) plus the
-   direct hand-offs, which are counted in lf.handoffs under the lock; drops_newest,
+   direct hand-offs, which are counted in m.handoffs under the lock; drops_newest,
    drops_oldest and undelivered from their own rare paths, so the fast path writes no
    counter; max_len costs one load of head per push until it reaches the capacity (on an
    unlimited list it is sampled, see kchan__list_pop). A push takes effect at its CAS
@@ -2917,9 +2922,9 @@ KCHAN__PRIV bool kchan__lf_hand(kchan_t *c, const void *elem)
     if (kchan__atomic_load(&c->lf.tail, memory_order_seq_cst) == head &&
         (w = kchan__take_partner(c, &c->recvq, KCHAN_OK)) != NULL) {
         kchan__copy(c, w->elem, elem);
-        /* lf.handoffs counts these hand-offs; kchan__lf_stats adds them
+        /* m.handoffs counts these hand-offs; kchan__lf_stats adds them
            to both sends and recvs. [L19] relaxed RMW, published to the receiver by [W3]. */
-        kchan__bump_unlocked(&c->lf.handoffs, 1);
+        kchan__bump_unlocked(&c->m.handoffs, 1);
         kchan__defer_release(&a, w);
     }
     kchan__lock_release(&c->lock);
@@ -3322,7 +3327,7 @@ KCHAN__PRIV void kchan__lf_stats(const kchan_t *c, kchan_stats *out)
     size_t pops, pushes;
     bool gone = kchan__lf_positions(c, &pops, &pushes);
     /* [M2] relaxed: a count, as the shared ones; hand-offs never show in the positions. */
-    uint64_t handed = kchan__atomic_load(&c->lf.handoffs, memory_order_relaxed);
+    uint64_t handed = kchan__atomic_load(&c->m.handoffs, memory_order_relaxed);
     uint64_t received = (uint64_t)pops;
     if (kchan__lf_evicts(c)) {
         /* An eviction is a pop that is no receive. Wait-free, without the lock: recvs is
@@ -3430,7 +3435,7 @@ KCHAN_DEF int kchan__test_place(kchan_t *c, size_t laps)
     /* [L0'] relaxed: the test owns the channel alone while it moves it. */
     if (kchan__atomic_load(&c->lf.tail, memory_order_relaxed) != c->lf.origin ||
         kchan__atomic_load(&c->lf.head, memory_order_relaxed) != c->lf.origin ||   /* [L0'] */
-        kchan__atomic_load(&c->lf.handoffs, memory_order_relaxed) != 0)            /* [L0'] */
+        kchan__atomic_load(&c->m.handoffs, memory_order_relaxed) != 0)            /* [L0'] */
         return KCHAN_INVAL;
     kchan__lf_place(c, (size_t)0 - laps * c->lf.one_lap);
     return KCHAN_OK;

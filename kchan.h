@@ -3845,7 +3845,7 @@ KCHAN__PRIV int kchan__mx_case_try_locked(kchan_case *k, kchan__after *a)
 /* Could this case complete now? A lock-free hint from the published counters. */
 KCHAN__PRIV bool kchan__maybe_ready(const kchan_t *c, int op)
 {
-    if (kchan__closed(c)) return true;
+    if (kchan__mx_closed(c)) return true;
     /* [M9] relaxed: a hint only. A stale "no" costs nothing but the locked pass, which
        re-checks everything under the locks before the select may wait. */
     if (op == KCHAN_OP_RECV)
@@ -3914,7 +3914,7 @@ KCHAN__PRIV bool kchan__lf_case_look(const kchan_case *k, size_t *sum, bool nome
    starved send is ready only if closed (a close before we registered woke nobody). */
 KCHAN__PRIV bool kchan__lf_case_ready(const kchan_case *k, bool nomem)
 {
-    return kchan__starved(k, nomem) ? kchan__closed(k->chan) : kchan__lf_ready(k->chan, k->op);
+    return kchan__starved(k, nomem) ? kchan__lf_closed(k->chan) : kchan__lf_ready(k->chan, k->op);
 }
 
 /* Told to retry (or won by our own look): do the op now. It may still say KCHAN_WOULDBLOCK

@@ -26,7 +26,7 @@ compile-checks: kchan.h
 	for cc in gcc clang; do $$cc $(WARN) $(STB_INC) -c tests/compile_static.c -o $(B)/compile_static.o || exit 1; done
 	@# KCHAN_FOOTPRINT from a file without the engine flag fits either engine's implementation
 	for e in "" -DKCHAN_LOCKFREE; do \
-	    $(CC) $(WARN) $(STB_INC) $$e -c tests/footprint_impl.c -o $(B)/footprint_impl.o && \
+	    $(CC) $(WARN) $(STB_INC) $$e -c tests/compile_cpp_impl.c -o $(B)/footprint_impl.o && \
 	    $(CC) $(WARN) $(STB_INC) tests/footprint_user.c $(B)/footprint_impl.o -o $(B)/footprint_user $(LDLIBS) && \
 	    $(B)/footprint_user || exit 1; done
 	@# _NONE with <stdatomic.h> before kchan.h, after it, or not at all: same names, same behaviour

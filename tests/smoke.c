@@ -217,6 +217,8 @@ static void far_timeout(void)
     do { kchan_stats_get(far_chan, &st); } while (st.waiting_receivers == 0);   /* parked */
 #  if !defined(_WIN32)
     int64_t cpu0 = smoke_cpu_ns(t), wall0 = kchan_now_ns();
+    /* The sleeps below are only a measurement window, never an ordering proof: the loop
+       above already saw the receiver registered as a waiter. */
     while (kchan_now_ns() - wall0 < 200000000) {          /* a 0.2 s measurement window */
         struct timespec w = { 0, 20000000 };
         nanosleep(&w, NULL);

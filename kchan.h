@@ -466,6 +466,21 @@ KCHAN_DEF int      kchan_close_reason(const kchan_t *c);
 KCHAN_DEF bool     kchan_is_closed(const kchan_t *c);
 KCHAN_DEF int      kchan_cancel(kchan_t *c);
 
+/* Timer channels (section timer): receive-only channels of int64_t instants on kchan_now_ns's
+   clock that need no thread. after: one instant, now + delay_ns, once it has come; tick: the
+   instants now + k * period_ns, k = 1, 2, ..., a receiver getting the latest one due (the ticks
+   it skipped count as drops_oldest); never: nothing, ever. A send is KCHAN_INVAL; close stops
+   a timer (an instant already due is still received, then KCHAN_CLOSED). NULL (or KCHAN_INVAL
+   from the _in forms) for a negative delay, a period <= 0, no memory, or on _NONE without
+   KCHAN_NOW_NS. The _in forms place the timer in KCHAN_TIMER_FOOTPRINT bytes of caller memory. */
+KCHAN_DEF kchan_t *kchan_after(int64_t delay_ns);
+KCHAN_DEF kchan_t *kchan_tick(int64_t period_ns);
+KCHAN_DEF kchan_t *kchan_never(void);
+KCHAN_DEF int      kchan_after_in(kchan_t **out, void *mem, size_t mem_size, int64_t delay_ns);
+KCHAN_DEF int      kchan_tick_in(kchan_t **out, void *mem, size_t mem_size, int64_t period_ns);
+KCHAN_DEF int      kchan_never_in(kchan_t **out, void *mem, size_t mem_size);
+#define KCHAN_TIMER_FOOTPRINT KCHAN_FOOTPRINT(sizeof(int64_t), 1)
+
 KCHAN__NODISCARD KCHAN_DEF int kchan_select(kchan_case *cases, size_t n, int64_t timeout_ns);
 KCHAN__NODISCARD KCHAN_DEF int kchan_select_biased(kchan_case *cases, size_t n, int64_t timeout_ns);
 
@@ -562,6 +577,19 @@ extern void (*kchan__test_point)(const kchan_t *c, int point);
     KCHAN__WRAP kchan_case name##_recv_case(name *c) { kchan_case k = { KCHAN__REINTERPRET(kchan_t *, c), KCHAN_OP_RECV, NULL, 0 }; return k; } \
     KCHAN__WRAP kchan_case name##_send_case(name *c) { kchan_case k = { KCHAN__REINTERPRET(kchan_t *, c), KCHAN_OP_SEND, NULL, 0 }; return k; } \
     typedef void name##_elem
+
+/* KCHAN_DEFINE_TIMER(name); generates `name`, a typed channel of int64_t (KCHAN_DEFINE), and
+   its timers: name_after(delay_ns), name_tick(period_ns), name_never(), and name_after_in,
+   name_tick_in, name_never_in(out, mem, mem_size, ...) as kchan_after and its kin. */
+#define KCHAN_DEFINE_TIMER(name)                                                                \
+    KCHAN_DEFINE(name, int64_t);                                                                \
+    KCHAN__WRAP name *name##_after(int64_t ns) { return KCHAN__REINTERPRET(name *, kchan_after(ns)); } \
+    KCHAN__WRAP name *name##_tick(int64_t ns) { return KCHAN__REINTERPRET(name *, kchan_tick(ns)); }   \
+    KCHAN__WRAP name *name##_never(void) { return KCHAN__REINTERPRET(name *, kchan_never()); }         \
+    KCHAN__WRAP int name##_after_in(name **out, void *mem, size_t mem_size, int64_t ns) { kchan_t *c = NULL; if (!out) return KCHAN_INVAL; int r = kchan_after_in(&c, mem, mem_size, ns); *out = KCHAN__REINTERPRET(name *, c); return r; } \
+    KCHAN__WRAP int name##_tick_in(name **out, void *mem, size_t mem_size, int64_t ns) { kchan_t *c = NULL; if (!out) return KCHAN_INVAL; int r = kchan_tick_in(&c, mem, mem_size, ns); *out = KCHAN__REINTERPRET(name *, c); return r; } \
+    KCHAN__WRAP int name##_never_in(name **out, void *mem, size_t mem_size) { kchan_t *c = NULL; if (!out) return KCHAN_INVAL; int r = kchan_never_in(&c, mem, mem_size); *out = KCHAN__REINTERPRET(name *, c); return r; } \
+    typedef int name##_timer_defined
 
 /* Receive into `v` (declared here, of name##_elem) until `ch` is closed and drained. */
 #define KCHAN_FOREACH(name, v, ch) \

@@ -142,6 +142,10 @@
  *     not grow at the deadline and no case completed; at once for a timeout of 0.
  *   - A conflated channel is drop-oldest: kchan_create takes KCHAN_DROP_OLDEST or the default
  *     KCHAN_BLOCK for it (KCHAN_DROP_NEWEST is KCHAN_INVAL) and kchan_dump says drop_oldest.
+ *   - Timers (kchan_after, kchan_tick, kchan_never) are receive-only channels of int64_t
+ *     instants with no thread behind them: whoever touches one (a receive, a select, stats)
+ *     first sends what has come due; waiting receivers and selects sleep until the next
+ *     instant. A tick's skipped instants count as drops_oldest; close stops a timer.
  *   - KCHAN_SELECT(...) builds its cases in a compound literal, so a case's status
  *     is not visible afterwards: use it when "received" and "closed" need no
  *     distinction (a done channel); otherwise pass a named kchan_case array.
@@ -592,7 +596,7 @@ extern void (*kchan__test_point)(const kchan_t *c, int point);
     KCHAN__WRAP int name##_after_in(name **out, void *mem, size_t mem_size, int64_t ns) { kchan_t *c = NULL; if (!out) return KCHAN_INVAL; int r = kchan_after_in(&c, mem, mem_size, ns); *out = KCHAN__REINTERPRET(name *, c); return r; } \
     KCHAN__WRAP int name##_tick_in(name **out, void *mem, size_t mem_size, int64_t ns) { kchan_t *c = NULL; if (!out) return KCHAN_INVAL; int r = kchan_tick_in(&c, mem, mem_size, ns); *out = KCHAN__REINTERPRET(name *, c); return r; } \
     KCHAN__WRAP int name##_never_in(name **out, void *mem, size_t mem_size) { kchan_t *c = NULL; if (!out) return KCHAN_INVAL; int r = kchan_never_in(&c, mem, mem_size); *out = KCHAN__REINTERPRET(name *, c); return r; } \
-    typedef int name##_timer_defined
+    KCHAN__WRAP name *name##_never(void)     /* redeclared: the user's ';' ends the macro */
 
 /* Receive into `v` (declared here, of name##_elem) until `ch` is closed and drained. */
 #define KCHAN_FOREACH(name, v, ch) \

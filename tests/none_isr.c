@@ -17,6 +17,10 @@
  * fail there (a lost, repeated or torn element), which shows what the hooks are for; the
  * Makefile target `none-isr-nohooks` runs it and reports, without failing.
  *
+ *   timers:       a 200 us tick in caller memory, received by the handler and the main loop
+ *                 at once: every instant once, on the grid, in order; the skipped ones
+ *                 counted; an after and a never beside it (KCHAN_NOW_NS is the host clock).
+ *
  * Also here: kchan_dump formats its numbers without printf (newlib-nano has no %llu or
  * %zu); its line is checked against one printf builds, for normal and extreme values. */
 #include <stddef.h>
@@ -26,6 +30,9 @@ static void crit_exit(unsigned key);
 #  define KCHAN_NONE_CRITICAL_ENTER() crit_enter()
 #  define KCHAN_NONE_CRITICAL_EXIT(k) crit_exit(k)
 #endif
+#include <stdint.h>
+static int64_t host_now_ns(void);
+#define KCHAN_NOW_NS() host_now_ns()
 #define KCHAN_PLATFORM_NONE
 #define KCHAN_NO_UNLIMITED
 #define KCHAN_IMPLEMENTATION
@@ -38,6 +45,13 @@ static void crit_exit(unsigned key);
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+
+static int64_t host_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static int failed;
 #define CHECK(x) do { if (!(x)) { failed++; fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #x); } } while (0)
@@ -79,6 +93,11 @@ static volatile uint32_t isr_next;        /* producer: the next number to send *
 static volatile uint32_t isr_got;         /* consumer: numbers received */
 static volatile uint32_t isr_expect;      /* consumer: the next number due */
 static volatile uint32_t undelivered_seen;
+static kchan_t *tick;                     /* role 3: the tick both sides receive */
+static volatile int64_t tick_last;        /* the latest instant received, by either side (0: none) */
+static const int64_t tick_period = 200000;  /* 200 us: several per irq burst */
+static volatile uint32_t tick_isr_got;
+static volatile int tick_order_bad;
 
 static void on_irq(int sig)
 {
@@ -97,6 +116,13 @@ static void on_irq(int sig)
             ISR_CHECK(v == isr_expect);
             isr_expect = v + 1;
             isr_got++;
+        }
+    } else if (role == 3) {
+        int64_t at;
+        if (kchan_try_recv(tick, &at) == KCHAN_OK) {
+            ISR_CHECK(!tick_last || (at > tick_last && (at - tick_last) % tick_period == 0));
+            tick_last = at;
+            tick_isr_got++;
         }
     }
 }
@@ -305,6 +331,68 @@ static void footprint_exact(void)
     printf("footprint: KCHAN_FOOTPRINT(4, 16) = %zu (header %zu, align %zu)\n", fp, sizeof(struct kchan), a);
 }
 
+#ifndef NONE_ISR_NO_HOOKS
+/* Timers on _NONE: they work from KCHAN_NOW_NS, and with the hooks a handler may receive
+   from one while the main loop does (each side's receive and its check of the order sit in
+   one critical section, so they are one step as the other side sees them). */
+static void timers(void)
+{
+    static unsigned char tick_mem[KCHAN_TIMER_FOOTPRINT], after_mem[KCHAN_TIMER_FOOTPRINT],
+                         never_mem[KCHAN_TIMER_FOOTPRINT];
+    kchan_t *after, *never;
+    const int64_t period = tick_period;
+    int64_t t0 = host_now_ns(), at = 0, first = 0;
+    CHECK(kchan_tick_in(&tick, tick_mem + 1, sizeof tick_mem - 1, period) == KCHAN_INVAL);  /* short */
+    CHECK(kchan_tick_in(&tick, tick_mem, sizeof tick_mem, 0) == KCHAN_INVAL);
+    CHECK(kchan_tick_in(&tick, tick_mem, sizeof tick_mem, period) == KCHAN_OK);
+    CHECK(kchan_after_in(&after, after_mem, sizeof after_mem, 3 * period) == KCHAN_OK);
+    CHECK(kchan_never_in(&never, never_mem, sizeof never_mem) == KCHAN_OK);
+    CHECK(kchan_try_send(tick, &at) == KCHAN_INVAL);
+    CHECK(kchan_recv(after, &at) == KCHAN_WOULDBLOCK);    /* _NONE never waits */
+    tick_last = 0;
+    tick_isr_got = 0;
+    uint32_t main_got = 0, after_got = 0;
+    role = 3;
+    start_irqs();
+    while (host_now_ns() - t0 < 60 * period) {
+        unsigned key = crit_enter();
+        if (kchan_try_recv(tick, &at) == KCHAN_OK) {
+            if (tick_last && (at <= tick_last || (at - tick_last) % period != 0)) tick_order_bad = 1;
+            if (at < t0 + period || at > host_now_ns()) tick_order_bad = 1;   /* never early */
+            tick_last = at;
+            main_got++;
+        }
+        crit_exit(key);
+        if (kchan_try_recv(after, &at) == KCHAN_OK) {
+            after_got++;
+            first = at;
+        }
+        CHECK(kchan_try_recv(never, &at) == KCHAN_WOULDBLOCK);
+        kchan_stats s;
+        kchan_stats_get(tick, &s);                   /* syncs the timer, then reads in a section */
+        CHECK(s.len <= 1);
+    }
+    role = 0;
+    stop_irqs();
+    kchan_stats s;
+    CHECK(kchan_close(tick) == KCHAN_OK);
+    kchan_stats_get(tick, &s);
+    CHECK(!tick_order_bad);
+    CHECK(after_got == 1 && first >= t0 + 3 * period);
+    CHECK(s.recvs == main_got + tick_isr_got);
+    CHECK(s.sends == s.recvs + s.drops_oldest + s.len && s.drops_newest == 0 && s.undelivered == 0);
+    CHECK(s.sends >= 59);                                /* the instants due in 60 periods */
+    CHECK(main_got > 0 && tick_isr_got > 0);
+    printf("timers: tick of %d us over %d ms: %" PRIu64 " due, %u received by the main loop, %u by"
+           " the handler, %" PRIu64 " skipped; after fired once; never never\n",
+           (int)(period / 1000), (int)(60 * period / 1000000), s.sends, main_got,
+           (unsigned)tick_isr_got, s.drops_oldest);
+    kchan_destroy(tick);
+    kchan_destroy(after);
+    kchan_destroy(never);
+}
+#endif
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -321,6 +409,9 @@ int main(int argc, char **argv)
     isr_producer(KCHAN_BLOCK);
     if (!failed && !isr_bad_line) isr_consumer();
     if (!failed && !isr_bad_line) isr_producer(KCHAN_DROP_OLDEST);
+#ifndef NONE_ISR_NO_HOOKS
+    if (!failed && !isr_bad_line) timers();
+#endif
     if (isr_bad_line) { failed++; fprintf(stderr, "%s:%d: a check in the handler failed\n", __FILE__, (int)isr_bad_line); }
 #ifdef NONE_ISR_NO_HOOKS
     printf("none_isr (no hooks): %s\n", failed ? "FAILED, as a channel shared with a handler without the hooks may" : "no failure seen this run");

@@ -132,8 +132,9 @@ Test(timer, after_delivers_the_scheduled_instant_once, .timeout = T_TIMEOUT)
         cr_assert_eq(v, -1, "a failed try_recv wrote its out");
         cr_assert_eq(kchan_len(c), 0);
     }
+    cr_assert(r == KCHAN_OK || r == KCHAN_WOULDBLOCK, "try_recv: %d", r);
     int64_t pre_recv = now();
-    cr_assert_eq(kchan_recv(c, &v), KCHAN_OK);
+    if (r != KCHAN_OK) cr_assert_eq(kchan_recv(c, &v), KCHAN_OK);  /* else: the machine stalled */
     int64_t got_at = now();
     cr_assert_geq(v, before + d, "value %" PRId64 " before the instant (%" PRId64 ")", v, before + d);
     cr_assert_leq(v, after + d, "value %" PRId64 " after the latest possible instant %" PRId64, v, after + d);
@@ -152,8 +153,8 @@ Test(timer, after_delivers_the_scheduled_instant_once, .timeout = T_TIMEOUT)
     cr_assert_eq(s.drops_oldest, 0);
     cr_assert_eq(s.undelivered, 0);
     cr_assert_eq(s.timeouts, 1, "the recv_timeout that expired");
-    cr_assert_eq(s.recv_empty, early_try ? 3 : 2, "recv_empty counts the try_recv WOULDBLOCKs");
-    if (pre_recv < before + d)   /* the recv had to wait, and so did the recv_timeout */
+    cr_assert_eq(s.recv_empty, r == KCHAN_WOULDBLOCK ? 3 : 2, "recv_empty counts the try_recv WOULDBLOCKs");
+    if (r != KCHAN_OK && pre_recv < before + d)   /* the recv had to wait, and the recv_timeout */
         cr_assert_eq(s.blocked_recvs, 2, "blocked_recvs %" PRIu64, s.blocked_recvs);
     cr_assert_eq(s.waiting_receivers, 0);
     cr_assert_not(s.closed);
@@ -810,15 +811,19 @@ Test(timer, close_drains_a_due_instant_then_closed, .timeout = T_TIMEOUT)
     kchan_destroy(a);
 
     /* after closed before its instant: never delivers, even once the instant has passed */
-    kchan_t *b = kchan_after(3 * MS);
+    int64_t b0 = now();
+    kchan_t *b = kchan_after(5 * MS);
     cr_assert_not_null(b);
     cr_assert_eq(kchan_close(b), KCHAN_OK);
-    sleep_ns(6 * MS);
-    cr_assert_eq(kchan_try_recv(b, &v), KCHAN_CLOSED);
-    cr_assert_eq(kchan_recv(b, &v), KCHAN_CLOSED);
-    cr_assert_eq(kchan_len(b), 0);
+    bool closed_early = now() < b0 + 5 * MS;   /* else the machine stalled past the instant */
+    sleep_ns(8 * MS);
+    if (closed_early) {
+        cr_assert_eq(kchan_try_recv(b, &v), KCHAN_CLOSED);
+        cr_assert_eq(kchan_recv(b, &v), KCHAN_CLOSED);
+        cr_assert_eq(kchan_len(b), 0);
+    }
     kchan_stats s = check_timer_stats(b, "after closed early");
-    cr_assert_eq(s.sends, 0, "an instant after the close was counted");
+    if (closed_early) cr_assert_eq(s.sends, 0, "an instant after the close was counted");
 
     /* tick: the latest instant due at the close, then CLOSED; the tick stops */
     const int64_t p = 1 * MS;
@@ -849,7 +854,7 @@ Test(timer, close_wakes_a_blocked_recv, .timeout = T_TIMEOUT)
     cr_assert_not_null(c);
     t_op op = { .c = c, .v = -1, .rc = -99 };
     pthread_t th = t_spawn(t_recv_thread, &op);
-    bool parked = wait_parked(c, 2000 * MS);
+    bool parked = wait_parked(c, 300 * MS);
     int64_t t0 = now();
     cr_assert_eq(kchan_close(c), KCHAN_OK);
     t_join(th);
@@ -889,7 +894,7 @@ Test(timer, close_wakes_a_parked_select, .timeout = T_TIMEOUT)
         a.cs[1] = rcase(c, &a.tv);
         pthread_t th = t_spawn(sel_wait_main, &a);
         t_wait_receivers(d, 1);       /* the select is registered: it is parked or parking */
-        (void)wait_parked(c, 200 * MS);
+        (void)wait_parked(c, 100 * MS);
         cr_assert_eq(kchan_close(c), KCHAN_OK);
         t_join(th);
         cr_assert_eq(a.rc, 1, "kind %d: the select returned %d", k, a.rc);
@@ -1226,7 +1231,7 @@ static void *k_worker_main(void *p)
         for (int j = 0; j < n; j++) { vals[j] = -1; cs[j] = rcase(k_t[rem[j]], &vals[j]); }
         int r = kchan_select(cs, (size_t)n, 5000 * MS);
         int64_t at = now();
-        if (r < 0 || r >= n) { a->err = r < 0 ? r : -100; return NULL; }
+        if (r < 0 || r >= n) { a->err = r < 0 ? r : -100; break; }
         if (cs[r].status != KCHAN_OK) a->bad_status++;
         int i = rem[r];
         if (at < vals[r]) a->early++;

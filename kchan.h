@@ -41,6 +41,8 @@
  *                                                channel hands to on_undelivered (see LIMITS);
  *                                                an evicting send's stack carries this much
  *   KCHAN_NO_UNLIMITED        -                  no unlimited kind, no stb_ds dependency
+ *   KCHAN_NO_TIMERS           -                  no timer channels (kchan_after and its kin say
+ *                                                NULL / KCHAN_INVAL): ~400 bytes less code
  *   KCHAN_NO_NODISCARD        -                  no unused-result warnings (otherwise C23/C++17
  *                                                [[nodiscard]], or clang's warn_unused_result;
  *                                                either way (void) discards a result)
@@ -378,6 +380,7 @@ typedef struct kchan__shape {              /* struct kchan, field for field */
         kchan__count_room sends, recvs;
         size_t len;
     } mx;
+    struct { int64_t due, period; } tm;
 #if !defined(KCHAN_PLATFORM_NONE)
     struct {
         void *cells;
@@ -1251,7 +1254,8 @@ KCHAN__PRIV void *kchan__stbds_adopt(void *p, size_t size)
 }
 #endif /* KCHAN_NO_UNLIMITED */
 
-enum { KCHAN__RENDEZVOUS, KCHAN__BOUNDED, KCHAN__UNLIMITED, KCHAN__CONFLATED };
+enum { KCHAN__RENDEZVOUS, KCHAN__BOUNDED, KCHAN__UNLIMITED, KCHAN__CONFLATED,
+       KCHAN__AFTER, KCHAN__TICK, KCHAN__NEVER };      /* the last three: section timer */
 /* An unlimited ring starts at, and shrinks back to, 1 KiB or 16 slots, whichever is more;
    it doubles when full and halves when at most 1/8 full, so a queue that hovers around one
    size never reallocates back and forth. */
@@ -1325,6 +1329,14 @@ typedef struct {
     KCHAN__ATOMIC(size_t) len; /* count, for kchan_len and kchan_stats_get without the lock */
 } kchan__part_mutex;
 
+/* A timer's part (section timer), all under the channel lock: when its next instant is due
+   (KCHAN__TM_NEVER: none will come) and, for a tick, the period. */
+#define KCHAN__TM_NEVER INT64_MAX
+typedef struct {
+    int64_t due;
+    int64_t period;            /* 0 for after and never */
+} kchan__part_timer;
+
 #ifdef KCHAN_LOCKFREE
 #  ifdef KCHAN__PLAIN_ATOMICS
 #    error "kchan: KCHAN_LOCKFREE needs threads and C11 atomics; KCHAN_PLATFORM_NONE has one thread (its atomics are plain accesses) and gains nothing from it: drop KCHAN_LOCKFREE"
@@ -1372,7 +1384,8 @@ struct kchan {
     bool caller_memory;
     bool lockfree;             /* served by section engine_lockfree (KCHAN_LOCKFREE builds only) */
     kchan__metrics m;
-    kchan__part_mutex mx;
+    kchan__part_mutex mx;      /* a timer's one-slot ring too */
+    kchan__part_timer tm;
 #ifdef KCHAN_LOCKFREE
     kchan__part_lockfree lf;
 #endif
@@ -1384,6 +1397,13 @@ struct kchan {
 KCHAN__PRIV bool kchan__is_lf(const kchan_t *c) { return c->lockfree; }
 #else
 KCHAN__PRIV bool kchan__is_lf(const kchan_t *c) { (void)c; return false; }
+#endif
+/* Whether c is a timer (after, tick, never): served by section timer, never lock-free. A
+   constant false with KCHAN_NO_TIMERS, so the compiler drops section timer entirely. */
+#ifdef KCHAN_NO_TIMERS
+KCHAN__PRIV bool kchan__is_timer(const kchan_t *c) { (void)c; return false; }
+#else
+KCHAN__PRIV bool kchan__is_timer(const kchan_t *c) { return c->kind >= KCHAN__AFTER; }
 #endif
 
 /* Work an operation gathers under the lock and does after releasing it: waking the partners
@@ -2211,7 +2231,7 @@ _Static_assert(KCHAN__SEG_CELLS + 1 <= KCHAN__SIZE_CELLS_UNLIMITED,
 
 KCHAN__PRIV bool kchan__lf_fits(unsigned char kind, size_t elem_size, size_t cap)
 {
-    if (elem_size == 0 || kind == KCHAN__RENDEZVOUS) return false;
+    if (elem_size == 0 || kind == KCHAN__RENDEZVOUS || kind >= KCHAN__AFTER) return false;
     return kind == KCHAN__UNLIMITED || cap < SIZE_MAX / 16;
 }
 
@@ -3498,17 +3518,172 @@ KCHAN_DEF int kchan__test_ready(kchan_t *c, int op) { (void)c; (void)op; return 
 #endif /* KCHAN_LOCKFREE */
 #endif /* KCHAN_TESTING */
 
+// >>timer: after, tick and never: a one-slot mutex-engine ring that the clock fills
+/* A timer has no thread. Its instants are due at tm.due, and whoever touches the timer
+   (a receive, a peek, a select, stats, close) first brings it up to date under its lock
+   (kchan__tm_fire): what has come due is sent into the one-slot, drop-oldest ring as if by a
+   sender, so a parked receiver gets it straight away and the ring, the counters and close's
+   drain are the mutex engine's. A receiver with nothing due parks with no spinning until the
+   earliest of its deadline and tm.due, and a select likewise (kchan__case_due): the wake-up is
+   the kernel's timed wait, and nothing polls. Sends are KCHAN_INVAL (section ops). */
+
+/* Send what is due by now. A tick sends the latest instant due on its grid and counts the
+   ones before it, which nobody will see, as sent and dropped; close stops the timer, so a
+   closed one sends nothing more (the instant due at the close stays: the drain). */
+KCHAN__PRIV void kchan__tm_fire(kchan_t *c, kchan__after *a)
+{
+    int64_t due = c->tm.due, period = c->tm.period;
+    if (due == KCHAN__TM_NEVER || kchan__mx_closed(c)) return;
+    int64_t now = kchan__clock_ns();
+    if (now < due) return;
+    int64_t at = due, next = KCHAN__TM_NEVER;
+    if (period > 0) {
+        uint64_t skipped = (uint64_t)(now - due) / (uint64_t)period;   /* due <= now: no wrap */
+        at = due + (int64_t)skipped * period;                           /* <= now */
+        next = at > INT64_MAX - period ? KCHAN__TM_NEVER : at + period;
+        if (skipped) {
+            kchan__bump_locked(&c->mx.sends, (size_t)skipped);
+            kchan__bump_locked(&c->m.drops_oldest, (size_t)skipped);
+        }
+    }
+    c->tm.due = next;
+    (void)kchan__send_locked(c, &at, a);      /* open, and conflated: cannot fail */
+}
+
+/* Bring the timer up to date (kchan_len and kchan_stats_get: a timer has nobody else to). */
+KCHAN__PRIV void kchan__tm_sync(const kchan_t *cc)
+{
+    kchan_t *c = (kchan_t *)(uintptr_t)cc;    /* the instants that came due are there already */
+    kchan__after a;
+    kchan__after_init(&a, NULL);
+    kchan__lock_acquire(&c->lock);
+    kchan__tm_fire(c, &a);
+    kchan__lock_release(&c->lock);
+    kchan__finish(&a);
+}
+
+KCHAN__PRIV int kchan__tm_recv_locked(kchan_t *c, void *out, kchan__after *a)
+{
+    kchan__tm_fire(c, a);
+    return kchan__recv_locked(c, out, a);
+}
+
+/* recv, try_recv, recv_timeout. Parked on the receive queue, where close (or a fire by
+   another thread's op, with the instant) finds us; woken by the clock at tm.due, we go
+   round and take the instant ourselves. */
+KCHAN__PRIV int kchan__tm_recv(kchan_t *c, void *out, int64_t timeout_ns)
+{
+    bool may_wait = kchan__may_wait(timeout_ns), blocked = false;
+    int64_t deadline = may_wait ? kchan__deadline(timeout_ns) : -1;
+    kchan__after a;
+    kchan__after_init(&a, NULL);
+    kchan__lock_acquire(&c->lock);
+    for (;;) {
+        int r = kchan__tm_recv_locked(c, out, &a);
+        if (r != KCHAN_WOULDBLOCK || !may_wait) {
+            if (r == KCHAN_WOULDBLOCK) kchan__bump_locked(&c->m.recv_empty, 1);
+            kchan__lock_release(&c->lock);
+            kchan__finish(&a);
+            return r;
+        }
+        if (!blocked) kchan__bump_locked(&c->m.blocked_recvs, 1);
+        blocked = true;
+        int64_t due = c->tm.due;
+        bool by_clock = due != KCHAN__TM_NEVER && (deadline < 0 || due < deadline);
+        kchan__ctx ctx;
+        kchan__waiter w;
+        kchan__ctx_init(&ctx);
+        w.ctx = &ctx;
+        w.elem = out;
+        w.index = 0;
+        w.sole = true;
+        kchan__enqueue(c, &c->recvq, &w);
+        kchan__lock_release(&c->lock);
+        kchan__finish(&a);
+        /* No spinning: only the clock or a close can end this wait. */
+        if (kchan__park_after(&ctx, by_clock ? due : deadline, 0, 0) != KCHAN_TIMEDOUT)
+            return ctx.status;
+        if (!kchan__withdraw(&ctx)) {
+            (void)kchan__park_after(&ctx, -1, 0, 0);   /* claimed at the last moment */
+            return ctx.status;
+        }
+        kchan__lock_acquire(&c->lock);
+        if (w.linked) kchan__unlink(c, &c->recvq, &w);
+        if (!by_clock) {
+            kchan__bump_locked(&c->m.timeouts, 1);
+            kchan__lock_release(&c->lock);
+            return KCHAN_TIMEDOUT;
+        }
+    }
+}
+
+KCHAN__PRIV int kchan__tm_op(kchan_t *c, int dir, void *elem, int64_t timeout_ns)
+{
+    return dir == KCHAN_OP_SEND ? KCHAN_INVAL : kchan__tm_recv(c, elem, timeout_ns);
+}
+
+KCHAN__PRIV int kchan__tm_send_many(kchan_t *c, const void *elems, size_t n, size_t *sent, int64_t timeout_ns)
+{
+    (void)c; (void)elems; (void)n; (void)sent; (void)timeout_ns;
+    return KCHAN_INVAL;
+}
+
+/* A timer holds one instant at most: a batch is one receive. */
+KCHAN__PRIV int kchan__tm_recv_many(kchan_t *c, void *out, size_t max, size_t *got, int64_t timeout_ns)
+{
+    (void)max;
+    int r = kchan__tm_recv(c, out, timeout_ns);
+    if (got) *got = r == KCHAN_OK;
+    return r;
+}
+
+KCHAN__PRIV int kchan__tm_peek(kchan_t *c, void *out)
+{
+    kchan__after a;
+    kchan__after_init(&a, NULL);
+    kchan__lock_acquire(&c->lock);
+    kchan__tm_fire(c, &a);
+    kchan__lock_release(&c->lock);
+    kchan__finish(&a);
+    return kchan__mx_peek(c, out);
+}
+
+/* An instant due before the close is sent first: it stays for the drain (or is discarded
+   by cancel and counted undelivered). */
+KCHAN__PRIV int kchan__tm_close(kchan_t *c, int reason, bool discard)
+{
+    kchan__tm_sync(c);
+    return kchan__mx_close(c, reason, discard);
+}
+
+KCHAN__PRIV bool kchan__tm_closed(const kchan_t *c) { return kchan__mx_closed(c); }
+KCHAN__PRIV size_t kchan__tm_len(const kchan_t *c) { kchan__tm_sync(c); return kchan__mx_len(c); }
+/* kchan_stats_get has brought the timer up to date already (outside _NONE's critical section). */
+KCHAN__PRIV void kchan__tm_stats(const kchan_t *c, kchan_stats *out) { kchan__mx_stats(c, out); }
+KCHAN__PRIV int kchan__tm_setup(kchan_t *c, unsigned char *ring, size_t ring_size)
+{
+    return kchan__mx_setup(c, ring, ring_size);
+}
+/* An instant due but never received counts as undelivered. */
+KCHAN__PRIV void kchan__tm_destroy(kchan_t *c)
+{
+    kchan__tm_sync(c);
+    kchan__mx_destroy(c);
+}
+
 // >>ops: the public operations, each a call to the channel's engine
 /* Both engines implement the same private functions (kchan__mx_* in section engine_mutex,
-   kchan__lf_* in section engine_lockfree): op, send_many, recv_many, peek, close, closed,
-   len, stats, and for section create setup and destroy. This is the one place that asks
-   which engine serves a channel (section select asks it per case). Without KCHAN_LOCKFREE
-   the dispatch is the mutex call alone. */
+   kchan__lf_* in section engine_lockfree), and so do timers (kchan__tm_*, section timer): op,
+   send_many, recv_many, peek, close, closed, len, stats, and for section create setup and
+   destroy. This is the one place that asks which serves a channel (section select asks it
+   per case). Without KCHAN_LOCKFREE the dispatch is the mutex call or the timer's. */
+#define KCHAN__ENGINE_MX_TM(c, fn, ...) \
+    (kchan__is_timer(c) ? kchan__tm_##fn(__VA_ARGS__) : kchan__mx_##fn(__VA_ARGS__))
 #ifdef KCHAN_LOCKFREE
 #  define KCHAN__ENGINE(c, fn, ...) \
-       (kchan__is_lf(c) ? kchan__lf_##fn(__VA_ARGS__) : kchan__mx_##fn(__VA_ARGS__))
+       (kchan__is_lf(c) ? kchan__lf_##fn(__VA_ARGS__) : KCHAN__ENGINE_MX_TM(c, fn, __VA_ARGS__))
 #else
-#  define KCHAN__ENGINE(c, fn, ...) kchan__mx_##fn(__VA_ARGS__)
+#  define KCHAN__ENGINE(c, fn, ...) KCHAN__ENGINE_MX_TM(c, fn, __VA_ARGS__)
 #endif
 
 KCHAN__PRIV bool kchan__closed(const kchan_t *c) { return KCHAN__ENGINE(c, closed, c); }
@@ -3570,6 +3745,7 @@ KCHAN_DEF void kchan_stats_get(const kchan_t *c, kchan_stats *out)
     if (!out) return;
     memset(out, 0, sizeof *out);
     if (!c) return;
+    if (kchan__is_timer(c)) kchan__tm_sync(c);   /* what came due is counted (takes its lock) */
 #ifdef KCHAN__NONE_CRITICAL
     /* _NONE's counters are plain 64-bit words: read them whole, not torn by an interrupt. */
     kchan__lock *held = (kchan__lock *)(uintptr_t)&c->lock;
@@ -3659,14 +3835,16 @@ _Static_assert(sizeof(struct kchan) <= sizeof(kchan__shape),
 _Static_assert(sizeof(kchan_counter) == 64 && sizeof(KCHAN__ATOMIC(int64_t)) == sizeof(int64_t) &&
                sizeof(KCHAN__ATOMIC(uint32_t)) == sizeof(uint32_t), "kchan: kchan_counter layout");
 
-KCHAN_DEF int kchan_create(kchan_t **out, size_t elem_size, const kchan_opts *opts)
+/* kchan_create's channel on the heap, and kchan_create_in's in caller memory: apart, so a
+   firmware that only places channels links no malloc. A timer (section timer) is a one-slot
+   drop-oldest channel of the kind `timer` (0 for the others). */
+KCHAN__PRIV int kchan__alloc(kchan_t **out, size_t elem_size, const kchan_opts *opts, unsigned char timer)
 {
     unsigned char kind;
     size_t ring_size, ring_bytes;
-    if (out) *out = NULL;
-    if (!out) return KCHAN_INVAL;
     int r = kchan__plan(elem_size, opts, &kind, &ring_size, &ring_bytes);
     if (r != KCHAN_OK) return r;
+    if (timer) kind = timer;
     size_t head = kchan__align(sizeof(struct kchan), _Alignof(max_align_t));
     kchan_t *c = (kchan_t *)KCHAN_MALLOC(head + ring_bytes);
     if (!c) return KCHAN_NOMEM;
@@ -3676,6 +3854,32 @@ KCHAN_DEF int kchan_create(kchan_t **out, size_t elem_size, const kchan_opts *op
     }
     *out = c;
     return KCHAN_OK;
+}
+
+KCHAN__PRIV int kchan__place(kchan_t **out, void *mem, size_t mem_size, size_t elem_size,
+                             const kchan_opts *opts, unsigned char timer)
+{
+    unsigned char kind;
+    size_t ring_size, ring_bytes;
+    int r = kchan__plan(elem_size, opts, &kind, &ring_size, &ring_bytes);
+    if (r != KCHAN_OK) return r;
+    if (timer) kind = timer;
+    if (kind == KCHAN__UNLIMITED) return KCHAN_INVAL;
+    size_t skew = kchan__align((uintptr_t)mem, KCHAN__CREATE_IN_ALIGN) - (uintptr_t)mem;
+    size_t head = kchan__align(sizeof(struct kchan), KCHAN__CREATE_IN_ALIGN);
+    if (mem_size < skew || mem_size - skew < head || mem_size - skew - head < ring_bytes)
+        return KCHAN_INVAL;
+    kchan_t *c = (kchan_t *)(void *)((unsigned char *)mem + skew);
+    if ((r = kchan__init(c, (unsigned char *)c + head, elem_size, opts, kind, ring_size, true)) != KCHAN_OK)
+        return r;                              /* not reached: no list in caller memory */
+    *out = c;
+    return KCHAN_OK;
+}
+
+KCHAN_DEF int kchan_create(kchan_t **out, size_t elem_size, const kchan_opts *opts)
+{
+    if (out) *out = NULL;
+    return out ? kchan__alloc(out, elem_size, opts, 0) : KCHAN_INVAL;
 }
 
 KCHAN_DEF int kchan__create_typed(void *out, size_t elem_size, const kchan_opts *opts)
@@ -3709,22 +3913,65 @@ KCHAN_DEF kchan_t *kchan_new(size_t elem_size, size_t capacity)
 KCHAN_DEF int kchan_create_in(kchan_t **out, void *mem, size_t mem_size, size_t elem_size,
                               const kchan_opts *opts)
 {
-    unsigned char kind;
-    size_t ring_size, ring_bytes;
     if (out) *out = NULL;
-    if (!out || !mem) return KCHAN_INVAL;
-    int r = kchan__plan(elem_size, opts, &kind, &ring_size, &ring_bytes);
-    if (r != KCHAN_OK) return r;
-    if (kind == KCHAN__UNLIMITED) return KCHAN_INVAL;
-    size_t skew = kchan__align((uintptr_t)mem, KCHAN__CREATE_IN_ALIGN) - (uintptr_t)mem;
-    size_t head = kchan__align(sizeof(struct kchan), KCHAN__CREATE_IN_ALIGN);
-    if (mem_size < skew || mem_size - skew < head || mem_size - skew - head < ring_bytes)
+    return out && mem ? kchan__place(out, mem, mem_size, elem_size, opts, 0) : KCHAN_INVAL;
+}
+
+/* The timers: due `delay` from now (after), every `delay` from now (tick), or never; on the
+   heap (mem NULL) or in caller memory. On _NONE without KCHAN_NOW_NS the clock stands still
+   at 0, so a timer would never come: refused; and with KCHAN_NO_TIMERS, which leaves them out. */
+KCHAN__PRIV int kchan__timer(kchan_t **out, void *mem, size_t mem_size, unsigned char kind, int64_t delay)
+{
+    if (out) *out = NULL;
+    if (!out || (kind == KCHAN__AFTER && delay < 0) || (kind == KCHAN__TICK && delay <= 0))
         return KCHAN_INVAL;
-    kchan_t *c = (kchan_t *)(void *)((unsigned char *)mem + skew);
-    if ((r = kchan__init(c, (unsigned char *)c + head, elem_size, opts, kind, ring_size, true)) != KCHAN_OK)
-        return r;                              /* not reached: no list in caller memory */
-    *out = c;
+#if (defined(KCHAN_PLATFORM_NONE) && !defined(KCHAN_NOW_NS)) || defined(KCHAN_NO_TIMERS)
+    (void)mem; (void)mem_size;
+    return KCHAN_INVAL;
+#else
+    kchan_opts o;
+    memset(&o, 0, sizeof o);
+    o.capacity = 1;
+    o.overflow = KCHAN_DROP_OLDEST;
+    int r = mem ? kchan__place(out, mem, mem_size, sizeof(int64_t), &o, kind)
+                : kchan__alloc(out, sizeof(int64_t), &o, kind);
+    if (r != KCHAN_OK) return r;
+    int64_t now = kchan__clock_ns();
+    (*out)->tm.due = kind == KCHAN__NEVER || delay > INT64_MAX - now ? KCHAN__TM_NEVER : now + delay;
+    (*out)->tm.period = kind == KCHAN__TICK ? delay : 0;
     return KCHAN_OK;
+#endif
+}
+
+KCHAN_DEF kchan_t *kchan_after(int64_t delay_ns)
+{
+    kchan_t *c;
+    return kchan__timer(&c, NULL, 0, KCHAN__AFTER, delay_ns) == KCHAN_OK ? c : NULL;
+}
+KCHAN_DEF kchan_t *kchan_tick(int64_t period_ns)
+{
+    kchan_t *c;
+    return kchan__timer(&c, NULL, 0, KCHAN__TICK, period_ns) == KCHAN_OK ? c : NULL;
+}
+KCHAN_DEF kchan_t *kchan_never(void)
+{
+    kchan_t *c;
+    return kchan__timer(&c, NULL, 0, KCHAN__NEVER, 0) == KCHAN_OK ? c : NULL;
+}
+KCHAN_DEF int kchan_after_in(kchan_t **out, void *mem, size_t mem_size, int64_t delay_ns)
+{
+    if (out) *out = NULL;
+    return mem ? kchan__timer(out, mem, mem_size, KCHAN__AFTER, delay_ns) : KCHAN_INVAL;
+}
+KCHAN_DEF int kchan_tick_in(kchan_t **out, void *mem, size_t mem_size, int64_t period_ns)
+{
+    if (out) *out = NULL;
+    return mem ? kchan__timer(out, mem, mem_size, KCHAN__TICK, period_ns) : KCHAN_INVAL;
+}
+KCHAN_DEF int kchan_never_in(kchan_t **out, void *mem, size_t mem_size)
+{
+    if (out) *out = NULL;
+    return mem ? kchan__timer(out, mem, mem_size, KCHAN__NEVER, 0) : KCHAN_INVAL;
 }
 
 KCHAN_DEF void kchan_destroy(kchan_t *c)
@@ -3859,7 +4106,10 @@ KCHAN__PRIV bool kchan__starved(const kchan_case *k, bool nomem)
      kchan__case_register    a waiter for it, linked under the locks
      kchan__case_ready       registered, unlocked: could it complete now?
      kchan__case_finish      its status, given a won registration's verdict
-   The mutex engine's cases come first, then the lock-free engine's, then the dispatch. */
+     kchan__case_due         under the locks: when it becomes ready by itself (a timer's
+                             next instant), else KCHAN__TM_NEVER; the select parks no longer
+   The mutex engine's cases come first, then the lock-free engine's, the timers', then the
+   dispatch. */
 
 /* Mutex engine: a case is its op under its channel's lock. While the select holds the locks
    nothing changes, so the locked pass's answer stands until the registration; a claimer
@@ -3914,6 +4164,7 @@ KCHAN__PRIV int kchan__mx_case_finish(kchan_case *k, int verdict)
     (void)k;
     return verdict;
 }
+KCHAN__PRIV int64_t kchan__mx_case_due(const kchan_case *k) { (void)k; return KCHAN__TM_NEVER; }
 
 #ifdef KCHAN_LOCKFREE
 /* Lock-free engine: a case is tried without any lock, so the select's locks hold it nowhere:
@@ -3951,7 +4202,33 @@ KCHAN__PRIV int kchan__lf_case_finish(kchan_case *k, int verdict)
 {
     return verdict == KCHAN__RETRY ? kchan__lf_try(k->chan, k->op, k->elem) : verdict;
 }
+KCHAN__PRIV int64_t kchan__lf_case_due(const kchan_case *k) { (void)k; return KCHAN__TM_NEVER; }
 #endif
+
+/* Timers: a receive case (kchan__select_check refuses a send) is a mutex-engine case whose
+   op first sends what has come due (kchan__tm_fire). It is always tried under its lock: no
+   published counter says an instant is due. A registration is claimed by a close, or by
+   another thread's op that fired the instant to it; else the select wakes at tm.due
+   (kchan__case_due), goes round and fires it itself. */
+KCHAN__PRIV int kchan__tm_case_try_locked(kchan_case *k, kchan__after *a)
+{
+    return kchan__tm_recv_locked(k->chan, k->elem, a);
+}
+KCHAN__PRIV int kchan__tm_case_try(kchan_case *k, kchan__after *a)
+{
+    kchan__lock_acquire(&k->chan->lock);
+    int r = kchan__tm_case_try_locked(k, a);
+    kchan__lock_release(&k->chan->lock);
+    kchan__finish(a);
+    return r;
+}
+KCHAN__PRIV bool kchan__tm_case_look(const kchan_case *k, size_t *sum, bool nomem)
+{
+    return kchan__mx_case_look(k, sum, nomem);
+}
+KCHAN__PRIV bool kchan__tm_case_ready(const kchan_case *k, bool nomem) { return kchan__mx_case_ready(k, nomem); }
+KCHAN__PRIV int kchan__tm_case_finish(kchan_case *k, int verdict) { return kchan__mx_case_finish(k, verdict); }
+KCHAN__PRIV int64_t kchan__tm_case_due(const kchan_case *k) { return k->chan->tm.due; }
 
 /* The dispatch, through section ops' KCHAN__ENGINE: the one place a case's engine is
    asked, once per interface function (without KCHAN_LOCKFREE, the mutex call alone). */
@@ -3966,6 +4243,8 @@ KCHAN__PRIV bool kchan__case_ready(const kchan_case *k, bool nomem)
 { return KCHAN__ENGINE(k->chan, case_ready, k, nomem); }
 KCHAN__PRIV int kchan__case_finish(kchan_case *k, int verdict)
 { return KCHAN__ENGINE(k->chan, case_finish, k, verdict); }
+KCHAN__PRIV int64_t kchan__case_due(const kchan_case *k)
+{ return KCHAN__ENGINE(k->chan, case_due, k); }
 
 /* The same on both engines: kchan__enqueue publishes the waiting count ([L11] or [M5]). */
 KCHAN__PRIV void kchan__case_register(kchan_case *k, kchan__waiter *w, kchan__ctx *ctx, int index)
@@ -4012,6 +4291,7 @@ KCHAN__PRIV int kchan__select_check(const kchan_case *cases, size_t n, int64_t t
         const kchan_case *k = &cases[i];
         if (k->op != KCHAN_OP_SEND && k->op != KCHAN_OP_RECV) return KCHAN_INVAL;
         if (k->chan && !k->elem && k->chan->elem_size) return KCHAN_INVAL;
+        if (k->chan && k->op == KCHAN_OP_SEND && kchan__is_timer(k->chan)) return KCHAN_INVAL;
         if (k->chan) ++*live, *unlocked |= kchan__case_unlocked(k);
         order[i] = (uint8_t)i;
     }
@@ -4087,26 +4367,36 @@ KCHAN__PRIV bool kchan__select_stood_still(const kchan_case *cases, size_t n, co
 
 /* Register on every case at once, in the order the cases were tried (uniformly random
    unless biased): a partner takes the oldest registration of a channel, so with one channel
-   in several cases each is equally likely to complete. The locks are held. */
-KCHAN__PRIV void kchan__select_register(kchan_case *cases, size_t n, const uint8_t *order,
-                                        kchan__ctx *ctx, kchan__waiter *ws)
+   in several cases each is equally likely to complete. The locks are held. Returns when the
+   earliest timer case comes due (KCHAN__TM_NEVER: none will). */
+KCHAN__PRIV int64_t kchan__select_register(kchan_case *cases, size_t n, const uint8_t *order,
+                                           kchan__ctx *ctx, kchan__waiter *ws)
 {
+    int64_t due = KCHAN__TM_NEVER;
     kchan__ctx_init(ctx);
     for (size_t t = 0; t < n; t++) {
         size_t i = order[t];
-        if (cases[i].chan) kchan__case_register(&cases[i], &ws[i], ctx, (int)i);
+        if (!cases[i].chan) continue;
+        kchan__case_register(&cases[i], &ws[i], ctx, (int)i);
+        int64_t at = kchan__case_due(&cases[i]);
+        if (at < due) due = at;
     }
+    return due;
 }
 
 /* How long to park: until the deadline, but a starved send no longer than its poll interval
-   (that is no real timeout: kchan__select reads the clock against the deadline itself). */
-KCHAN__PRIV int64_t kchan__select_until(int64_t deadline, bool nomem, int64_t *poll_ns)
+   and no later than a timer case's next instant (neither is a real timeout: kchan__select
+   reads the clock against the deadline itself). */
+KCHAN__PRIV int64_t kchan__select_until(int64_t deadline, bool nomem, int64_t *poll_ns, int64_t due)
 {
-    if (!nomem) return deadline;
-    *poll_ns = *poll_ns ? *poll_ns * 2 : KCHAN__NOMEM_POLL_MIN_NS;
-    if (*poll_ns > KCHAN__NOMEM_POLL_MAX_NS) *poll_ns = KCHAN__NOMEM_POLL_MAX_NS;
-    int64_t at = kchan__clock_ns() + *poll_ns;
-    return deadline < 0 || at < deadline ? at : deadline;
+    int64_t until = deadline;
+    if (nomem) {
+        *poll_ns = *poll_ns ? *poll_ns * 2 : KCHAN__NOMEM_POLL_MIN_NS;
+        if (*poll_ns > KCHAN__NOMEM_POLL_MAX_NS) *poll_ns = KCHAN__NOMEM_POLL_MAX_NS;
+        int64_t at = kchan__clock_ns() + *poll_ns;
+        if (until < 0 || at < until) until = at;
+    }
+    return due != KCHAN__TM_NEVER && (until < 0 || due < until) ? due : until;
 }
 
 /* Registered, the locks released. Cases tried without the locks get a last look (they may
@@ -4217,11 +4507,11 @@ KCHAN__PRIV int kchan__select(kchan_case *cases, size_t n, int64_t timeout_ns, b
             return nomem ? KCHAN_NOMEM : expired ? KCHAN_TIMEDOUT : KCHAN_WOULDBLOCK;
         }
 
-        kchan__select_register(cases, n, order, &ctx, ws);
+        int64_t due = kchan__select_register(cases, n, order, &ctx, ws);
         kchan__unlock_all(locks, nlocks, &a);
         int verdict;
         won = kchan__select_park(cases, n, order, unlocked, nomem, &ctx,
-                                 kchan__select_until(deadline, nomem, &poll_ns), &verdict);
+                                 kchan__select_until(deadline, nomem, &poll_ns, due), &verdict);
         kchan__select_unlink(cases, n, locks, nlocks, ws, won);
         /* Timed out (or a starved send's poll is due): go round once more, so that
            KCHAN_TIMEDOUT too is said only after the passes found nothing ready at one
@@ -4283,7 +4573,8 @@ KCHAN__PRIV const char *kchan__digits(uint64_t v, unsigned base, char buf[KCHAN_
 KCHAN_DEF int kchan_dump(const kchan_t *c, char *buf, size_t n)
 {
     /* Arrays, not pointers to literals: a firmware that never dumps drops them all. */
-    static const char kinds[][11] = { "rendezvous", "bounded", "unlimited", "conflated" };
+    static const char kinds[][11] = { "rendezvous", "bounded", "unlimited", "conflated",
+                                      "after", "tick", "never" };
     static const char policies[][12] = { "block", "drop_newest", "drop_oldest" };
     enum { U64, U32, SIZE };
     static const struct { char key[20]; unsigned char offset, type; } fields[] = {

@@ -4,9 +4,10 @@
  * channel (element size 0) that nobody ever sends on: closing it wakes every select that
  * lists it, so one kchan_close cancels all workers, even in the middle of their work; a
  * per-request deadline (the worker's "work" is a select on done with the time left as its
- * timeout); a reply channel carried inside each request; and a ticker thread publishing
- * ticks on a conflated channel (a slow reader gets the latest tick, never a backlog), which
- * the client uses as its housekeeping clock to spot overdue requests.
+ * timeout); a reply channel carried inside each request; and a tick timer (kchan_tick: no
+ * thread behind it; a slow reader gets the latest tick, never a backlog, and the ticks it
+ * missed are counted), which the client selects on as its housekeeping clock to spot
+ * overdue requests.
  *
  * Phase 1 sends N_REQ requests, every SLOW_EVERY-th of which needs more time than its
  * deadline allows, and checks that each request got exactly one response: ok for the
@@ -55,14 +56,13 @@ typedef struct request {
     respch *reply;                 /* where the response goes */
 } request;
 KCHAN_DEFINE(reqch, request);
-KCHAN_DEFINE(tickch, int64_t);
+KCHAN_DEFINE_TIMER(tickch);        /* tickch over int64_t, with tickch_tick() and kin */
 
 typedef struct pool {
     kchan_counter started;         /* requests taken by a worker */
     kchan_t *done;                 /* element size 0, never sent on: closed = stop */
     reqch *requests;
-    tickch *ticks;
-    int64_t ticks_sent;            /* written by the ticker, read after the join */
+    tickch *ticks;                 /* a timer: the instant of each period */
     kchan_counter replies_refused; /* try_send to a reply channel failed: must stay 0 */
 } pool;
 
@@ -115,23 +115,11 @@ static void *worker(void *arg)
     return NULL;
 }
 
-static void *ticker(void *arg)
-{
-    pool *p = (pool *)arg;
-    for (int64_t n = 1;; n++) {
-        if (KCHAN_SELECT(TICK_PERIOD, done_case(p->done)) == 0) break;  /* else: timed out */
-        if (tickch_send(p->ticks, n) != KCHAN_OK) break;   /* conflated: replaces, never waits */
-        p->ticks_sent = n;
-    }
-    return NULL;
-}
-
 int main(void)
 {
     static pool p;                  /* static: the counter wants its 64-byte alignment */
     static const kchan_opts req_o = { .capacity = 8, .name = "requests" };
     static const kchan_opts rep_o = { .capacity = N_TOTAL, .name = "replies" };
-    static const kchan_opts tick_o = { .capacity = KCHAN_CONFLATED, .name = "ticks" };
     static int64_t deadline[N_TOTAL];
     static int got[N_TOTAL];
     static resp_status status[N_TOTAL];
@@ -140,7 +128,7 @@ int main(void)
 
     p.done = kchan_new(0, KCHAN_RENDEZVOUS);
     if (!p.done || reqch_create(&p.requests, &req_o) != KCHAN_OK ||
-        respch_create(&replies, &rep_o) != KCHAN_OK || tickch_create(&p.ticks, &tick_o) != KCHAN_OK) {
+        respch_create(&replies, &rep_o) != KCHAN_OK || !(p.ticks = tickch_tick(TICK_PERIOD))) {
         fprintf(stderr, "worker_pool: setup failed\n");
         return 1;
     }
@@ -148,13 +136,12 @@ int main(void)
            N_WORKERS, N_REQ, SLOW_EVERY, (int)(SLOW_COST / MS(1)), (int)(SLOW_DEADLINE / MS(1)),
            (int)(TICK_PERIOD / MS(1)));
 
-    pthread_t th[N_WORKERS + 1];
+    pthread_t th[N_WORKERS];
     for (int i = 0; i < N_WORKERS; i++) pthread_create(&th[i], NULL, worker, &p);
-    pthread_create(&th[N_WORKERS], NULL, ticker, &p);
 
     /* ---- phase 1: the client sends, collects and keeps house on ticks, all in one select */
     uint32_t sent = 0, answered = 0;
-    int64_t ticks_seen = 0, last_tick = 0;
+    int64_t ticks_seen = 0, first_tick = 0, last_tick = 0, stall_skipped = -1;
     request next = make_request(0, replies);
     while (answered < N_REQ) {
         response rs;
@@ -175,11 +162,17 @@ int main(void)
             answered++;
             break;
         case 2: {                                          /* housekeeping: anything overdue? */
-            ticks_seen++;
-            if (tick <= last_tick) { fprintf(stderr, "worker_pool: tick %" PRId64 " after %" PRId64 "\n", tick, last_tick); bad++; }
+            /* The instant of a period: later than the last, on the tick's grid, not early. */
+            if (++ticks_seen == 1) first_tick = tick;
+            if ((ticks_seen > 1 && tick <= last_tick) || (tick - first_tick) % TICK_PERIOD != 0 ||
+                tick > kchan_now_ns()) {
+                fprintf(stderr, "worker_pool: tick at %" PRId64 " ns after %" PRId64 "\n", tick, last_tick);
+                bad++;
+            }
+            if (ticks_seen == SLOW_TICK + 1) stall_skipped = (tick - last_tick) / TICK_PERIOD - 1;
             last_tick = tick;
             if (ticks_seen == SLOW_TICK) {     /* a slow chore (say, flushing a report): the */
-                struct timespec stall = { 0, (long)STALL };   /* ticks sent meanwhile do not */
+                struct timespec stall = { 0, (long)STALL };   /* ticks due meanwhile do not */
                 nanosleep(&stall, NULL);        /* queue up; the next one received is the latest */
             }
             int64_t now = kchan_now_ns();
@@ -206,9 +199,14 @@ int main(void)
         n_ok += got[id] == 1 && status[id] == RESP_OK;
         n_deadline += got[id] == 1 && status[id] == RESP_DEADLINE;
     }
-    printf("phase 1: %d requests -> %d ok, %d deadline exceeded; %" PRId64 " ticks seen, the last #%" PRId64
-           " (the client stalled %d ms on tick %d)\n", N_REQ, n_ok, n_deadline, ticks_seen, last_tick,
-           (int)(STALL / MS(1)), SLOW_TICK);
+    printf("phase 1: %d requests -> %d ok, %d deadline exceeded; %" PRId64 " ticks seen over %.0f ms"
+           " (the client stalled %d ms on tick %d: the next tick received was the latest, %" PRId64
+           " skipped)\n", N_REQ, n_ok, n_deadline, ticks_seen, (double)(last_tick - first_tick) / 1e6,
+           (int)(STALL / MS(1)), SLOW_TICK, stall_skipped);
+    if (stall_skipped < STALL / TICK_PERIOD - 1) {
+        fprintf(stderr, "worker_pool: the stall should have skipped ticks\n");
+        bad++;
+    }
 
     /* ---- phase 2: occupy every worker for 10 s, then cancel them all with one close ------ */
     for (uint32_t id = N_REQ; id < N_TOTAL; id++)
@@ -219,7 +217,7 @@ int main(void)
     }
     int64_t t0 = kchan_now_ns();
     kchan_close(p.done);                                   /* wakes every select on it */
-    for (int i = 0; i <= N_WORKERS; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < N_WORKERS; i++) pthread_join(th[i], NULL);
     double ms = (double)(kchan_now_ns() - t0) / 1e6;
     response rs;
     while (respch_try_recv(replies, &rs) == KCHAN_OK) {
@@ -231,19 +229,20 @@ int main(void)
     for (uint32_t id = N_REQ; id < N_TOTAL; id++) n_cancelled += got[id] == 1 && status[id] == RESP_CANCELLED;
     printf("phase 2: %d workers busy on %d s requests; close(done) -> %d cancelled, "
            "all %d threads out in %.1f ms\n", N_WORKERS, (int)(STUCK_COST / MS(1000)), n_cancelled,
-           N_WORKERS + 1, ms);
+           N_WORKERS, ms);
     if (n_cancelled != N_WORKERS || ms > 1000.0 || kchan_counter_load(&p.replies_refused) || reqch_len(p.requests) != 0) {
         fprintf(stderr, "worker_pool: cancellation did not reach every worker promptly\n");
         bad++;
     }
 
-    /* ---- the ticker's books: every tick was received or conflated away (or is still there) */
+    /* ---- the tick's books: every tick due was received or skipped (or is still there) */
+    tickch_close(p.ticks);                                 /* stops it: no tick after this */
     kchan_stats ts;
     tickch_stats_get(p.ticks, &ts);
-    printf("ticker: %" PRId64 " ticks sent, %" PRIu64 " received, %" PRIu64 " conflated away, %zu left\n",
-           p.ticks_sent, ts.recvs, ts.drops_oldest, ts.len);
-    if ((int64_t)ts.sends != p.ticks_sent || ts.sends != ts.recvs + ts.drops_oldest + ts.len ||
-        (int64_t)ts.recvs != ticks_seen) {
+    printf("tick: %" PRIu64 " ticks due, %" PRIu64 " received, %" PRIu64 " skipped, %zu left\n",
+           ts.sends, ts.recvs, ts.drops_oldest, ts.len);
+    if (ts.sends != ts.recvs + ts.drops_oldest + ts.len || (int64_t)ts.recvs != ticks_seen ||
+        (int64_t)ts.drops_oldest < stall_skipped) {
         fprintf(stderr, "worker_pool: tick accounting does not add up\n");
         bad++;
     }

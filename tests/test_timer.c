@@ -182,7 +182,7 @@ Test(timer, after_zero_is_ready_at_once, .timeout = T_TIMEOUT)
     kchan_destroy(c);
 }
 
-Test(timer, after_negative_delay_is_null, .timeout = T_TIMEOUT)
+static void after_negative_delay_is_null(void)
 {
     int64_t blocks0 = test_alloc_live_blocks();
     cr_assert_null(kchan_after(-1));
@@ -251,13 +251,19 @@ Test(timer, tick_instants_lie_on_a_fixed_grid, .timeout = T_TIMEOUT)
     kchan_destroy(c);
 }
 
-Test(timer, tick_nonpositive_period_is_null, .timeout = T_TIMEOUT)
+static void tick_nonpositive_period_is_null(void)
 {
     int64_t blocks0 = test_alloc_live_blocks();
     cr_assert_null(kchan_tick(0));
     cr_assert_null(kchan_tick(-1));
     cr_assert_null(kchan_tick(INT64_MIN));
     cr_assert_eq(test_alloc_live_blocks(), blocks0, "a refused create leaked");
+}
+
+Test(timer, bad_delay_or_period_is_null, .timeout = T_TIMEOUT)
+{
+    after_negative_delay_is_null();
+    tick_nonpositive_period_is_null();
 }
 
 Test(timer, tick_slow_receiver_gets_no_backlog, .timeout = T_TIMEOUT)
@@ -448,9 +454,15 @@ Test(timer, in_forms_bad_input_is_inval, .timeout = T_TIMEOUT)
     kchan_t *c = NULL;
     const size_t fp = KCHAN_TIMER_FOOTPRINT;
     unsigned char *m = in_mem[0];
-    cr_assert_eq(kchan_after_in(&c, m, fp - 1, 0), KCHAN_INVAL, "too small");
-    cr_assert_eq(kchan_tick_in(&c, m, fp - 1, MS), KCHAN_INVAL, "too small");
-    cr_assert_eq(kchan_never_in(&c, m, fp - 1), KCHAN_INVAL, "too small");
+    /* too small at any alignment (KCHAN_TIMER_FOOTPRINT carries 63 bytes of alignment
+       slack, so fp - 1 still fits 64-aligned memory, as with kchan_create_in) */
+    const size_t small[] = { 1, 16, 64 };
+    for (size_t k = 0; k < 3; k++) {
+        cr_assert_eq(kchan_after_in(&c, m + 1, small[k], 0), KCHAN_INVAL, "too small: %zu", small[k]);
+        cr_assert_eq(kchan_tick_in(&c, m, small[k], MS), KCHAN_INVAL, "too small: %zu", small[k]);
+        cr_assert_eq(kchan_never_in(&c, m + 3, small[k]), KCHAN_INVAL, "too small: %zu", small[k]);
+        cr_assert_null(c);
+    }
     cr_assert_eq(kchan_after_in(&c, m, 0, 0), KCHAN_INVAL);
     cr_assert_eq(kchan_after_in(NULL, m, fp, 0), KCHAN_INVAL);
     cr_assert_eq(kchan_tick_in(NULL, m, fp, MS), KCHAN_INVAL);
@@ -467,7 +479,8 @@ Test(timer, in_forms_bad_input_is_inval, .timeout = T_TIMEOUT)
     ttm *tt = NULL;
     cr_assert_eq(ttm_after_in(NULL, m, fp, 0), KCHAN_INVAL);
     cr_assert_eq(ttm_tick_in(&tt, m, fp, 0), KCHAN_INVAL);
-    cr_assert_eq(ttm_never_in(&tt, m, fp - 1), KCHAN_INVAL);
+    cr_assert_eq(ttm_never_in(&tt, m, 16), KCHAN_INVAL);
+    cr_assert_null(tt);
     /* and a good one still works in the same memory afterwards */
     cr_assert_eq(kchan_after_in(&c, m, fp, 0), KCHAN_OK);
     int64_t v = -1;
@@ -848,7 +861,7 @@ Test(timer, close_drains_a_due_instant_then_closed, .timeout = T_TIMEOUT)
     kchan_destroy(b);
 }
 
-Test(timer, close_wakes_a_blocked_recv, .timeout = T_TIMEOUT)
+static void close_wakes_a_blocked_recv(void)
 {
     kchan_t *c = kchan_after(10000 * MS);
     cr_assert_not_null(c);
@@ -882,7 +895,7 @@ static void *sel_wait_main(void *p)
     return NULL;
 }
 
-Test(timer, close_wakes_a_parked_select, .timeout = T_TIMEOUT)
+static void close_wakes_a_parked_select(void)
 {
     kchan_t *kinds[2] = { kchan_after(10000 * MS), kchan_tick(10000 * MS) };
     for (int k = 0; k < 2; k++) {
@@ -907,6 +920,12 @@ Test(timer, close_wakes_a_parked_select, .timeout = T_TIMEOUT)
         kchan_destroy(d);
         kchan_destroy(c);
     }
+}
+
+Test(timer, close_wakes_a_blocked_recv_and_a_parked_select, .timeout = T_TIMEOUT)
+{
+    close_wakes_a_blocked_recv();
+    close_wakes_a_parked_select();
 }
 
 Test(timer, cancel_discards_a_due_instant, .timeout = T_TIMEOUT)
@@ -956,7 +975,7 @@ Test(timer, cancel_discards_a_due_instant, .timeout = T_TIMEOUT)
 
 /* A select over an idle data channel and an after sleeps until the instant: it returns the
    after's case not early and not much later, using little CPU and few context switches. */
-Test(timer, select_sleeps_until_the_after, .timeout = T_TIMEOUT)
+static void select_sleeps_until_the_after(void)
 {
     const int64_t d = 50 * MS;
     kchan_t *data = mk_data(4);
@@ -990,7 +1009,7 @@ Test(timer, select_sleeps_until_the_after, .timeout = T_TIMEOUT)
     kchan_destroy(data);
 }
 
-Test(timer, recv_sleeps_until_the_after, .timeout = T_TIMEOUT)
+static void recv_sleeps_until_the_after(void)
 {
     const int64_t d = 50 * MS;
     int64_t before = now();
@@ -1010,6 +1029,12 @@ Test(timer, recv_sleeps_until_the_after, .timeout = T_TIMEOUT)
     cr_assert_leq(sw, 10, "%ld context switches in a %" PRId64 " ms wait: polling?", sw, d / MS);
     cr_assert_eq(t_stats(a).blocked_recvs, 1);
     kchan_destroy(a);
+}
+
+Test(timer, select_and_recv_sleep_until_the_after, .timeout = T_TIMEOUT)
+{
+    select_sleeps_until_the_after();
+    recv_sleeps_until_the_after();
 }
 
 Test(timer, select_timeout_against_the_timer, .timeout = T_TIMEOUT)
@@ -1055,7 +1080,7 @@ Test(timer, select_timeout_against_the_timer, .timeout = T_TIMEOUT)
     kchan_destroy(data);
 }
 
-Test(timer, select_biased_order_with_due_timers, .timeout = T_TIMEOUT)
+static void select_biased_order_with_due_timers(void)
 {
     kchan_t *d = mk_data(2);
     int x = -1;
@@ -1079,7 +1104,7 @@ Test(timer, select_biased_order_with_due_timers, .timeout = T_TIMEOUT)
 }
 
 /* Both ready: an unbiased select picks either, so over many rounds both win. */
-Test(timer, select_fair_between_due_timer_and_data, .timeout = T_TIMEOUT)
+static void select_fair_between_due_timer_and_data(void)
 {
     kchan_t *d = mk_data(1);
     int wins[2] = { 0, 0 };
@@ -1098,6 +1123,12 @@ Test(timer, select_fair_between_due_timer_and_data, .timeout = T_TIMEOUT)
     cr_assert_gt(wins[0], 20, "timer wins %d of 200", wins[0]);
     cr_assert_gt(wins[1], 20, "data wins %d of 200", wins[1]);
     kchan_destroy(d);
+}
+
+Test(timer, select_bias_and_fairness_with_a_due_timer, .timeout = T_TIMEOUT)
+{
+    select_biased_order_with_due_timers();
+    select_fair_between_due_timer_and_data();
 }
 
 /* A tick and a data channel fed by another thread: over ~150 ms the select loop gets both
@@ -1166,7 +1197,7 @@ Test(timer, select_over_tick_and_data_keeps_both_moving, .timeout = T_TIMEOUT)
     kchan_destroy(d);
 }
 
-Test(timer, select_null_case_next_to_a_timer, .timeout = T_TIMEOUT)
+static void select_null_case_next_to_a_timer(void)
 {
     int64_t v = -1, nv = -1;
     kchan_t *a = kchan_after(0);
@@ -1186,7 +1217,7 @@ Test(timer, select_null_case_next_to_a_timer, .timeout = T_TIMEOUT)
     kchan_destroy(b);
 }
 
-Test(timer, null_out_is_inval, .timeout = T_TIMEOUT)
+static void null_out_is_inval(void)
 {
     kchan_t *a = kchan_after(0);
     cr_assert_not_null(a);
@@ -1205,6 +1236,12 @@ Test(timer, null_out_is_inval, .timeout = T_TIMEOUT)
     kchan_destroy(a);
     /* NULL channel */
     cr_assert_eq(kchan_recv(NULL, &v), KCHAN_INVAL);
+}
+
+Test(timer, null_case_and_null_out, .timeout = T_TIMEOUT)
+{
+    select_null_case_next_to_a_timer();
+    null_out_is_inval();
 }
 
 /* ---- 1,000 afters in selects, no thread created -------------------------------------- */

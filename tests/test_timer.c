@@ -21,7 +21,6 @@
 #define US (INT64_C(1000))
 
 KCHAN_DEFINE_TIMER(ttm);
-KCHAN_DEFINE(tm_int, int);
 
 /* ---- helpers ------------------------------------------------------------------- */
 

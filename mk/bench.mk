@@ -18,3 +18,12 @@ bench: $(B)/bench/kchan_bench
 	$(B)/bench/kchan_bench
 bench-quick: $(B)/bench/kchan_bench
 	$(B)/bench/kchan_bench --quick --reps 1
+
+# Timer channels' overshoot (bench/timer_accuracy.c), one binary per engine; a few seconds.
+TIMER_BENCH_BINS := $(foreach e,$(BENCH_ENGINES),$(B)/bench/timer_accuracy_$(e))
+$(B)/bench/timer_accuracy_%: bench/timer_accuracy.c kchan.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -O2 -D_GNU_SOURCE $(ENGINE_FLAGS_$*) bench/timer_accuracy.c -o $@ $(LDLIBS)
+.PHONY: bench-timers
+bench-timers: $(TIMER_BENCH_BINS)
+	@for e in $(BENCH_ENGINES); do $(B)/bench/timer_accuracy_$$e || exit 1; done

@@ -85,7 +85,7 @@ check:
 check-run: lint $(foreach e,$(ENGINES),run-check-asan-$(e))
 	@echo "make check: green (make test is the full gate)"
 
-stress: stress-soak $(foreach e,$(ENGINES),$(B)/tsan-$(e)/kchan_tests)
+stress: stress-soak test-platforms-full $(foreach e,$(ENGINES),$(B)/tsan-$(e)/kchan_tests)
 	@for e in $(ENGINES); do echo "== stress / $$e"; \
 	    $(STRESS_ENV) $(B)/tsan-$$e/kchan_tests --jobs=1 --filter='stress/*' || exit 1; \
 	    $(STRESS_ENV) $(B)/tsan-$$e/kchan_tests --jobs=1 --filter='order/*' || exit 1; done

@@ -1,14 +1,17 @@
 # Platforms: forced platform layers on Linux, Windows under wine, 32-bit, bare metal,
 # C++, embedded cross builds; included by the Makefile.
 
-# Platform layers forced on Linux: the full suite under ASan+UBSan, and under TSan where TSan
-# can see the layer's synchronisation. It cannot for C11 (glibc's mtx_lock reaches the
-# pthread mutex internally, past TSan's interceptors: every critical section reads as a race)
-# nor for the custom hooks (API.md shapes their word as `const volatile`, not atomic).
-test-posix: $(foreach e,$(ENGINES),run-asan-$(e)-posix run-tsan-$(e)-posix)
-test-c11: $(foreach e,$(ENGINES),run-asan-$(e)-c11)
-test-custom: $(foreach e,$(ENGINES),run-asan-$(e)-custom)
-.PHONY: test-posix test-c11 test-custom
+# Platform layers forced on Linux: the contract suites (make check's set: all but the
+# engine stress suites, which the default layer runs in make test) under ASan+UBSan, and
+# under TSan where TSan can see the layer's synchronisation. It cannot for C11 (glibc's
+# mtx_lock reaches the pthread mutex internally, past TSan's interceptors: every critical
+# section reads as a race) nor for the custom hooks (API.md shapes their word as
+# `const volatile`, not atomic). make test-platforms-full (in make stress) runs every suite.
+test-posix: $(foreach e,$(ENGINES),run-check-asan-$(e)-posix run-check-tsan-$(e)-posix)
+test-c11: $(foreach e,$(ENGINES),run-check-asan-$(e)-c11)
+test-custom: $(foreach e,$(ENGINES),run-check-asan-$(e)-custom)
+test-platforms-full: $(foreach e,$(ENGINES),run-asan-$(e)-posix run-tsan-$(e)-posix run-asan-$(e)-c11 run-asan-$(e)-custom)
+.PHONY: test-posix test-c11 test-custom test-platforms-full
 
 # ---- platforms: Windows under wine, 32-bit, bare metal, C++, embedded cross builds ---------
 # Each names the Debian package that provides a missing tool (make test installs them first).

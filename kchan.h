@@ -1559,6 +1559,18 @@ KCHAN__PRIV void kchan__enqueue(kchan_t *c, kchan__queue *q, kchan__waiter *w)
     kchan__publish_waiting(c, q);
 }
 
+/* A single op's registration (not a select's): a fresh context, its one waiter on q. */
+KCHAN__PRIV void kchan__enqueue_sole(kchan_t *c, kchan__queue *q, kchan__waiter *w,
+                                     kchan__ctx *ctx, void *elem)
+{
+    kchan__ctx_init(ctx);
+    w->ctx = ctx;
+    w->elem = elem;
+    w->index = 0;
+    w->sole = true;
+    kchan__enqueue(c, q, w);
+}
+
 KCHAN__PRIV void kchan__unlink(kchan_t *c, kchan__queue *q, kchan__waiter *w)
 {
     if (w->prev) w->prev->next = w->next; else q->head = w->next;
@@ -1913,12 +1925,7 @@ KCHAN__PRIV int kchan__wait_one(kchan_t *c, kchan__queue *q, void *elem, int64_t
 {
     kchan__ctx ctx;
     kchan__waiter w;
-    kchan__ctx_init(&ctx);
-    w.ctx = &ctx;
-    w.elem = elem;
-    w.index = 0;
-    w.sole = true;
-    kchan__enqueue(c, q, &w);
+    kchan__enqueue_sole(c, q, &w, &ctx, elem);
     kchan__lock_release(&c->lock);
     kchan__finish(a);
     if (kchan__park(&ctx, deadline) == KCHAN_TIMEDOUT) {
@@ -3096,14 +3103,9 @@ KCHAN__PRIV int kchan__lf_wait(kchan_t *c, int dir, void *elem, int64_t deadline
     kchan__queue *q = dir == KCHAN_OP_SEND ? &c->sendq : &c->recvq;
     kchan__ctx ctx;
     kchan__waiter w;
-    kchan__ctx_init(&ctx);
-    w.ctx = &ctx;
-    w.elem = elem;
-    w.index = 0;
-    w.sole = true;
     KCHAN__TEST_POINT(c, KCHAN__TP_WAIT_ENTER);
     kchan__lock_acquire(&c->lock);
-    kchan__enqueue(c, q, &w);                  /* [L11] publishes the waiter */
+    kchan__enqueue_sole(c, q, &w, &ctx, elem);   /* [L11] publishes the waiter */
     kchan__lock_release(&c->lock);
     KCHAN__TEST_POINT(c, KCHAN__TP_WAIT_REGISTERED);
     /* Look again ([L6]/[L9]): room (an element) that came before we were published was
@@ -3596,12 +3598,7 @@ KCHAN__PRIV int kchan__tm_recv(kchan_t *c, void *out, int64_t timeout_ns)
         bool by_clock = due != KCHAN__TM_NEVER && (deadline < 0 || due < deadline);
         kchan__ctx ctx;
         kchan__waiter w;
-        kchan__ctx_init(&ctx);
-        w.ctx = &ctx;
-        w.elem = out;
-        w.index = 0;
-        w.sole = true;
-        kchan__enqueue(c, &c->recvq, &w);
+        kchan__enqueue_sole(c, &c->recvq, &w, &ctx, out);
         kchan__lock_release(&c->lock);
         kchan__finish(&a);
         /* No spinning: only the clock or a close can end this wait. */

@@ -3640,12 +3640,7 @@ KCHAN__PRIV int kchan__tm_recv_many(kchan_t *c, void *out, size_t max, size_t *g
 
 KCHAN__PRIV int kchan__tm_peek(kchan_t *c, void *out)
 {
-    kchan__after a;
-    kchan__after_init(&a, NULL);
-    kchan__lock_acquire(&c->lock);
-    kchan__tm_fire(c, &a);
-    kchan__lock_release(&c->lock);
-    kchan__finish(&a);
+    kchan__tm_sync(c);
     return kchan__mx_peek(c, out);
 }
 

@@ -3150,60 +3150,67 @@ KCHAN__PRIV int kchan__lf_wait(kchan_t *c, int dir, void *elem, int64_t deadline
     return KCHAN_TIMEDOUT;
 }
 
-/* Before a single op registers on a small ring, it snoozes: it spins a budget of pauses,
-   trying the ring after each round (1, 2, 4 .. 64 pauses), then yields twice, trying after
-   each. On a ring this small a partner that is running makes room (an element) within a
-   hand-off, and the op then completes with no lock on either side; registering costs both
-   of them the channel lock and a hand-over (W6, the cap-1 ping-pong: 3.1 -> 1.4 us per
-   round trip; W11, bounded 4 with 4+4 threads on 2 cores: 2.1x the messages, 35x fewer
-   context switches). A full (empty) large ring means the other side has not run for a
-   while, most likely descheduled: there a spin only steals the core from it, and with
-   16+16 threads on a 64-cell ring (W9) it cost 25-45%, so larger rings and the lists
-   register at once.
-   Where the partner is often descheduled even on a small ring (a pipeline of 4 threads on
-   2 cores, W12), spinning only burns the time slice it needs. So the spin budget is learnt
-   per channel and direction: 3 + 4 * credit pauses, where a snooze that succeeded while
-   spinning adds 1 to the credit (up to 16: 67 pauses, ~1.3 us here) and one that had to
-   go on to the yields takes 4 off. The yields always come: they let a partner on this
-   core run. Returns KCHAN_WOULDBLOCK if the op must still wait. */
-#ifndef KCHAN__LF_SNOOZE_RING
-#  define KCHAN__LF_SNOOZE_RING 16     /* rings of at most this many cells snooze */
+/* Snoozing (kchan__lf_snooze): before a single op registers as a waiter on a small ring,
+   it spins a budget of pauses in rounds of 1, 2, 4 .. 64, trying the ring after each
+   round. It never yields there: two yields after the spin cost the worker pool (W13, 8
+   threads on 2 cores) 13% and 1.5x the context switches. Where the partner is often
+   descheduled even on a small ring (a pipeline of 4 threads on 2 cores, W12), spinning
+   only burns the time slice it needs, so the budget is learnt per channel and direction:
+   3 + 4 * credit pauses, where a snooze that won adds 1 to the credit (up to 16: 67
+   pauses, about 1.3 us on the machine measured) and one that lost takes 4 off. */
+#ifndef KCHAN__SNOOZE_RING
+#  define KCHAN__SNOOZE_RING 16        /* rings of at most this many cells snooze */
 #endif
-#define KCHAN__LF_CREDIT_MAX 16u
-KCHAN__PRIV int kchan__lf_snooze(kchan_t *c, int dir, void *elem, int64_t deadline)
+#define KCHAN__SNOOZE_CREDIT_MAX 16u
+
+static inline unsigned kchan__snooze_budget(unsigned credit) { return 3 + 4 * credit; }
+
+static inline unsigned kchan__snooze_credit(unsigned credit, bool won)
+{
+    if (won) return credit < KCHAN__SNOOZE_CREDIT_MAX ? credit + 1 : credit;
+    return credit > 4 ? credit - 4 : 0;
+}
+
+/* One round of a snooze's spin; false, doing nothing, once the budget is spent. */
+static inline bool kchan__snooze_round(unsigned *spun, unsigned *round, unsigned budget)
+{
+    if (*spun >= budget) return false;
+    for (unsigned i = 0; i < *round; i++) kchan__cpu_relax();
+    *spun += *round;
+    if (*round < 64) *round <<= 1;
+    return true;
+}
+
+/* Before a single op registers on a small ring, it snoozes (see kchan__snooze_round):
+   on a ring this small a partner that is running makes room (an element) within a
+   hand-off, and the op then completes with no lock on either side, where registering costs
+   both of them the channel lock and a hand-over (W6, the cap-1 ping-pong: 3.1 -> 1.3 us
+   per round trip; W11, bounded 4 with 4+4 threads on 2 cores: 2.3x the messages, 17x
+   fewer context switches). A full (empty) large ring means the other side has not run for
+   a while, most likely descheduled: there a spin only steals the core from it (16+16
+   threads on a 64-cell ring, W9, lost 25-45% with any snooze), so larger rings and the
+   lists register at once. Returns KCHAN_WOULDBLOCK if the op must still wait. */
+KCHAN__PRIV int kchan__lf_snooze(kchan_t *c, int dir, void *elem)
 {
     KCHAN__ATOMIC(uint16_t) *credit = &c->lf.snooze_credit[dir == KCHAN_OP_SEND];
     /* [L27] relaxed: a hint that orders nothing; a lost update only changes how long one
        later snooze spins. */
     unsigned cr = kchan__atomic_load(credit, memory_order_relaxed);
-    unsigned budget = 3 + 4 * cr, spun = 0, round = 1;
-    int r;
-    while (spun < budget) {
-        for (unsigned i = 0; i < round; i++) kchan__cpu_relax();
-        spun += round;
-        if (round < 64) round <<= 1;
-        if ((r = kchan__lf_try(c, dir, elem)) != KCHAN_WOULDBLOCK) {
-            if (cr < KCHAN__LF_CREDIT_MAX)    /* [L27'] relaxed: as [L27] */
-                kchan__atomic_store(credit, (uint16_t)(cr + 1), memory_order_relaxed);
-            return r;
-        }
-    }
-    if (cr > 0)                                /* [L27'] relaxed: as [L27] */
-        kchan__atomic_store(credit, (uint16_t)(cr > 4 ? cr - 4 : 0), memory_order_relaxed);
-    for (int i = 0; i < 2; i++) {
-        if (deadline >= 0 && kchan__clock_ns() >= deadline) break;
-        kchan__yield();
-        if ((r = kchan__lf_try(c, dir, elem)) != KCHAN_WOULDBLOCK) return r;
-    }
-    return KCHAN_WOULDBLOCK;
+    unsigned budget = kchan__snooze_budget(cr), spun = 0, round = 1;
+    int r = KCHAN_WOULDBLOCK;
+    while (r == KCHAN_WOULDBLOCK && kchan__snooze_round(&spun, &round, budget))
+        r = kchan__lf_try(c, dir, elem);
+    unsigned next = kchan__snooze_credit(cr, r != KCHAN_WOULDBLOCK);
+    if (next != cr) kchan__atomic_store(credit, (uint16_t)next, memory_order_relaxed);   /* [L27] */
+    return r;
 }
 
 /* A single op that must wait: snooze on a small ring, then wait as above until done. */
 KCHAN__PRIV int kchan__lf_block(kchan_t *c, int dir, void *elem, int64_t deadline)
 {
     int r;
-    if (c->lf.size <= KCHAN__LF_SNOOZE_RING && c->kind != KCHAN__UNLIMITED &&
-        (r = kchan__lf_snooze(c, dir, elem, deadline)) != KCHAN_WOULDBLOCK)
+    if (c->lf.size <= KCHAN__SNOOZE_RING && c->kind != KCHAN__UNLIMITED &&
+        (r = kchan__lf_snooze(c, dir, elem)) != KCHAN_WOULDBLOCK)
         return r;
     while ((r = kchan__lf_wait(c, dir, elem, deadline)) == KCHAN__RETRY)
         if ((r = kchan__lf_try(c, dir, elem)) != KCHAN_WOULDBLOCK) return r;

@@ -3151,15 +3151,16 @@ KCHAN__PRIV int kchan__lf_wait(kchan_t *c, int dir, void *elem, int64_t deadline
 }
 
 /* Snoozing (kchan__lf_snooze): before a single op registers as a waiter on a small ring,
-   it spins a budget of pauses in rounds of 1, 2, 4 .. 64, trying the ring after each
-   round. It never yields there: two yields after the spin cost the worker pool (W13, 8
-   threads on 2 cores) 13% and 1.5x the context switches. Where the partner is often
-   descheduled even on a small ring (a pipeline of 4 threads on 2 cores, W12), spinning
-   only burns the time slice it needs, so the budget is learnt per channel and direction:
-   3 + 4 * credit pauses, where a snooze that won adds 1 to the credit (up to 16: 67
-   pauses, about 1.3 us on the machine measured) and one that lost takes 4 off. */
+   it spins in rounds of 1, 2, 4 .. 64 pauses, trying the ring after each round, until it
+   has spun a budget of 3 + 4 * credit pauses: 1 to 7 rounds, 3 to 127 pauses (about
+   2.5 us on the machine measured). It never yields there: two yields after the spin cost
+   the worker pool (W13, 8 threads on 2 cores) 13% and 1.5x the context switches. Where
+   the partner is often descheduled even on a small ring (a pipeline of 4 threads on 2
+   cores, W12), spinning only burns the time slice it needs, so the budget is learnt per
+   channel and direction: a snooze that completed the op adds 1 to the credit (up to 16)
+   and one that did not takes 4 off. */
 #ifndef KCHAN__SNOOZE_RING
-#  define KCHAN__SNOOZE_RING 16        /* rings of at most this many cells snooze */
+#  define KCHAN__SNOOZE_RING 16        /* rings of at most this capacity snooze */
 #endif
 #define KCHAN__SNOOZE_CREDIT_MAX 16u
 
@@ -3171,7 +3172,8 @@ static inline unsigned kchan__snooze_credit(unsigned credit, bool won)
     return credit > 4 ? credit - 4 : 0;
 }
 
-/* One round of a snooze's spin; false, doing nothing, once the budget is spent. */
+/* One round of a snooze's spin; false, doing nothing, once the budget is spent (the last
+   round may pass it). */
 static inline bool kchan__snooze_round(unsigned *spun, unsigned *round, unsigned budget)
 {
     if (*spun >= budget) return false;
@@ -3185,8 +3187,9 @@ static inline bool kchan__snooze_round(unsigned *spun, unsigned *round, unsigned
    on a ring this small a partner that is running makes room (an element) within a
    hand-off, and the op then completes with no lock on either side, where registering costs
    both of them the channel lock and a hand-over (W6, the cap-1 ping-pong: 3.1 -> 1.3 us
-   per round trip; W11, bounded 4 with 4+4 threads on 2 cores: 2.3x the messages, 17x
-   fewer context switches). A full (empty) large ring means the other side has not run for
+   per round trip; W11, bounded 4 with 4+4 threads on 2 cores: 2.4x the messages, 30x
+   fewer context switches; bench/tune/t16, which still yielded twice after the spin, and
+   t19). A full (empty) large ring means the other side has not run for
    a while, most likely descheduled: there a spin only steals the core from it (16+16
    threads on a 64-cell ring, W9, lost 25-45% with any snooze), so larger rings and the
    lists register at once. Returns KCHAN_WOULDBLOCK if the op must still wait. */
@@ -3200,7 +3203,7 @@ KCHAN__PRIV int kchan__lf_snooze(kchan_t *c, int dir, void *elem)
     int r = KCHAN_WOULDBLOCK;
     while (r == KCHAN_WOULDBLOCK && kchan__snooze_round(&spun, &round, budget))
         r = kchan__lf_try(c, dir, elem);
-    unsigned next = kchan__snooze_credit(cr, r != KCHAN_WOULDBLOCK);
+    unsigned next = kchan__snooze_credit(cr, r == KCHAN_OK);
     if (next != cr) kchan__atomic_store(credit, (uint16_t)next, memory_order_relaxed);   /* [L27] */
     return r;
 }
@@ -3209,7 +3212,7 @@ KCHAN__PRIV int kchan__lf_snooze(kchan_t *c, int dir, void *elem)
 KCHAN__PRIV int kchan__lf_block(kchan_t *c, int dir, void *elem, int64_t deadline)
 {
     int r;
-    if (c->lf.size <= KCHAN__SNOOZE_RING && c->kind != KCHAN__UNLIMITED &&
+    if (c->capacity <= KCHAN__SNOOZE_RING &&   /* unlimited: KCHAN_UNLIMITED, never */
         (r = kchan__lf_snooze(c, dir, elem)) != KCHAN_WOULDBLOCK)
         return r;
     while ((r = kchan__lf_wait(c, dir, elem, deadline)) == KCHAN__RETRY)

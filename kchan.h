@@ -3150,60 +3150,44 @@ KCHAN__PRIV int kchan__lf_wait(kchan_t *c, int dir, void *elem, int64_t deadline
     return KCHAN_TIMEDOUT;
 }
 
-/* Snoozing (kchan__lf_snooze): before a single op registers as a waiter on a small ring,
-   it spins in rounds of 1, 2, 4 .. 64 pauses, trying the ring after each round, until it
-   has spun a budget of 3 + 4 * credit pauses: 1 to 7 rounds, 3 to 127 pauses (about
-   2.5 us on the machine measured). It never yields there: two yields after the spin cost
-   the worker pool (W13, 8 threads on 2 cores) 13% and 1.5x the context switches. Where
-   the partner is often descheduled even on a small ring (a pipeline of 4 threads on 2
-   cores, W12), spinning only burns the time slice it needs, so the budget is learnt per
-   channel and direction: a snooze that completed the op adds 1 to the credit (up to 16)
-   and one that did not takes 4 off. */
+/* Before a single op registers on a small ring, it snoozes: it spins in kchan__lf_backoff's
+   rounds of 1, 2, 4 .. 64 pauses, trying the ring after each, until it has spun a budget
+   of 3 + 4 * credit pauses (1 to 7 rounds, 3 to 127 pauses, about 2.5 us on the machine
+   measured; seven rounds never reach the backoff's yields). On a ring this small a partner
+   that is running makes room (an element) within a hand-off, and the op then completes
+   with no lock on either side, where registering costs both of them the channel lock and
+   a hand-over (W6, the cap-1 ping-pong: 2.8 -> 1.4 us per round trip; W11, bounded 4 with
+   4+4 threads on 2 cores: 1.9x the messages, 50x fewer context switches; bench/tune/t21).
+   A full (empty) large ring means the other side has not run for a while, most likely
+   descheduled: there a spin only steals the core from it (16+16 threads on a 64-cell
+   ring, W9, lost 25-45% with any snooze), so larger rings and the lists register at once.
+   Where the partner is often descheduled even on a small ring (a pipeline of 4 threads on
+   2 cores, W12), spinning only burns the time slice it needs, so the budget is learnt per
+   channel and direction: a snooze that completed the op adds 1 to the credit (up to 16),
+   one that did not takes 4 off. It never yields: two yields after the spin cost the
+   worker pool (W13, 8 threads on 2 cores) 13% and 1.5x the context switches. Returns
+   KCHAN_WOULDBLOCK if the op must still wait. */
 #ifndef KCHAN__SNOOZE_RING
 #  define KCHAN__SNOOZE_RING 16        /* rings of at most this capacity snooze */
 #endif
 #define KCHAN__SNOOZE_CREDIT_MAX 16u
-
-static inline unsigned kchan__snooze_budget(unsigned credit) { return 3 + 4 * credit; }
-
-static inline unsigned kchan__snooze_credit(unsigned credit, bool won)
-{
-    if (won) return credit < KCHAN__SNOOZE_CREDIT_MAX ? credit + 1 : credit;
-    return credit > 4 ? credit - 4 : 0;
-}
-
-/* One round of a snooze's spin; false, doing nothing, once the budget is spent (the last
-   round may pass it). */
-static inline bool kchan__snooze_round(unsigned *spun, unsigned *round, unsigned budget)
-{
-    if (*spun >= budget) return false;
-    for (unsigned i = 0; i < *round; i++) kchan__cpu_relax();
-    *spun += *round;
-    if (*round < 64) *round <<= 1;
-    return true;
-}
-
-/* Before a single op registers on a small ring, it snoozes (see kchan__snooze_round):
-   on a ring this small a partner that is running makes room (an element) within a
-   hand-off, and the op then completes with no lock on either side, where registering costs
-   both of them the channel lock and a hand-over (W6, the cap-1 ping-pong: 3.1 -> 1.3 us
-   per round trip; W11, bounded 4 with 4+4 threads on 2 cores: 2.4x the messages, 30x
-   fewer context switches; bench/tune/t16, which still yielded twice after the spin, and
-   t19). A full (empty) large ring means the other side has not run for
-   a while, most likely descheduled: there a spin only steals the core from it (16+16
-   threads on a 64-cell ring, W9, lost 25-45% with any snooze), so larger rings and the
-   lists register at once. Returns KCHAN_WOULDBLOCK if the op must still wait. */
+_Static_assert(3 + 4 * KCHAN__SNOOZE_CREDIT_MAX <= (2u << KCHAN__LF_SPIN_LIMIT) - 1,
+               "kchan: a snooze's rounds must stay within kchan__lf_backoff's spins");
 KCHAN__PRIV int kchan__lf_snooze(kchan_t *c, int dir, void *elem)
 {
     KCHAN__ATOMIC(uint16_t) *credit = &c->lf.snooze_credit[dir == KCHAN_OP_SEND];
     /* [L27] relaxed: a hint that orders nothing; a lost update only changes how long one
        later snooze spins. */
     unsigned cr = kchan__atomic_load(credit, memory_order_relaxed);
-    unsigned budget = kchan__snooze_budget(cr), spun = 0, round = 1;
+    unsigned budget = 3 + 4 * cr;
     int r = KCHAN_WOULDBLOCK;
-    while (r == KCHAN_WOULDBLOCK && kchan__snooze_round(&spun, &round, budget))
+    /* before round `step`, 2^step - 1 pauses are spun */
+    for (unsigned step = 0; r == KCHAN_WOULDBLOCK && (1u << step) - 1 < budget;) {
+        kchan__lf_backoff(&step);
         r = kchan__lf_try(c, dir, elem);
-    unsigned next = kchan__snooze_credit(cr, r == KCHAN_OK);
+    }
+    unsigned next = r == KCHAN_OK ? (cr < KCHAN__SNOOZE_CREDIT_MAX ? cr + 1 : cr)
+                                  : (cr > 4 ? cr - 4 : 0);
     if (next != cr) kchan__atomic_store(credit, (uint16_t)next, memory_order_relaxed);   /* [L27] */
     return r;
 }

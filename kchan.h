@@ -395,8 +395,8 @@ typedef struct kchan__shape {              /* struct kchan, field for field */
         uint16_t snooze_credit[2];
         char pad0[64];
         size_t tail;
-        void *tail_seg;
-        char pad1[64 - sizeof(size_t) - sizeof(void *)];
+        void *tail_seg, *spare_seg;
+        char pad1[64 - sizeof(size_t) - 2 * sizeof(void *)];
         size_t head;
         void *head_seg;
         char pad2[64 - sizeof(size_t) - sizeof(void *)];
@@ -1365,7 +1365,8 @@ typedef struct {
     char pad0[KCHAN__CACHELINE];
     KCHAN__ATOMIC(size_t) tail;
     KCHAN__ATOMIC(kchan__segp) tail_seg;   /* unlimited: the segment tail is in */
-    char pad1[KCHAN__CACHELINE - sizeof(size_t) - sizeof(void *)];
+    KCHAN__ATOMIC(kchan__segp) spare_seg;  /* unlimited: a drained segment kept for reuse, or NULL */
+    char pad1[KCHAN__CACHELINE - sizeof(size_t) - 2 * sizeof(void *)];
     KCHAN__ATOMIC(size_t) head;
     KCHAN__ATOMIC(kchan__segp) head_seg;   /* unlimited: the segment head is in */
     char pad2[KCHAN__CACHELINE - sizeof(size_t) - sizeof(void *)];
@@ -2293,6 +2294,7 @@ KCHAN__PRIV void kchan__lf_init(kchan_t *c, unsigned char *cells)
     kchan__atomic_store(&c->lf.discarded, 0, memory_order_relaxed);
     kchan__atomic_store(&c->lf.tail_seg, NULL, memory_order_relaxed);   /* [L0]; kchan_create */
     kchan__atomic_store(&c->lf.head_seg, NULL, memory_order_relaxed);   /* [L0]  links one */
+    kchan__atomic_store(&c->lf.spare_seg, NULL, memory_order_relaxed);  /* [L0] */
 }
 
 KCHAN__PRIV KCHAN__ATOMIC(size_t) *kchan__lf_stamp(const kchan_t *c, size_t pos)
@@ -2579,15 +2581,33 @@ KCHAN__PRIV unsigned char *kchan__seg_data(const kchan_t *c, struct kchan__seg *
     return (unsigned char *)(s + 1) + off * c->lf.stride + sizeof(KCHAN__ATOMIC(size_t));
 }
 
-KCHAN__PRIV struct kchan__seg *kchan__seg_new(const kchan_t *c)
+/* A segment for the list's end: the drained one kept by kchan__seg_drop if there is one
+   (W3, one producer and one consumer, spent 12-14% of its time in malloc's heap growth
+   and trimming when every 31st push allocated and every 31st pop freed), else a new one. */
+KCHAN__PRIV struct kchan__seg *kchan__seg_new(kchan_t *c)
 {
-    struct kchan__seg *s = (struct kchan__seg *)KCHAN_MALLOC(sizeof *s + KCHAN__SEG_CELLS * c->lf.stride);
-    if (!s) return NULL;
+    /* [U15] acquire: pairs with [U14]; the last readers' copy-outs, which the dropper
+       acquired ([U8]/[U7']), happen before our stores to the cells. */
+    struct kchan__seg *s = kchan__atomic_exchange(&c->lf.spare_seg, NULL, memory_order_acquire);
+    if (!s && !(s = (struct kchan__seg *)KCHAN_MALLOC(sizeof *s + KCHAN__SEG_CELLS * c->lf.stride)))
+        return NULL;
     /* [U0] relaxed: the segment is private until a release store ([U4]/[U5]) publishes it. */
     kchan__atomic_store(&s->next, NULL, memory_order_relaxed);
     for (size_t i = 0; i < KCHAN__SEG_CELLS; i++)
         kchan__atomic_store(kchan__seg_state(c, s, i), 0, memory_order_relaxed);   /* [U0] */
     return s;
+}
+
+/* A segment nobody uses any more (drained, or a pusher's unused spare): keep it for the
+   next kchan__seg_new if the place is free, else free it. */
+KCHAN__PRIV void kchan__seg_drop(kchan_t *c, struct kchan__seg *s)
+{
+    struct kchan__seg *none = NULL;
+    /* [U14] release on success: our acquires of the readers' READ marks ([U8]/[U7']) come
+       before, so their copy-outs happen before a reuser's writes ([U15]). Relaxed on
+       failure: the place is taken and we free s instead. */
+    if (!kchan__atomic_cas_strong(&c->lf.spare_seg, &none, s, memory_order_release, memory_order_relaxed))
+        KCHAN_FREE(s);
 }
 
 /* Wait until the cell's element is in (its producer may be between claim and copy). */
@@ -2601,7 +2621,7 @@ KCHAN__PRIV void kchan__seg_wait_written(const kchan_t *c, struct kchan__seg *s,
 
 /* The consumer of cell 30 (start 0), or a straggler told FREE_ON_READ (start = its cell
    + 1): free the segment unless a cell from `start` on is still being read. */
-KCHAN__PRIV void kchan__seg_release(const kchan_t *c, struct kchan__seg *s, size_t start)
+KCHAN__PRIV void kchan__seg_release(kchan_t *c, struct kchan__seg *s, size_t start)
 {
     for (size_t i = start; i < KCHAN__SEG_CELLS - 1; i++) {
         KCHAN__ATOMIC(size_t) *st = kchan__seg_state(c, s, i);
@@ -2612,7 +2632,7 @@ KCHAN__PRIV void kchan__seg_release(const kchan_t *c, struct kchan__seg *s, size
             !(kchan__atomic_fetch_or(st, KCHAN__CELL_FREE_ON_READ, memory_order_acq_rel) & KCHAN__CELL_READ))
             return;                            /* that reader frees it when done */
     }
-    KCHAN_FREE(s);
+    kchan__seg_drop(c, s);
 }
 
 /* Push up to n elements with one claim, never past the segment's last cell. Returns how
@@ -2661,10 +2681,10 @@ KCHAN__PRIV size_t kchan__list_push(kchan_t *c, const void *elems, size_t n, int
             kchan__atomic_fetch_or(kchan__seg_state(c, seg, off + j), KCHAN__CELL_WRITTEN, memory_order_release);
         }
         *st = KCHAN_OK;
-        if (spare) KCHAN_FREE(spare);
+        if (spare) kchan__seg_drop(c, spare);
         return k;
     }
-    if (spare) KCHAN_FREE(spare);
+    if (spare) kchan__seg_drop(c, spare);
     return 0;
 }
 
@@ -2775,6 +2795,7 @@ KCHAN__PRIV void kchan__list_free(kchan_t *c)
         KCHAN_FREE(s);
         s = next;
     }
+    KCHAN_FREE(kchan__atomic_load(&c->lf.spare_seg, memory_order_relaxed));   /* [U13] */
 }
 
 /* Either structure: the ring's or the list's push and pop. */

@@ -273,7 +273,9 @@ extern "C" {
     X(KCHAN_WOULDBLOCK, -2, "operation would block")                          \
     X(KCHAN_TIMEDOUT,   -3, "timed out")                                      \
     X(KCHAN_NOMEM,      -4, "out of memory")                                  \
-    X(KCHAN_INVAL,      -5, "invalid argument")
+    X(KCHAN_INVAL,      -5, "invalid argument")                               \
+    X(KCHAN_BADREGION,  -6, "shared region is not a usable kchan region")     \
+    X(KCHAN_MISMATCH,   -7, "shared region differs from what was expected")
 
 #define KCHAN__ENUM_ITEM(name, value, text) name = value,
 enum { KCHAN__STATUS(KCHAN__ENUM_ITEM) KCHAN__STATUS_END };
@@ -502,6 +504,72 @@ KCHAN_DEF int64_t  kchan_counter_add(kchan_counter *k, int64_t delta);
 KCHAN_DEF int64_t  kchan_counter_load(const kchan_counter *k);
 KCHAN_DEF void     kchan_counter_store(kchan_counter *k, int64_t v);
 KCHAN_DEF int      kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64_t timeout_ns);
+
+/* Latest-value channels between processes (section latest; Linux and other POSIX systems):
+   one writer publishes frames into a region of shared memory (shm_open, memfd_create +
+   mmap(MAP_SHARED), or any mapping), any number of readers in any processes copy them out.
+   The writer never waits for readers; the region keeps the last `slots` frames, each under
+   its own sequence word, so a reader never returns a frame the writer was overwriting
+   (it retries instead, and counts it). A reader asks for KCHAN_READ_LATEST (skip to the
+   newest frame) or KCHAN_READ_NEXT (the frame after the last one it read, or the oldest
+   still kept), and its handle counts exactly what it skipped (gaps) and what it lost to
+   the writer mid-copy (lates). The region holds offsets and numbers only; attach checks
+   its header against what you expect and keeps its own copy of the geometry, so a
+   corrupt or hostile region gives a status, never a wild access. A writer that dies
+   closes the channel (the frame it was writing, if any, counts as lost). docs/API.md,
+   "Latest-value channels", is the contract. */
+#if defined(KCHAN_PLATFORM_LINUX) || defined(KCHAN_PLATFORM_POSIX) ||                          \
+    (!defined(KCHAN_PLATFORM_C11) && !defined(KCHAN_PLATFORM_WIN32) && !defined(KCHAN_PLATFORM_CUSTOM) && \
+     !defined(KCHAN_PLATFORM_NONE) && !defined(_WIN32) && (defined(__unix__) || defined(__APPLE__)))
+#  define KCHAN_HAVE_LATEST 1        /* this build has them: the platform is LINUX or POSIX */
+#endif
+#ifdef KCHAN_HAVE_LATEST
+typedef struct kchan_latest_opts {
+    size_t   frame_size;       /* bytes per frame, >= 1 (attach: 0 accepts any) */
+    uint32_t slots;            /* frames kept, 2 .. 65536 (attach: 0 accepts any) */
+} kchan_latest_opts;
+
+/* A process's handle on a region: one thread at a time (a reader's place and counts live
+   here); attach one handle per reading thread. Fields private. */
+typedef struct kchan_latest {
+    unsigned char *base__;
+    uint64_t frame_size__, slots__, stride__, slot_off__, epoch__;
+    uint64_t next__, first__, reads__, gaps__, lates__, last__;
+    int64_t  checked__;        /* when a waiting reader last asked whether the writer lives */
+    const char *why__;         /* what attach found wrong */
+} kchan_latest;
+
+enum { KCHAN_READ_LATEST = 1, KCHAN_READ_NEXT = 2 };
+
+#define KCHAN_LATEST_STATS_VERSION 1u
+typedef struct kchan_latest_stats {
+    uint32_t version;          /* KCHAN_LATEST_STATS_VERSION */
+    uint64_t frames;           /* frames published since creation */
+    uint64_t lost;             /* frames a dead writer left half-written (0 or 1) */
+    uint64_t first;            /* this handle: the frame number it started at */
+    uint64_t reads, gaps, lates;  /* this handle: frames read, skipped, lost mid-copy;
+                                     reads + gaps + lates = frames this handle went past */
+    uint64_t epoch;            /* the region's creation stamp */
+    size_t   frame_size;
+    uint32_t slots;
+    int32_t  writer_pid;       /* the process holding the writer role, 0 before the first write */
+    bool     writer_dead;      /* that process has exited */
+    bool     closed;           /* by kchan_latest_close, or because the writer died */
+} kchan_latest_stats;
+
+KCHAN_DEF size_t kchan_latest_region_size(size_t frame_size, uint32_t slots);
+KCHAN__NODISCARD KCHAN_DEF int kchan_latest_create(kchan_latest *h, void *mem, size_t mem_size,
+                                                   const kchan_latest_opts *opts);
+KCHAN__NODISCARD KCHAN_DEF int kchan_latest_attach(kchan_latest *h, void *mem, size_t mem_size,
+                                                   const kchan_latest_opts *expect);
+KCHAN_DEF const char *kchan_latest_error(const kchan_latest *h);
+KCHAN__NODISCARD KCHAN_DEF int kchan_latest_write(kchan_latest *h, const void *frame);
+KCHAN__NODISCARD KCHAN_DEF int kchan_latest_read(kchan_latest *h, void *frame, int mode,
+                                                 uint64_t *frame_no, int64_t timeout_ns);
+KCHAN_DEF int      kchan_latest_close(kchan_latest *h);
+KCHAN_DEF void     kchan_latest_stats_get(const kchan_latest *h, kchan_latest_stats *out);
+KCHAN_DEF int      kchan_latest_dump(const kchan_latest *h, char *buf, size_t n);
+#endif /* KCHAN_HAVE_LATEST */
 
 /* Private: the typed creates (write the new channel through out without aliasing). */
 KCHAN_DEF int      kchan__create_typed(void *out, size_t elem_size, const kchan_opts *opts);
@@ -4772,6 +4840,452 @@ KCHAN_DEF int kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64_t ti
     kchan__atomic_fetch_sub(kchan__cwaiters(k), 1, memory_order_relaxed);
     return r;
 }
+
+#ifdef KCHAN_HAVE_LATEST
+// >>latest: latest-value channels in shared memory, between processes
+/* The region, all fixed-width fields at fixed offsets (offsets and numbers, no pointers):
+      [ head: 128 B, written once by create | live words: one 64 B line | slot 0 | slot 1 ... ]
+   A slot is a 64 B line with its sequence word, then the frame, padded to a line. Frame f
+   (0, 1, 2, ...) goes to slot f % slots; the slot's sequence is 2f + 1 while the writer
+   copies it in and 2f + 2 once it is whole (a seqlock per slot). `published` is how many
+   frames are whole. A reader copies frame f out of its slot and keeps it only if the
+   sequence read before the copy and after it are both 2f + 2; otherwise the writer was
+   reusing the slot (it lapped the reader) and the frame is a "late" drop for that reader.
+   Nothing a reader does writes the region but `sleepers`, so a reader that dies harms no
+   one. The writer role belongs to one process (its pid and start time in the live words):
+   if that process exits, the first reader that waits long enough, or any stats call,
+   sees it and closes the channel; a slot left odd is the one lost frame. */
+#include <unistd.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <limits.h>
+#if defined(__linux__)
+#  include <linux/futex.h>
+#  include <sys/syscall.h>
+#endif
+
+#define KCHAN__LV_MAGIC  UINT64_C(0x314e4843544c4b4b)   /* "KKLTCHN1" in memory on little-endian */
+#define KCHAN__LV_LAYOUT 1u
+#define KCHAN__LV_ENDIAN 0x0102u
+#define KCHAN__LV_HEAD   256u                            /* head + live words, then the slots */
+#define KCHAN__LV_SLOTS_MAX 65536u
+#define KCHAN__LV_POLL_NS  INT64_C(20000000)             /* a waiting reader's liveness check */
+
+typedef struct {                 /* at offset 0; written by create before magic, then never */
+    uint64_t magic;              /* KCHAN__LV_MAGIC, stored last with release ([A0]) */
+    uint32_t layout;             /* KCHAN__LV_LAYOUT */
+    uint16_t endian;             /* KCHAN__LV_ENDIAN as the creator's byte order stores it */
+    uint8_t  ptr_bytes, size_bytes;          /* the creator's sizeof(void *), sizeof(size_t) */
+    uint64_t frame_size, slots, stride, slot_off, region_size, epoch;
+    uint64_t check;              /* kchan__lv_check of the fields above but magic */
+    unsigned char pad[128 - 9 * 8];
+    /* the live words, on a line of their own */
+    KCHAN__ATOMIC(uint64_t) published;       /* frames whole so far */
+    KCHAN__ATOMIC(uint64_t) lost;            /* frames a dead writer left half-written */
+    KCHAN__ATOMIC(uint64_t) writer_start;    /* the writer's start time (pid reuse) */
+    KCHAN__ATOMIC(uint32_t) writer;          /* pid of the writer, 0 before the first write */
+    KCHAN__ATOMIC(uint32_t) closed;          /* 0 open, 1 closed, 2 the writer died */
+    KCHAN__ATOMIC(uint32_t) pulse;           /* futex word: changes with every frame and close */
+    KCHAN__ATOMIC(uint32_t) sleepers;        /* a reader may sleep on pulse */
+} kchan__lv_head;
+_Static_assert(offsetof(kchan__lv_head, published) == 128, "kchan: latest head layout");
+_Static_assert(sizeof(kchan__lv_head) <= KCHAN__LV_HEAD, "kchan: latest head layout");
+/* The region is shared between processes: its atomics must be address-free, which the
+   standard promises for lock-free ones only. */
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,
+               "kchan: latest-value channels need lock-free 32- and 64-bit atomics");
+
+KCHAN__PRIV kchan__lv_head *kchan__lv(const kchan_latest *h) { return (kchan__lv_head *)(void *)h->base__; }
+KCHAN__PRIV KCHAN__ATOMIC(uint64_t) *kchan__lv_seq(const kchan_latest *h, uint64_t f)
+{
+    return (KCHAN__ATOMIC(uint64_t) *)(void *)(h->base__ + h->slot_off__ + (f % h->slots__) * h->stride__);
+}
+KCHAN__PRIV unsigned char *kchan__lv_data(const kchan_latest *h, uint64_t f)
+{
+    return h->base__ + h->slot_off__ + (f % h->slots__) * h->stride__ + 64;
+}
+
+/* FNV-1a over the head's numbers: a region of garbage that happens to start with the
+   magic still fails attach. */
+KCHAN__PRIV uint64_t kchan__lv_check(const kchan__lv_head *d)
+{
+    uint64_t v[8] = { d->layout, d->endian, (uint64_t)d->ptr_bytes << 8 | d->size_bytes,
+                      d->frame_size, d->slots, d->stride, d->slot_off, d->region_size };
+    uint64_t x = UINT64_C(0xcbf29ce484222325);
+    for (int i = 0; i < 9; i++) {
+        uint64_t w = i < 8 ? v[i] : d->epoch;
+        for (int b = 0; b < 8; b++) { x ^= (w >> (8 * b)) & 0xff; x *= UINT64_C(0x100000001b3); }
+    }
+    return x;
+}
+
+/* Slot geometry, or 0 if frame_size and slots make no region that fits in size_t. */
+KCHAN__PRIV uint64_t kchan__lv_stride(uint64_t frame_size)
+{
+    if (frame_size == 0 || frame_size > (uint64_t)SIZE_MAX / 4) return 0;
+    return (64 + frame_size + 63) / 64 * 64;
+}
+KCHAN_DEF size_t kchan_latest_region_size(size_t frame_size, uint32_t slots)
+{
+    uint64_t stride = kchan__lv_stride(frame_size);
+    if (!stride || slots < 2 || slots > KCHAN__LV_SLOTS_MAX || stride > ((uint64_t)SIZE_MAX - KCHAN__LV_HEAD) / slots)
+        return 0;
+    return (size_t)(KCHAN__LV_HEAD + stride * slots);
+}
+
+/* The process's start time (Linux: /proc/<pid>/stat field 22, in clock ticks since boot),
+   which with the pid names a process: a pid the kernel has reused has another start time.
+   *alive is false if pid is gone or a zombie. Elsewhere: kill(pid, 0), start time 0 (a
+   zombie or a reused pid then looks alive: docs/API.md says so). */
+KCHAN__PRIV uint64_t kchan__proc_start(uint32_t pid, bool *alive)
+{
+    *alive = false;
+    if (pid == 0 || pid > (uint32_t)INT32_MAX) return 0;
+#if defined(__linux__)
+    char path[40], tmp[KCHAN__DIGITS_MAX], buf[512];
+    size_t len = 0;
+    kchan__append(path, sizeof path, &len, "/proc/");
+    kchan__append(path, sizeof path, &len, kchan__digits(pid, 10, tmp));
+    kchan__append(path, sizeof path, &len, "/stat");
+    path[len] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');               /* the name may hold spaces and parentheses */
+    if (!p || p[1] != ' ') return 0;
+    p += 2;
+    if (*p == 'Z' || *p == 'X' || *p == 'x') return 0;   /* exited, not reaped yet */
+    for (int field = 3; field < 22; field++) {  /* p is at field 3 (state); want field 22 */
+        while (*p && *p != ' ') p++;
+        if (!*p) return 0;
+        p++;
+    }
+    uint64_t start = 0;
+    while (*p >= '0' && *p <= '9') start = start * 10 + (uint64_t)(*p++ - '0');
+    *alive = true;
+    return start;
+#else
+    *alive = kill((pid_t)pid, 0) == 0 || errno == EPERM;
+    return 0;
+#endif
+}
+
+KCHAN__PRIV bool kchan__lv_writer_alive(kchan__lv_head *d, uint32_t pid)
+{
+    bool alive;
+    uint64_t start = kchan__proc_start(pid, &alive);
+    /* [A10] acquire: pairs with [A11]; the start time stored before the pid is seen (a
+       writer dead before storing it gives a start of 0, which no live process has). */
+    return alive && start == kchan__atomic_load(&d->writer_start, memory_order_acquire);
+}
+
+/* Wake the sleeping readers, if the flag says there may be some (always for a close). The
+   flag is cleared before the pulse changes: a reader reads the pulse before it sets the
+   flag, so one that sets it after our clear either read the old pulse (and the change
+   below stops its sleep) or the new one (and its flag stays for the next wake). */
+KCHAN__PRIV void kchan__lv_wake(kchan__lv_head *d, bool always)
+{
+    /* [A4] seq_cst: the writer's half of a store-buffering pair with the reader's [A6]
+       (store sleepers, then load published; here published was stored, then this load):
+       either we see the flag, or the reader sees the new frame and does not sleep. */
+    if (!always && kchan__atomic_load(&d->sleepers, memory_order_seq_cst) == 0) return;
+    /* [A4'] relaxed: a hint; the pulse's change below is what ends a sleep. */
+    kchan__atomic_store(&d->sleepers, 0, memory_order_relaxed);
+    /* [A5] release: a reader that reads the new pulse ([A5']) sees what came before it
+       (the frame, or the close). */
+    kchan__atomic_fetch_add(&d->pulse, 1, memory_order_release);
+#if defined(__linux__)
+    /* No FUTEX_PRIVATE_FLAG: the sleepers are in other processes. */
+    syscall(SYS_futex, (uint32_t *)(uintptr_t)&d->pulse, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+#endif
+}
+
+/* Sleep while the pulse is `seen`, until the deadline (-1: none) or `slice_ns`. Linux: a
+   shared futex. Other POSIX systems: polling every 1 ms at most (docs/API.md). */
+KCHAN__PRIV void kchan__lv_sleep(kchan__lv_head *d, uint32_t seen, int64_t deadline, int64_t slice_ns)
+{
+    int64_t until = kchan__clock_ns() + slice_ns;
+    if (deadline >= 0 && deadline < until) until = deadline;
+#if defined(__linux__)
+    struct timespec ts = kchan__timespec(until);
+    syscall(SYS_futex, (uint32_t *)(uintptr_t)&d->pulse, FUTEX_WAIT_BITSET, seen, &ts, NULL, FUTEX_BITSET_MATCH_ANY);
+#else
+    (void)seen;
+    int64_t now = kchan__clock_ns(), ns = until - now;
+    if (ns > 1000000) ns = 1000000;
+    if (ns > 0) { struct timespec ts = kchan__timespec(ns); nanosleep(&ts, NULL); }
+#endif
+}
+
+/* Close for good, once: reason 1 (kchan_latest_close) or 2 (the writer died; if it died
+   inside a write, that frame's slot is odd and the frame counts as lost). */
+KCHAN__PRIV void kchan__lv_close(kchan__lv_head *d, const kchan_latest *h, uint32_t reason)
+{
+    uint32_t open = 0;
+    /* [A12] acq_rel: one closer wins; acquire so that the winner sees the published
+       count the dead writer left ([A3]), release so that readers ([A13]) see `lost`. */
+    if (!kchan__atomic_cas_strong(&d->closed, &open, reason, memory_order_acq_rel, memory_order_relaxed))
+        return;
+    if (reason == 2) {
+        /* [A14] acquire: the dead writer's last stores are all done; see [A12]. */
+        uint64_t p = kchan__atomic_load(&d->published, memory_order_acquire);
+        if (kchan__atomic_load(kchan__lv_seq(h, p), memory_order_acquire) == 2 * p + 1)   /* [A14] */
+            /* [A15] relaxed: published with the close by the pulse's release ([A5]). */
+            kchan__atomic_store(&d->lost, 1, memory_order_relaxed);
+    }
+    kchan__lv_wake(d, true);
+}
+
+/* If the writer has exited, close the channel (reason 2). True if it is closed now. */
+KCHAN__PRIV bool kchan__lv_check_writer(kchan__lv_head *d, const kchan_latest *h)
+{
+    /* [A13] acquire: pairs with [A12]; lost and the final published count are seen. */
+    if (kchan__atomic_load(&d->closed, memory_order_acquire)) return true;
+    /* [A16] acquire: as [A10]. */
+    uint32_t w = kchan__atomic_load(&d->writer, memory_order_acquire);
+    if (w == 0 || kchan__lv_writer_alive(d, w)) return false;
+    kchan__lv_close(d, h, 2);
+    return true;
+}
+
+KCHAN__PRIV int kchan__lv_setup(kchan_latest *h, unsigned char *base, const kchan__lv_head *d)
+{
+    h->base__ = base;
+    h->frame_size__ = d->frame_size;
+    h->slots__ = d->slots;
+    h->stride__ = d->stride;
+    h->slot_off__ = d->slot_off;
+    h->epoch__ = d->epoch;
+    /* [A17] acquire: pairs with [A3]; the newest frame is whole. A new handle starts at
+       it: its first read gets it (or the next one, if there is none yet). */
+    uint64_t p = kchan__atomic_load(&((kchan__lv_head *)(void *)base)->published, memory_order_acquire);
+    h->next__ = h->first__ = h->last__ = p ? p - 1 : 0;
+    h->reads__ = h->gaps__ = h->lates__ = 0;
+    h->checked__ = kchan__clock_ns();
+    h->why__ = NULL;
+    return KCHAN_OK;
+}
+
+KCHAN_DEF int kchan_latest_create(kchan_latest *h, void *mem, size_t mem_size, const kchan_latest_opts *opts)
+{
+    if (!h) return KCHAN_INVAL;
+    h->base__ = NULL;                          /* unattached until the end */
+    h->why__ = "argument";
+    if (!mem || !opts || (uintptr_t)mem % 64) return KCHAN_INVAL;
+    size_t need = kchan_latest_region_size(opts->frame_size, opts->slots);
+    if (!need || mem_size < need) return KCHAN_INVAL;
+    kchan__lv_head *d = (kchan__lv_head *)mem;
+    /* [A0'] relaxed: whoever attaches must see no magic until the head is whole. */
+    kchan__atomic_store((KCHAN__ATOMIC(uint64_t) *)(void *)&d->magic, 0, memory_order_relaxed);
+    memset((unsigned char *)mem + sizeof d->magic, 0, need - sizeof d->magic);
+    d->layout = KCHAN__LV_LAYOUT;
+    d->endian = KCHAN__LV_ENDIAN;
+    d->ptr_bytes = (uint8_t)sizeof(void *);
+    d->size_bytes = (uint8_t)sizeof(size_t);
+    d->frame_size = opts->frame_size;
+    d->slots = opts->slots;
+    d->stride = kchan__lv_stride(opts->frame_size);
+    d->slot_off = KCHAN__LV_HEAD;
+    d->region_size = need;
+    d->epoch = ((uint64_t)kchan__clock_ns() << 16 ^ (uint64_t)getpid()) | 1;
+    d->check = kchan__lv_check(d);
+    /* [A0] release: pairs with [A1]; an attacher that sees the magic sees the whole head
+       and the zeroed live words and slots (memset above). */
+    kchan__atomic_store((KCHAN__ATOMIC(uint64_t) *)(void *)&d->magic, KCHAN__LV_MAGIC, memory_order_release);
+    return kchan__lv_setup(h, (unsigned char *)mem, d);
+}
+
+KCHAN_DEF int kchan_latest_attach(kchan_latest *h, void *mem, size_t mem_size, const kchan_latest_opts *expect)
+{
+    if (!h) return KCHAN_INVAL;
+    h->base__ = NULL;                          /* unattached until the end */
+    h->why__ = "argument";
+    if (!mem || (uintptr_t)mem % 64) return KCHAN_INVAL;
+    h->why__ = "size: smaller than the head";
+    if (mem_size < KCHAN__LV_HEAD) return KCHAN_BADREGION;
+    /* The head is copied first, so each field is checked and used as one value (another
+       process may scribble on the region while we look). */
+    kchan__lv_head d;
+    /* [A1] acquire: pairs with [A0]. */
+    uint64_t magic = kchan__atomic_load((KCHAN__ATOMIC(uint64_t) *)mem, memory_order_acquire);
+    memcpy((void *)&d, mem, offsetof(kchan__lv_head, published));   /* the fixed part only */
+    const char *why = NULL;
+    int r = KCHAN_BADREGION;
+    if (magic != KCHAN__LV_MAGIC) {
+        uint64_t swapped = 0;
+        for (int b = 0; b < 8; b++) swapped = swapped << 8 | ((magic >> (8 * b)) & 0xff);
+        why = swapped == KCHAN__LV_MAGIC ? "byte order: the region was made on a machine of the other endianness"
+                                         : "magic: not a latest-value region, or not created yet";
+    } else if (d.layout != KCHAN__LV_LAYOUT) why = "layout version: made by another kchan release";
+    else if (d.endian != KCHAN__LV_ENDIAN) why = "byte order";
+    else if (d.ptr_bytes != sizeof(void *) || d.size_bytes != sizeof(size_t)) why = "word size: made by a 32-bit process for 64-bit, or the reverse";
+    else if (d.check != kchan__lv_check(&d)) why = "header checksum: the head is corrupt";
+    else if (d.slot_off != KCHAN__LV_HEAD || d.slots < 2 || d.slots > KCHAN__LV_SLOTS_MAX ||
+             d.stride != kchan__lv_stride(d.frame_size) ||
+             d.region_size != kchan_latest_region_size((size_t)d.frame_size, (uint32_t)d.slots))
+        why = "geometry: frame size, slots and region size disagree";
+    else if (d.region_size > mem_size) why = "size: the mapping is smaller than the region (truncated)";
+    else if (expect && expect->frame_size && expect->frame_size != d.frame_size) { why = "frame_size"; r = KCHAN_MISMATCH; }
+    else if (expect && expect->slots && expect->slots != d.slots) { why = "slots"; r = KCHAN_MISMATCH; }
+    if (why) { h->why__ = why; return r; }
+    return kchan__lv_setup(h, (unsigned char *)mem, &d);
+}
+
+KCHAN_DEF const char *kchan_latest_error(const kchan_latest *h)
+{
+    return !h ? "argument" : h->why__ ? h->why__ : "none";
+}
+
+KCHAN_DEF int kchan_latest_write(kchan_latest *h, const void *frame)
+{
+    if (!h || !h->base__ || !frame) return KCHAN_INVAL;
+    kchan__lv_head *d = kchan__lv(h);
+    uint32_t me = (uint32_t)getpid();
+    /* [A16'] acquire: as [A16]. */
+    uint32_t w = kchan__atomic_load(&d->writer, memory_order_acquire);
+    if (w != me) {
+        if (kchan__lv_check_writer(d, h)) return KCHAN_CLOSED;   /* closed, or the writer died */
+        if (w != 0) return KCHAN_INVAL;                          /* another live process writes */
+        bool alive;
+        /* [A11] release: the start time is stored before the pid that it qualifies. */
+        kchan__atomic_store(&d->writer_start, kchan__proc_start(me, &alive), memory_order_release);
+        /* [A11'] acq_rel: the pid claims the role; two claimants, one wins. */
+        if (!kchan__atomic_cas_strong(&d->writer, &w, me, memory_order_acq_rel, memory_order_acquire))
+            return KCHAN_INVAL;
+    }
+    /* [A13'] acquire: as [A13]. */
+    if (kchan__atomic_load(&d->closed, memory_order_acquire)) return KCHAN_CLOSED;
+    /* [A2] relaxed: only this process writes published. */
+    uint64_t f = kchan__atomic_load(&d->published, memory_order_relaxed);
+    KCHAN__ATOMIC(uint64_t) *seq = kchan__lv_seq(h, f);
+    /* [A2'] relaxed, then the release fence: the odd sequence is ordered before every byte
+       of the copy, so a reader that sees any of the new bytes sees the sequence change
+       ([A8]). This is the seqlock's writer side. */
+    kchan__atomic_store(seq, 2 * f + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    memcpy(kchan__lv_data(h, f), frame, (size_t)h->frame_size__);
+    /* [A3] release: the frame is whole; pairs with [A7] (and [A14], [A17]). */
+    kchan__atomic_store(seq, 2 * f + 2, memory_order_release);
+    /* [A3'] seq_cst: publishes the count; the writer's first half of the pair in [A4]. */
+    kchan__atomic_store(&d->published, f + 1, memory_order_seq_cst);
+    kchan__lv_wake(d, false);
+    return KCHAN_OK;
+}
+
+/* Copy frame f out if it is whole and stays so during the copy (the seqlock's reader side). */
+KCHAN__PRIV bool kchan__lv_copy(const kchan_latest *h, uint64_t f, void *out)
+{
+    KCHAN__ATOMIC(uint64_t) *seq = kchan__lv_seq(h, f);
+    /* [A7] acquire: pairs with [A3]; the frame's bytes are there. */
+    if (kchan__atomic_load(seq, memory_order_acquire) != 2 * f + 2) return false;
+    memcpy(out, kchan__lv_data(h, f), (size_t)h->frame_size__);
+    /* [A8] acquire fence, then [A9] relaxed: if the copy read any byte of a later write,
+       the fence makes that write's [A2'] visible here and the sequence has moved on. */
+    atomic_thread_fence(memory_order_acquire);
+    return kchan__atomic_load(seq, memory_order_relaxed) == 2 * f + 2;   /* [A9] */
+}
+
+KCHAN_DEF int kchan_latest_read(kchan_latest *h, void *frame, int mode, uint64_t *frame_no, int64_t timeout_ns)
+{
+    if (!h || !h->base__ || !frame || (mode != KCHAN_READ_LATEST && mode != KCHAN_READ_NEXT) ||
+        kchan__bad_timeout(timeout_ns))
+        return KCHAN_INVAL;
+    kchan__lv_head *d = kchan__lv(h);
+    int64_t deadline = kchan__deadline(timeout_ns);
+    for (;;) {
+        /* [A6'] seq_cst (and so acquire: pairs with [A3']): see [A4]. */
+        uint64_t p = kchan__atomic_load(&d->published, memory_order_seq_cst);
+        if (p > h->next__) {
+            uint64_t f = mode == KCHAN_READ_LATEST ? p - 1 : h->next__;
+            if (p - f > h->slots__) f = p - h->slots__;          /* the oldest still kept */
+            h->gaps__ += f - h->next__;
+            h->next__ = f + 1;
+            if (kchan__lv_copy(h, f, frame)) {
+                h->reads__++;
+                h->last__ = f;
+                if (frame_no) *frame_no = f;
+                return KCHAN_OK;
+            }
+            h->lates__++;                      /* the writer came back round to this slot */
+            continue;
+        }
+        /* Nothing new. [A13''] acquire: as [A13]; a close is final, frames before it are read. */
+        if (kchan__atomic_load(&d->closed, memory_order_acquire)) {
+            if (kchan__atomic_load(&d->published, memory_order_seq_cst) > h->next__) continue;   /* [A6'] */
+            return KCHAN_CLOSED;
+        }
+        int64_t now = kchan__clock_ns();
+        if (now - h->checked__ >= KCHAN__LV_POLL_NS) {        /* has the writer died? */
+            h->checked__ = now;
+            if (kchan__lv_check_writer(d, h)) continue;
+        }
+        if (timeout_ns == 0) return KCHAN_WOULDBLOCK;
+        if (deadline >= 0 && now >= deadline) return KCHAN_TIMEDOUT;
+        /* [A5'] acquire: pairs with [A5]. */
+        uint32_t seen = kchan__atomic_load(&d->pulse, memory_order_acquire);
+        /* [A6] seq_cst: the reader's half of the pair in [A4]: we announce, then look again. */
+        kchan__atomic_store(&d->sleepers, 1, memory_order_seq_cst);
+        if (kchan__atomic_load(&d->published, memory_order_seq_cst) > h->next__ ||   /* [A6] */
+            kchan__atomic_load(&d->closed, memory_order_seq_cst))                     /* [A6] */
+            continue;
+        kchan__lv_sleep(d, seen, deadline, KCHAN__LV_POLL_NS);
+    }
+}
+
+KCHAN_DEF int kchan_latest_close(kchan_latest *h)
+{
+    if (!h || !h->base__) return KCHAN_INVAL;
+    kchan__lv_close(kchan__lv(h), h, 1);
+    return KCHAN_OK;
+}
+
+KCHAN_DEF void kchan_latest_stats_get(const kchan_latest *h, kchan_latest_stats *out)
+{
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    out->version = KCHAN_LATEST_STATS_VERSION;
+    if (!h || !h->base__) return;
+    kchan__lv_head *d = kchan__lv(h);
+    (void)kchan__lv_check_writer(d, h);        /* a dead writer closes the channel now */
+    /* [A18] acquire: the counts a closer left ([A12]) and the newest frame are seen. */
+    out->closed = kchan__atomic_load(&d->closed, memory_order_acquire) != 0;
+    out->writer_dead = kchan__atomic_load(&d->closed, memory_order_acquire) == 2;   /* [A18] */
+    out->frames = kchan__atomic_load(&d->published, memory_order_acquire);          /* [A18] */
+    out->lost = kchan__atomic_load(&d->lost, memory_order_acquire);                 /* [A18] */
+    out->writer_pid = (int32_t)kchan__atomic_load(&d->writer, memory_order_acquire); /* [A18] */
+    out->first = h->first__;
+    out->reads = h->reads__;
+    out->gaps = h->gaps__;
+    out->lates = h->lates__;
+    out->epoch = h->epoch__;
+    out->frame_size = (size_t)h->frame_size__;
+    out->slots = (uint32_t)h->slots__;
+}
+
+KCHAN_DEF int kchan_latest_dump(const kchan_latest *h, char *buf, size_t n)
+{
+    if (!h || !h->base__ || (!buf && n)) return KCHAN_INVAL;
+    kchan_latest_stats s;
+    kchan_latest_stats_get(h, &s);
+    const struct { const char *key; uint64_t v; } fields[] = {
+        { "latest frame_size=", s.frame_size }, { " slots=", s.slots }, { " frames=", s.frames },
+        { " lost=", s.lost }, { " writer=", (uint64_t)(uint32_t)s.writer_pid },
+        { " first=", s.first }, { " reads=", s.reads }, { " gaps=", s.gaps }, { " lates=", s.lates },
+    };
+    char tmp[KCHAN__DIGITS_MAX];
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        kchan__append(buf, n, &len, fields[i].key);
+        kchan__append(buf, n, &len, kchan__digits(fields[i].v, 10, tmp));
+    }
+    kchan__append(buf, n, &len, !s.closed ? " state=open" : s.writer_dead ? " state=writer_died" : " state=closed");
+    if (n) buf[len < n ? len : n - 1] = '\0';
+    return len > INT_MAX ? INT_MAX : (int)len;
+}
+#endif /* KCHAN_HAVE_LATEST */
 
 #ifndef KCHAN_NO_UNLIMITED
 // >>stb_ds_end: no stb_ds macro kchan defined survives kchan.h, so the user's stb_ds.h,

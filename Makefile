@@ -3,11 +3,12 @@
 # make demo     installs what the demo lacks (a C compiler, libc6-dev, libstb-dev), then runs it
 # make test     installs what the gate lacks (TEST_PKGS below), then compile checks (C, C++,
 #               KCHAN_STATIC, type mismatch must fail), lint, the Criterion suite for every
-#               engine under ASan+UBSan and under TSan, platforms, fuzz, examples, install-check
+#               engine under ASan+UBSan and under TSan, the process-shared suites (ASan),
+#               platforms, fuzz, examples, install-check
 # make check    the fast inner loop: lint, then the contract suites (all but CHECK_SKIP) on
 #               both engines under ASan+UBSan (about 1-2 minutes from a clean build dir)
 # make asan     the suite under ASan+UBSan only     make tsan    under TSan only
-# make stress   the long soaks (not part of make test)
+# make stress   the long soaks and the 2000-round kill campaign (not part of make test)
 # make lint     every memory_order_ use (outside preprocessor lines) has a comment within the three lines above
 # make install  kchan.h into $(PREFIX)/include, kchan.pc into $(PREFIX)/share/pkgconfig
 #               (PREFIX=/usr/local, DESTDIR honoured); make uninstall removes both
@@ -71,13 +72,14 @@ include mk/reliability.mk # fuzz, reliability-ci, soak, stress-soak
 # are built for them: compiling the stress suites for 8 more variants cost the gate minutes.
 TEST_BINS := $(foreach v,$(ENGINES),$(B)/asan-$(v)/kchan_tests $(B)/tsan-$(v)/kchan_tests) \
              $(foreach v,$(PLATFORM_VARIANTS),$(B)/asan-$(v)/check_tests) \
-             $(foreach e,$(ENGINES),$(B)/tsan-$(e)-posix/check_tests)
+             $(foreach e,$(ENGINES),$(B)/tsan-$(e)-posix/check_tests) \
+             $(foreach e,$(ENGINES),$(B)/asan-$(e)/shm_tests)
 test:
 	@$(DEPS) $(TEST_PKGS)
 	@$(MAKE) --no-print-directory -j2 -Otarget test-bins
 	@$(MAKE) --no-print-directory test-gate
 test-bins: $(TEST_BINS)
-test-gate: compile-checks lint api-names asan tsan test-platforms reliability-ci run-examples bench-quick install-check
+test-gate: compile-checks lint api-names asan tsan test-shm test-platforms reliability-ci run-examples bench-quick install-check
 	@echo "make test: all green"
 
 # Both engines' binaries build and run side by side (-j$(CHECK_JOBS) unless make -j was given).
@@ -89,6 +91,7 @@ check-run: lint $(foreach e,$(ENGINES),run-check-asan-$(e))
 	@echo "make check: green (make test is the full gate)"
 
 stress: stress-soak test-platforms-full $(foreach e,$(ENGINES),$(B)/tsan-$(e)/kchan_tests)
+	@$(MAKE) --no-print-directory test-shm SHM_KILLS=2000
 	@for e in $(ENGINES); do echo "== stress / $$e"; \
 	    $(STRESS_ENV) $(B)/tsan-$$e/kchan_tests --jobs=1 --filter='stress/*' || exit 1; \
 	    $(STRESS_ENV) $(B)/tsan-$$e/kchan_tests --jobs=1 --filter='order/*' || exit 1; done

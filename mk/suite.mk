@@ -49,3 +49,21 @@ $(foreach v,$(ENGINES) $(PLATFORM_VARIANTS),$(eval $(call suite,tsan,$(v),TSAN_F
 
 asan: $(foreach e,$(ENGINES),run-asan-$(e))
 tsan: $(foreach e,$(ENGINES),run-tsan-$(e))
+
+# ---- process-shared channels (tests/shm_*.c) --------------------------------------------
+# Suites of fork()ed processes sharing a mapping: ASan+UBSan only, one binary per engine.
+# TSan sees one process (and does not support fork from a threaded parent); the suites
+# check every frame's content and every count instead (tests/shm_latest.c says how).
+SHM_SRCS := $(sort $(wildcard tests/shm_*.c))
+SHM_KILLS ?= 150
+define shm_suite
+$(B)/asan-$(1)/shm_tests: $(SHM_SRCS) $(TEST_HDRS) $(B)/asan-$(1)/kchan_impl.o $(B)/asan-$(1)/alloc_hooks.o
+	$(SANCC) $(WARN) $(ASAN_FLAGS) $(TEST_DEFS) $(VFLAGS_$(1)) $(SHM_SRCS) $(B)/asan-$(1)/kchan_impl.o $(B)/asan-$(1)/alloc_hooks.o -o $$@ -lcriterion $(LDLIBS)
+.PHONY: run-shm-$(1)
+run-shm-$(1): $(B)/asan-$(1)/shm_tests
+	@echo "== shm / asan / $(1)"
+	SHM_KILLS=$(SHM_KILLS) $(ASAN_ENV) $(B)/asan-$(1)/shm_tests --jobs=2
+endef
+$(foreach e,$(ENGINES),$(eval $(call shm_suite,$(e))))
+test-shm: $(foreach e,$(ENGINES),run-shm-$(e))
+.PHONY: test-shm

@@ -27,3 +27,12 @@ $(B)/bench/timer_accuracy_%: bench/timer_accuracy.c kchan.h
 .PHONY: bench-timers
 bench-timers: $(TIMER_BENCH_BINS)
 	@for e in $(BENCH_ENGINES); do $(B)/bench/timer_accuracy_$$e || exit 1; done
+
+# The latest-value channel between processes against a pipe and a Unix socket (1 MiB frames;
+# bench/shm_latest.c says what each row is). About a minute; --quick in a few seconds.
+$(B)/bench/shm_latest: bench/shm_latest.c kchan.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -O2 -D_GNU_SOURCE bench/shm_latest.c -o $@ $(LDLIBS)
+.PHONY: bench-shm
+bench-shm: $(B)/bench/shm_latest
+	$(B)/bench/shm_latest

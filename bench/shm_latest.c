@@ -14,6 +14,8 @@
  *              writer waits for its reader.
  *   unpaced    the writer writes 2000 frames as fast as it can: the cost of a write when
  *              readers copy the same memory (the cache lines move between cores).
+ * The last row of each is a control: two readers that copy 1 MiB of their own memory at the
+ * same pace instead of reading the channel (the cost of copying without sharing).
  *
  * Every configuration runs once per repetition, in an order rotated per repetition; each
  * figure is the median over the repetitions. CPU is the writer's (getrusage), context
@@ -27,6 +29,7 @@
 #include "../kchan.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,12 +111,14 @@ static sample write_frames(put_fn put, void *ctx, uint64_t frames, int64_t perio
     return s;
 }
 
-typedef struct { uint64_t reads, gaps, lates, first, last, bad; int status; } result;
+typedef struct { uint64_t reads, gaps, lates, first, last, bad; int status; _Atomic int stop; } result;
 
 static int put_latest(void *ctx, const uint64_t *frame) { return kchan_latest_write(ctx, frame); }
 
-/* kchan: the writer here, `readers` reader processes working `work_ns` after each read. */
-static sample run_latest(int readers, uint64_t frames, int64_t period_ns, int64_t work_ns, uint64_t *buf)
+/* kchan: the writer here, `readers` reader processes working `work_ns` after each read.
+   `control`: the readers copy 1 MiB of their own memory instead of reading the channel
+   (at the same pace), to tell the cost of sharing from the cost of copying. */
+static sample run_latest(int readers, bool control, uint64_t frames, int64_t period_ns, int64_t work_ns, uint64_t *buf)
 {
     size_t size = kchan_latest_region_size(FRAME, SLOTS);
     void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -129,6 +134,17 @@ static sample run_latest(int readers, uint64_t frames, int64_t period_ns, int64_
             uint64_t *out = malloc(FRAME), no, prev = 0, n = 0, bad = 0;
             if (kchan_latest_attach(&h, m, size, &o) != KCHAN_OK) _exit(2);
             int st;
+            if (control) {
+                uint64_t *own = malloc(FRAME);
+                stamp(own, 0);
+                do {
+                    memcpy(out, own, FRAME);
+                    if (!stamped(out, 0)) bad++;
+                    sleep_ns(work_ns);
+                } while (!atomic_load_explicit(&res[7].stop, memory_order_relaxed));
+                res[i].reads = 1; res[i].bad = bad; res[i].status = KCHAN_CLOSED;
+                _exit(0);
+            }
             while ((st = kchan_latest_read(&h, out, KCHAN_READ_LATEST, &no, KCHAN_SEC(10))) == KCHAN_OK) {
                 if (!stamped(out, no) || (n++ > 0 && no <= prev)) bad++;
                 prev = no;
@@ -136,19 +152,21 @@ static sample run_latest(int readers, uint64_t frames, int64_t period_ns, int64_
             }
             kchan_latest_stats ks;
             kchan_latest_stats_get(&h, &ks);
-            res[i] = (result){ ks.reads, ks.gaps, ks.lates, ks.first, prev, bad, st };
+            res[i].reads = ks.reads; res[i].gaps = ks.gaps; res[i].lates = ks.lates;
+            res[i].first = ks.first; res[i].last = prev; res[i].bad = bad; res[i].status = st;
             _exit(0);
         }
     }
     sleep_ns(20000000);                        /* let the readers attach and sleep */
     sample s = write_frames(put_latest, &w, frames, period_ns, buf);
     (void)kchan_latest_close(&w);
+    atomic_store_explicit(&res[7].stop, 1, memory_order_relaxed);   /* the control readers */
     for (int i = 0; i < readers; i++) {
         int st;
         waitpid(pids[i], &st, 0);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) die("a reader failed");
         if (res[i].status != KCHAN_CLOSED || res[i].bad) die("a reader saw a wrong frame");
-        if (res[i].reads == 0 || res[i].reads + res[i].gaps + res[i].lates != res[i].last + 1 - res[i].first)
+        if (!control && (res[i].reads == 0 || res[i].reads + res[i].gaps + res[i].lates != res[i].last + 1 - res[i].first))
             die("a reader's counts do not add up");
     }
     munmap(m, size);
@@ -194,14 +212,16 @@ static sample run_stream(int fds[2], uint64_t frames, int64_t period_ns, int64_t
     return s;
 }
 
-enum { N_CONF = 6 };
+enum { N_CONF = 7 };
 static const char *names[N_CONF] = { "kchan latest, 0 readers", "kchan latest, 1 reader",
                                      "kchan latest, 2 readers", "kchan latest, 4 readers",
-                                     "pipe, 1 reader", "Unix socket, 1 reader" };
+                                     "pipe, 1 reader", "Unix socket, 1 reader",
+                                     "control: 2 copy own mem" };
 
 static sample run(int c, uint64_t frames, int64_t period_ns, int64_t work_ns, uint64_t *buf)
 {
-    if (c < 4) return run_latest(c == 3 ? 4 : c, frames, period_ns, work_ns, buf);
+    if (c < 4) return run_latest(c == 3 ? 4 : c, false, frames, period_ns, work_ns, buf);
+    if (c == 6) return run_latest(2, true, frames, period_ns, work_ns, buf);
     int fds[2];
     if (c == 4 ? pipe(fds) != 0 : socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) die("pipe/socketpair");
     return run_stream(fds, frames, period_ns, work_ns, buf);
@@ -219,14 +239,14 @@ static void table(const char *title, int reps, uint64_t frames, int64_t period_n
     }
     printf("\n%s: %llu frames of 1 MiB, readers work %.0f us after each read, medians of %d\n", title,
            (unsigned long long)frames, (double)work_ns / 1e3, reps);
-    printf("%-24s %10s %8s %12s %12s %12s %10s %10s\n", "writer", "frames/s", "GB/s", "write p50 us",
+    printf("%-26s %10s %8s %12s %12s %12s %10s %10s\n", "writer", "frames/s", "GB/s", "write p50 us",
            "write p99 us", "CPU us/frame", "csw/frame", "vs alone");
     double alone = 0;
     for (int c = 0; c < N_CONF; c++) {
         double m[5];
         for (int i = 0; i < 5; i++) m[i] = pct(v[i][c], reps, 0.5);
         if (c == 0) alone = m[0];
-        printf("%-24s %10.0f %8.2f %12.1f %12.1f %12.1f %10.3f %9.2fx\n", names[c], m[0], m[0] * (double)FRAME / 1e9,
+        printf("%-26s %10.0f %8.2f %12.1f %12.1f %12.1f %10.3f %9.2fx\n", names[c], m[0], m[0] * (double)FRAME / 1e9,
                m[1], m[2], m[3], m[4], m[0] / alone);
     }
 }

@@ -521,7 +521,9 @@ KCHAN_DEF int      kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64
 #if defined(KCHAN_PLATFORM_LINUX) || defined(KCHAN_PLATFORM_POSIX) ||                          \
     (!defined(KCHAN_PLATFORM_C11) && !defined(KCHAN_PLATFORM_WIN32) && !defined(KCHAN_PLATFORM_CUSTOM) && \
      !defined(KCHAN_PLATFORM_NONE) && !defined(_WIN32) && (defined(__unix__) || defined(__APPLE__)))
-#  define KCHAN_HAVE_LATEST 1        /* this build has them: the platform is LINUX or POSIX */
+#  if !defined(__GCC_ATOMIC_LLONG_LOCK_FREE) || __GCC_ATOMIC_LLONG_LOCK_FREE == 2
+#    define KCHAN_HAVE_LATEST 1      /* this build has them: LINUX or POSIX, lock-free 64-bit atomics */
+#  endif
 #endif
 #ifdef KCHAN_HAVE_LATEST
 typedef struct kchan_latest_opts {
@@ -537,6 +539,7 @@ typedef struct kchan_latest {
     uint64_t next__, first__, reads__, gaps__, lates__, last__;
     int64_t  checked__;        /* when a waiting reader last asked whether the writer lives */
     const char *why__;         /* what attach found wrong */
+    bool     writer__;         /* this handle took the writer role */
 } kchan_latest;
 
 enum { KCHAN_READ_LATEST = 1, KCHAN_READ_NEXT = 2 };
@@ -4851,10 +4854,13 @@ KCHAN_DEF int kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64_t ti
    frames are whole. A reader copies frame f out of its slot and keeps it only if the
    sequence read before the copy and after it are both 2f + 2; otherwise the writer was
    reusing the slot (it lapped the reader) and the frame is a "late" drop for that reader.
+   `published` counts the whole frames in its low 63 bits and says "closed" in its top bit,
+   so a close is one instant: every frame published before it is read, none after it.
    Nothing a reader does writes the region but `sleepers`, so a reader that dies harms no
    one. The writer role belongs to one process (its pid and start time in the live words):
-   if that process exits, the first reader that waits long enough, or any stats call,
-   sees it and closes the channel; a slot left odd is the one lost frame. */
+   if that process exits, the first reader that waits long enough, any stats call or
+   another writer sees it and closes the channel; a slot left odd is the one lost frame,
+   a slot left whole but unpublished is published for it. */
 #include <unistd.h>
 #include <signal.h>
 #include <fcntl.h>
@@ -4870,6 +4876,7 @@ KCHAN_DEF int kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64_t ti
 #define KCHAN__LV_HEAD   256u                            /* head + live words, then the slots */
 #define KCHAN__LV_SLOTS_MAX 65536u
 #define KCHAN__LV_POLL_NS  INT64_C(20000000)             /* a waiting reader's liveness check */
+#define KCHAN__LV_CLOSED   (UINT64_C(1) << 63)           /* published's closed bit */
 
 typedef struct {                 /* at offset 0; written by create before magic, then never */
     uint64_t magic;              /* KCHAN__LV_MAGIC, stored last with release ([A0]) */
@@ -4880,11 +4887,11 @@ typedef struct {                 /* at offset 0; written by create before magic,
     uint64_t check;              /* kchan__lv_check of the fields above but magic */
     unsigned char pad[128 - 9 * 8];
     /* the live words, on a line of their own */
-    KCHAN__ATOMIC(uint64_t) published;       /* frames whole so far */
+    KCHAN__ATOMIC(uint64_t) published;       /* frames whole so far | KCHAN__LV_CLOSED */
     KCHAN__ATOMIC(uint64_t) lost;            /* frames a dead writer left half-written */
     KCHAN__ATOMIC(uint64_t) writer_start;    /* the writer's start time (pid reuse) */
     KCHAN__ATOMIC(uint32_t) writer;          /* pid of the writer, 0 before the first write */
-    KCHAN__ATOMIC(uint32_t) closed;          /* 0 open, 1 closed, 2 the writer died */
+    KCHAN__ATOMIC(uint32_t) closed;          /* why: 0 open, 1 closed, 2 the writer died */
     KCHAN__ATOMIC(uint32_t) pulse;           /* futex word: changes with every frame and close */
     KCHAN__ATOMIC(uint32_t) sleepers;        /* a reader may sleep on pulse */
 } kchan__lv_head;
@@ -4933,10 +4940,11 @@ KCHAN_DEF size_t kchan_latest_region_size(size_t frame_size, uint32_t slots)
     return (size_t)(KCHAN__LV_HEAD + stride * slots);
 }
 
-/* The process's start time (Linux: /proc/<pid>/stat field 22, in clock ticks since boot),
-   which with the pid names a process: a pid the kernel has reused has another start time.
-   *alive is false if pid is gone or a zombie. Elsewhere: kill(pid, 0), start time 0 (a
-   zombie or a reused pid then looks alive: docs/API.md says so). */
+/* Whether process `pid` lives, and its start time if /proc tells it (0 if not): Linux's
+   /proc/<pid>/stat field 22, clock ticks since boot, which with the pid names a process (a
+   pid the kernel has reused has another start time). A zombie (exited, not reaped) is dead.
+   When /proc cannot tell (not Linux, no /proc, hidepid, no free descriptor), kill(pid, 0):
+   only "no such process" is dead, and the start time is unknown (0). */
 KCHAN__PRIV uint64_t kchan__proc_start(uint32_t pid, bool *alive)
 {
     *alive = false;
@@ -4949,37 +4957,40 @@ KCHAN__PRIV uint64_t kchan__proc_start(uint32_t pid, bool *alive)
     kchan__append(path, sizeof path, &len, "/stat");
     path[len] = '\0';
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');               /* the name may hold spaces and parentheses */
-    if (!p || p[1] != ' ') return 0;
-    p += 2;
-    if (*p == 'Z' || *p == 'X' || *p == 'x') return 0;   /* exited, not reaped yet */
-    for (int field = 3; field < 22; field++) {  /* p is at field 3 (state); want field 22 */
-        while (*p && *p != ' ') p++;
-        if (!*p) return 0;
-        p++;
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    if (fd >= 0) close(fd);
+    char *p = NULL;
+    if (n > 0) {
+        buf[n] = '\0';
+        p = strrchr(buf, ')');                 /* the name may hold spaces and parentheses */
     }
-    uint64_t start = 0;
-    while (*p >= '0' && *p <= '9') start = start * 10 + (uint64_t)(*p++ - '0');
-    *alive = true;
-    return start;
-#else
+    if (p && p[1] == ' ' && p[2]) {
+        p += 2;
+        if (*p == 'Z' || *p == 'X' || *p == 'x') return 0;   /* exited, not reaped yet */
+        *alive = true;
+        for (int field = 3; field < 22; field++) {  /* p is at field 3 (state); want 22 */
+            while (*p && *p != ' ') p++;
+            if (!*p) return 0;
+            p++;
+        }
+        uint64_t start = 0;
+        while (*p >= '0' && *p <= '9') start = start * 10 + (uint64_t)(*p++ - '0');
+        return start;
+    }
+#endif
     *alive = kill((pid_t)pid, 0) == 0 || errno == EPERM;
     return 0;
-#endif
 }
 
+/* Whether `pid`, which holds the writer role, is the process that took it. */
 KCHAN__PRIV bool kchan__lv_writer_alive(kchan__lv_head *d, uint32_t pid)
 {
     bool alive;
     uint64_t start = kchan__proc_start(pid, &alive);
-    /* [A10] acquire: pairs with [A11]; the start time stored before the pid is seen (a
-       writer dead before storing it gives a start of 0, which no live process has). */
-    return alive && start == kchan__atomic_load(&d->writer_start, memory_order_acquire);
+    /* [A10] acquire: pairs with [A11]; 0 if the writer has not stored it yet (or could not
+       read it), and then the pid alone decides. */
+    uint64_t took = kchan__atomic_load(&d->writer_start, memory_order_acquire);
+    return alive && (took == 0 || start == 0 || start == took);
 }
 
 /* Wake the sleeping readers, if the flag says there may be some (always for a close). The
@@ -5020,30 +5031,41 @@ KCHAN__PRIV void kchan__lv_sleep(kchan__lv_head *d, uint32_t seen, int64_t deadl
 #endif
 }
 
-/* Close for good, once: reason 1 (kchan_latest_close) or 2 (the writer died; if it died
-   inside a write, that frame's slot is odd and the frame counts as lost). */
+/* Close for good: reason 1 (kchan_latest_close) or 2 (the writer died). For a dead
+   writer, first settle its last frame: if it died inside a write (the slot after the last
+   published frame is odd), that frame is lost; if it died after the frame was whole but
+   before publishing it, publish it. Both are the same whoever does them, so every checker
+   does them before the close (a checker killed midway leaves nothing half done). Then one
+   closer sets the reason, and the closed bit freezes the count. */
 KCHAN__PRIV void kchan__lv_close(kchan__lv_head *d, const kchan_latest *h, uint32_t reason)
 {
-    uint32_t open = 0;
-    /* [A12] acq_rel: one closer wins; acquire so that the winner sees the published
-       count the dead writer left ([A3]), release so that readers ([A13]) see `lost`. */
-    if (!kchan__atomic_cas_strong(&d->closed, &open, reason, memory_order_acq_rel, memory_order_relaxed))
-        return;
     if (reason == 2) {
-        /* [A14] acquire: the dead writer's last stores are all done; see [A12]. */
+        /* [A14] acquire: the dead writer's last stores ([A3]) are visible. */
         uint64_t p = kchan__atomic_load(&d->published, memory_order_acquire);
-        if (kchan__atomic_load(kchan__lv_seq(h, p), memory_order_acquire) == 2 * p + 1)   /* [A14] */
-            /* [A15] relaxed: published with the close by the pulse's release ([A5]). */
+        uint64_t seq = (p & KCHAN__LV_CLOSED) ? 0 : kchan__atomic_load(kchan__lv_seq(h, p), memory_order_acquire);   /* [A14] */
+        if (seq == 2 * p + 1)
+            /* [A15] relaxed: published with the close by [A12']'s release. */
             kchan__atomic_store(&d->lost, 1, memory_order_relaxed);
+        else if (seq == 2 * p + 2)
+            /* [A15'] release: as the writer's [A3'], for the frame it left unpublished;
+               a CAS, since another checker may have done it. */
+            (void)kchan__atomic_cas_strong(&d->published, &p, p + 1, memory_order_release, memory_order_relaxed);
     }
+    uint32_t open = 0;
+    /* [A12] relaxed: the first closer's reason stays (published by [A12']). */
+    (void)kchan__atomic_cas_strong(&d->closed, &open, reason, memory_order_relaxed, memory_order_relaxed);
+    /* [A12'] acq_rel: the closed bit; from here the count is final. Release: readers that
+       see the bit ([A13]) see the reason and `lost`. Every closer sets it (idempotent), so
+       a closer killed after the reason leaves a close that the next one completes. */
+    kchan__atomic_fetch_or(&d->published, KCHAN__LV_CLOSED, memory_order_acq_rel);
     kchan__lv_wake(d, true);
 }
 
 /* If the writer has exited, close the channel (reason 2). True if it is closed now. */
 KCHAN__PRIV bool kchan__lv_check_writer(kchan__lv_head *d, const kchan_latest *h)
 {
-    /* [A13] acquire: pairs with [A12]; lost and the final published count are seen. */
-    if (kchan__atomic_load(&d->closed, memory_order_acquire)) return true;
+    /* [A13] acquire: pairs with [A12']; the reason and `lost` are seen. */
+    if (kchan__atomic_load(&d->published, memory_order_acquire) & KCHAN__LV_CLOSED) return true;
     /* [A16] acquire: as [A10]. */
     uint32_t w = kchan__atomic_load(&d->writer, memory_order_acquire);
     if (w == 0 || kchan__lv_writer_alive(d, w)) return false;
@@ -5061,8 +5083,9 @@ KCHAN__PRIV int kchan__lv_setup(kchan_latest *h, unsigned char *base, const kcha
     h->epoch__ = d->epoch;
     /* [A17] acquire: pairs with [A3]; the newest frame is whole. A new handle starts at
        it: its first read gets it (or the next one, if there is none yet). */
-    uint64_t p = kchan__atomic_load(&((kchan__lv_head *)(void *)base)->published, memory_order_acquire);
+    uint64_t p = kchan__atomic_load(&((kchan__lv_head *)(void *)base)->published, memory_order_acquire) & ~KCHAN__LV_CLOSED;
     h->next__ = h->first__ = h->last__ = p ? p - 1 : 0;
+    h->writer__ = false;
     h->reads__ = h->gaps__ = h->lates__ = 0;
     h->checked__ = kchan__clock_ns();
     h->why__ = NULL;
@@ -5124,7 +5147,8 @@ KCHAN_DEF int kchan_latest_attach(kchan_latest *h, void *mem, size_t mem_size, c
     else if (d.ptr_bytes != sizeof(void *) || d.size_bytes != sizeof(size_t)) why = "word size: made by a 32-bit process for 64-bit, or the reverse";
     else if (d.check != kchan__lv_check(&d)) why = "header checksum: the head is corrupt";
     else if (d.slot_off != KCHAN__LV_HEAD || d.slots < 2 || d.slots > KCHAN__LV_SLOTS_MAX ||
-             d.stride != kchan__lv_stride(d.frame_size) ||
+             kchan__lv_stride(d.frame_size) == 0 ||      /* 0 or too large: no stride */
+             d.stride != kchan__lv_stride(d.frame_size) || d.region_size == 0 ||
              d.region_size != kchan_latest_region_size((size_t)d.frame_size, (uint32_t)d.slots))
         why = "geometry: frame size, slots and region size disagree";
     else if (d.region_size > mem_size) why = "size: the mapping is smaller than the region (truncated)";
@@ -5139,27 +5163,43 @@ KCHAN_DEF const char *kchan_latest_error(const kchan_latest *h)
     return !h ? "argument" : h->why__ ? h->why__ : "none";
 }
 
+/* Take the writer role for this handle's process, or say why not: KCHAN_CLOSED (closed,
+   or the writer died: a process that got a dead writer's pid has another start time) or
+   KCHAN_INVAL (another live process writes). */
+KCHAN__PRIV int kchan__lv_claim(kchan_latest *h, kchan__lv_head *d, uint32_t me)
+{
+    /* [A16'] acquire: as [A16]. */
+    uint32_t w = kchan__atomic_load(&d->writer, memory_order_acquire);
+    if (kchan__lv_check_writer(d, h)) return KCHAN_CLOSED;   /* closed, or the writer died */
+    if (w != 0 && w != me) return KCHAN_INVAL;              /* another live process writes */
+    /* [A11'] acq_rel: the pid claims the role (two claimants: one wins); the start time
+       follows it ([A11]), so it always belongs to the pid that won. */
+    if (w == 0 && !kchan__atomic_cas_strong(&d->writer, &w, me, memory_order_acq_rel, memory_order_acquire))
+        return w == me ? KCHAN_OK : KCHAN_INVAL;
+    if (w == 0) {
+        bool alive;
+        /* [A11] release: pairs with [A10]. */
+        kchan__atomic_store(&d->writer_start, kchan__proc_start(me, &alive), memory_order_release);
+    }
+    h->writer__ = true;
+    return KCHAN_OK;
+}
+
 KCHAN_DEF int kchan_latest_write(kchan_latest *h, const void *frame)
 {
     if (!h || !h->base__ || !frame) return KCHAN_INVAL;
     kchan__lv_head *d = kchan__lv(h);
     uint32_t me = (uint32_t)getpid();
-    /* [A16'] acquire: as [A16]. */
-    uint32_t w = kchan__atomic_load(&d->writer, memory_order_acquire);
-    if (w != me) {
-        if (kchan__lv_check_writer(d, h)) return KCHAN_CLOSED;   /* closed, or the writer died */
-        if (w != 0) return KCHAN_INVAL;                          /* another live process writes */
-        bool alive;
-        /* [A11] release: the start time is stored before the pid that it qualifies. */
-        kchan__atomic_store(&d->writer_start, kchan__proc_start(me, &alive), memory_order_release);
-        /* [A11'] acq_rel: the pid claims the role; two claimants, one wins. */
-        if (!kchan__atomic_cas_strong(&d->writer, &w, me, memory_order_acq_rel, memory_order_acquire))
-            return KCHAN_INVAL;
+    /* [A16''] relaxed: only this process stores its own pid there; a handle that claimed
+       the role checks that it is still in this process (a fork copies the handle). */
+    if (!h->writer__ || kchan__atomic_load(&d->writer, memory_order_relaxed) != me) {
+        h->writer__ = false;
+        int r = kchan__lv_claim(h, d, me);
+        if (r != KCHAN_OK) return r;
     }
-    /* [A13'] acquire: as [A13]. */
-    if (kchan__atomic_load(&d->closed, memory_order_acquire)) return KCHAN_CLOSED;
-    /* [A2] relaxed: only this process writes published. */
+    /* [A2] relaxed: only this process writes the count (a closer sets only the top bit). */
     uint64_t f = kchan__atomic_load(&d->published, memory_order_relaxed);
+    if (f & KCHAN__LV_CLOSED) return KCHAN_CLOSED;
     KCHAN__ATOMIC(uint64_t) *seq = kchan__lv_seq(h, f);
     /* [A2'] relaxed, then the release fence: the odd sequence is ordered before every byte
        of the copy, so a reader that sees any of the new bytes sees the sequence change
@@ -5167,10 +5207,13 @@ KCHAN_DEF int kchan_latest_write(kchan_latest *h, const void *frame)
     kchan__atomic_store(seq, 2 * f + 1, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
     memcpy(kchan__lv_data(h, f), frame, (size_t)h->frame_size__);
-    /* [A3] release: the frame is whole; pairs with [A7] (and [A14], [A17]). */
+    /* [A3] release: the frame is whole; pairs with [A7] (and [A14]). */
     kchan__atomic_store(seq, 2 * f + 2, memory_order_release);
-    /* [A3'] seq_cst: publishes the count; the writer's first half of the pair in [A4]. */
-    kchan__atomic_store(&d->published, f + 1, memory_order_seq_cst);
+    /* [A3'] seq_cst: publishes the frame, unless a close came first (its bit makes the CAS
+       fail: the frame is not published, the write says KCHAN_CLOSED); the writer's first
+       half of the pair in [A4]. */
+    if (!kchan__atomic_cas_strong(&d->published, &f, f + 1, memory_order_seq_cst, memory_order_relaxed))
+        return KCHAN_CLOSED;
     kchan__lv_wake(d, false);
     return KCHAN_OK;
 }
@@ -5196,11 +5239,14 @@ KCHAN_DEF int kchan_latest_read(kchan_latest *h, void *frame, int mode, uint64_t
     kchan__lv_head *d = kchan__lv(h);
     int64_t deadline = kchan__deadline(timeout_ns);
     for (;;) {
-        /* [A6'] seq_cst (and so acquire: pairs with [A3']): see [A4]. */
-        uint64_t p = kchan__atomic_load(&d->published, memory_order_seq_cst);
+        /* [A6'] seq_cst (and so acquire: pairs with [A3'] and [A12']): see [A4]. */
+        uint64_t word = kchan__atomic_load(&d->published, memory_order_seq_cst);
+        uint64_t p = word & ~KCHAN__LV_CLOSED;
         if (p > h->next__) {
             uint64_t f = mode == KCHAN_READ_LATEST ? p - 1 : h->next__;
-            if (p - f > h->slots__) f = p - h->slots__;          /* the oldest still kept */
+            /* Fallen out of the ring: the oldest frame kept but the one the writer will
+               overwrite next (reading that one would mostly lose the race). */
+            if (p - f >= h->slots__) f = p - h->slots__ + 1;
             h->gaps__ += f - h->next__;
             h->next__ = f + 1;
             if (kchan__lv_copy(h, f, frame)) {
@@ -5212,11 +5258,7 @@ KCHAN_DEF int kchan_latest_read(kchan_latest *h, void *frame, int mode, uint64_t
             h->lates__++;                      /* the writer came back round to this slot */
             continue;
         }
-        /* Nothing new. [A13''] acquire: as [A13]; a close is final, frames before it are read. */
-        if (kchan__atomic_load(&d->closed, memory_order_acquire)) {
-            if (kchan__atomic_load(&d->published, memory_order_seq_cst) > h->next__) continue;   /* [A6'] */
-            return KCHAN_CLOSED;
-        }
+        if (word & KCHAN__LV_CLOSED) return KCHAN_CLOSED;   /* and every frame before it read */
         int64_t now = kchan__clock_ns();
         if (now - h->checked__ >= KCHAN__LV_POLL_NS) {        /* has the writer died? */
             h->checked__ = now;
@@ -5228,9 +5270,7 @@ KCHAN_DEF int kchan_latest_read(kchan_latest *h, void *frame, int mode, uint64_t
         uint32_t seen = kchan__atomic_load(&d->pulse, memory_order_acquire);
         /* [A6] seq_cst: the reader's half of the pair in [A4]: we announce, then look again. */
         kchan__atomic_store(&d->sleepers, 1, memory_order_seq_cst);
-        if (kchan__atomic_load(&d->published, memory_order_seq_cst) > h->next__ ||   /* [A6] */
-            kchan__atomic_load(&d->closed, memory_order_seq_cst))                     /* [A6] */
-            continue;
+        if (kchan__atomic_load(&d->published, memory_order_seq_cst) != word) continue;   /* [A6] */
         kchan__lv_sleep(d, seen, deadline, KCHAN__LV_POLL_NS);
     }
 }
@@ -5250,10 +5290,11 @@ KCHAN_DEF void kchan_latest_stats_get(const kchan_latest *h, kchan_latest_stats 
     if (!h || !h->base__) return;
     kchan__lv_head *d = kchan__lv(h);
     (void)kchan__lv_check_writer(d, h);        /* a dead writer closes the channel now */
-    /* [A18] acquire: the counts a closer left ([A12]) and the newest frame are seen. */
-    out->closed = kchan__atomic_load(&d->closed, memory_order_acquire) != 0;
-    out->writer_dead = kchan__atomic_load(&d->closed, memory_order_acquire) == 2;   /* [A18] */
-    out->frames = kchan__atomic_load(&d->published, memory_order_acquire);          /* [A18] */
+    /* [A18] acquire: pairs with [A12']: a closed count comes with its reason and `lost`. */
+    uint64_t word = kchan__atomic_load(&d->published, memory_order_acquire);
+    out->closed = (word & KCHAN__LV_CLOSED) != 0;
+    out->writer_dead = out->closed && kchan__atomic_load(&d->closed, memory_order_acquire) == 2;   /* [A18] */
+    out->frames = word & ~KCHAN__LV_CLOSED;
     out->lost = kchan__atomic_load(&d->lost, memory_order_acquire);                 /* [A18] */
     out->writer_pid = (int32_t)kchan__atomic_load(&d->writer, memory_order_acquire); /* [A18] */
     out->first = h->first__;

@@ -62,7 +62,7 @@ $(B)/asan-$(1)/shm_tests: $(SHM_SRCS) $(TEST_HDRS) $(B)/asan-$(1)/kchan_impl.o $
 .PHONY: run-shm-$(1)
 run-shm-$(1): $(B)/asan-$(1)/shm_tests
 	@echo "== shm / asan / $(1)"
-	SHM_KILLS=$(SHM_KILLS) $(ASAN_ENV) $(B)/asan-$(1)/shm_tests --jobs=2
+	SHM_KILLS=$(SHM_KILLS) LSAN_OPTIONS=suppressions=$(abspath tests/lsan_criterion.supp) $(ASAN_ENV) $(B)/asan-$(1)/shm_tests --jobs=2
 endef
 $(foreach e,$(ENGINES),$(eval $(call shm_suite,$(e))))
 test-shm: $(foreach e,$(ENGINES),run-shm-$(e))

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +38,16 @@ static void *t_region(size_t frame_size, uint32_t slots, size_t *size)
     *size = kchan_latest_region_size(frame_size, slots);
     cr_assert(*size > 0);
     return t_map(*size);
+}
+
+/* A new channel of `slots` frames of `frame_size` bytes in a fresh shared mapping: the
+   handle in *h, the options in *o, the mapping's size in *size. */
+static void *t_channel(size_t frame_size, uint32_t slots, kchan_latest *h, kchan_latest_opts *o, size_t *size)
+{
+    void *m = t_region(frame_size, slots, size);
+    *o = (kchan_latest_opts){ frame_size, slots };
+    cr_assert_eq(kchan_latest_create(h, m, *size, o), KCHAN_OK);
+    return m;
 }
 
 /* Frame f's content: every 8-byte word w is a mix of f and w, the first word is f, and
@@ -229,6 +240,110 @@ Test(latest, live_words_of_garbage_stay_inside, .timeout = T_TIMEOUT)
     munmap(m, size);
 }
 
+/* The head's checksum as kchan computes it (FNV-1a over its numbers), so a test can forge a
+   head that passes the checksum and must still be refused for its geometry. */
+static uint64_t t_head_check(const unsigned char *m)
+{
+    uint32_t layout; uint16_t endian; uint8_t pb, sb;
+    uint64_t g[6];
+    memcpy(&layout, m + 8, 4); memcpy(&endian, m + 12, 2); pb = m[14]; sb = m[15];
+    memcpy(g, m + 16, sizeof g);           /* frame_size, slots, stride, slot_off, region_size, epoch */
+    uint64_t v[9] = { layout, endian, (uint64_t)pb << 8 | sb, g[0], g[1], g[2], g[3], g[4], g[5] };
+    uint64_t x = UINT64_C(0xcbf29ce484222325);
+    for (int i = 0; i < 9; i++)
+        for (int b = 0; b < 8; b++) { x ^= (v[i] >> (8 * b)) & 0xff; x *= UINT64_C(0x100000001b3); }
+    return x;
+}
+
+/* Review H1: a forged head whose frame size has no stride (2^62: stride and region size both
+   "0") and a matching checksum was accepted, and the next write copied 2^62 bytes. */
+Test(latest, forged_geometry_with_a_valid_checksum_is_refused, .timeout = T_TIMEOUT)
+{
+    size_t size;
+    kchan_latest h;
+    kchan_latest_opts o;
+    unsigned char *m = t_channel(64, 4, &h, &o, &size);
+    cr_assert_eq(t_head_check(m), *(uint64_t *)(void *)(m + 64), "the test's checksum is kchan's");
+    uint64_t huge = UINT64_C(1) << 62, zero = 0, slots = 2;
+    memcpy(m + 16, &huge, 8);                  /* frame_size */
+    memcpy(m + 24, &slots, 8);
+    memcpy(m + 32, &zero, 8);                  /* stride */
+    memcpy(m + 48, &zero, 8);                  /* region_size */
+    uint64_t check = t_head_check(m);
+    memcpy(m + 64, &check, 8);
+    const char *why;
+    cr_assert_eq(t_attach(m, size, NULL, &why), KCHAN_BADREGION);
+    cr_assert(strstr(why, "geometry"), "%s", why);
+    munmap(m, size);
+}
+
+/* Review H2: two processes racing for the writer role could leave the winner's pid with the
+   loser's start time, and the live winner was then declared dead. Each round: two children
+   write their first frame at the same moment; one wins, the other gets KCHAN_INVAL; the
+   channel must stay open with a live writer that keeps writing. */
+Test(latest, racing_writers_leave_a_live_writer, .timeout = T_TIMEOUT)
+{
+    size_t size = kchan_latest_region_size(64, 4);
+    void *m = t_map(size);
+    t_result *res = t_map(3 * sizeof *res);
+    const kchan_latest_opts o = { 64, 4 };
+    for (int round = 0; round < 60; round++) {
+        kchan_latest h;
+        cr_assert_eq(kchan_latest_create(&h, m, size, &o), KCHAN_OK);
+        memset(res, 0, 3 * sizeof *res);
+        pid_t pids[2];
+        for (int i = 0; i < 2; i++) {
+            if ((pids[i] = fork()) == 0) {
+                kchan_latest me;
+                uint64_t in[8] = { 0 };
+                if (kchan_latest_attach(&me, m, size, &o) != KCHAN_OK) _exit(2);
+                atomic_fetch_add(&res[2].ready, 1);
+                while (atomic_load(&res[2].ready) < 2) {}
+                int r = kchan_latest_write(&me, in);
+                res[i].status = r;
+                atomic_store(&res[i].ready, 1);
+                if (r != KCHAN_OK) _exit(0);
+                while (atomic_load(&res[2].ready) < 3) {}   /* until the parent has looked */
+                _exit(kchan_latest_write(&me, in) == KCHAN_OK ? 0 : 1);
+            }
+        }
+        while (!atomic_load(&res[0].ready) || !atomic_load(&res[1].ready)) sched_yield();
+        cr_assert((res[0].status == KCHAN_OK) != (res[1].status == KCHAN_OK), "round %d: %d %d", round, res[0].status, res[1].status);
+        kchan_latest_stats s;
+        kchan_latest_stats_get(&h, &s);        /* checks whether the writer lives */
+        cr_assert(!s.closed && !s.writer_dead, "round %d: the live winner was declared dead", round);
+        atomic_store(&res[2].ready, 3);
+        for (int i = 0; i < 2; i++) cr_assert_eq(t_join(pids[i]), 0, "round %d", round);
+    }
+    munmap(m, size);
+}
+
+/* Review M1: a reader that cannot open /proc (no free descriptor) declared a live writer
+   dead and closed the channel for everyone. */
+Test(latest, no_free_descriptor_does_not_kill_the_writer, .timeout = T_TIMEOUT)
+{
+    size_t size;
+    kchan_latest w;
+    kchan_latest_opts o;
+    void *m = t_channel(64, 4, &w, &o, &size);
+    uint64_t in[8] = { 0 };
+    cr_assert_eq(kchan_latest_write(&w, in), KCHAN_OK, "this process is the writer");
+    pid_t pid = fork();
+    if (pid == 0) {
+        kchan_latest r;
+        if (kchan_latest_attach(&r, m, size, &o) != KCHAN_OK) _exit(2);
+        struct rlimit lim = { 16, 16 };
+        setrlimit(RLIMIT_NOFILE, &lim);
+        while (dup(0) >= 0) {}                 /* every descriptor taken */
+        kchan_latest_stats s;
+        kchan_latest_stats_get(&r, &s);
+        _exit(!s.closed && !s.writer_dead ? 0 : 1);
+    }
+    cr_assert_eq(t_join(pid), 0, "the live writer was declared dead");
+    cr_assert_eq(kchan_latest_write(&w, in), KCHAN_OK);
+    munmap(m, size);
+}
+
 /* Offsets only: one region mapped at two addresses in one process works through both. */
 Test(latest, two_mappings_of_one_region, .timeout = T_TIMEOUT)
 {
@@ -281,11 +396,12 @@ Test(latest, next_reads_in_order_latest_skips, .timeout = T_TIMEOUT)
     cr_assert_eq(no, 2, "the newest");
     cr_assert_eq(kchan_latest_read(&latest, out, KCHAN_READ_LATEST, &no, 0), KCHAN_WOULDBLOCK, "read already");
 
-    /* 10 more: NEXT has lost 6 of them to the ring of 4 (gaps), LATEST skips 9. */
+    /* 10 more: NEXT has fallen out of the ring of 4 (frames 9..12 kept); it goes on at 10,
+       the oldest but the one the writer overwrites next (7 gaps); LATEST skips 9. */
     for (uint64_t f = 3; f < 13; f++) { t_frame_fill(in, 8, f); cr_assert_eq(kchan_latest_write(&w, in), KCHAN_OK); }
     cr_assert_eq(kchan_latest_read(&next, out, KCHAN_READ_NEXT, &no, 0), KCHAN_OK);
-    cr_assert_eq(no, 9, "the oldest still kept");
-    cr_assert(t_frame_ok(out, 8, 9));
+    cr_assert_eq(no, 10, "the oldest kept but the next to be overwritten");
+    cr_assert(t_frame_ok(out, 8, 10));
     cr_assert_eq(kchan_latest_read(&latest, out, KCHAN_READ_LATEST, &no, 0), KCHAN_OK);
     cr_assert_eq(no, 12);
     cr_assert(t_frame_ok(out, 8, 12));
@@ -296,7 +412,7 @@ Test(latest, next_reads_in_order_latest_skips, .timeout = T_TIMEOUT)
     cr_assert_eq(s.frames, 13);
     cr_assert_eq(s.first, 0);
     cr_assert_eq(s.reads, 4);
-    cr_assert_eq(s.gaps, 6);
+    cr_assert_eq(s.gaps, 7);
     cr_assert_eq(s.lates, 0);
     cr_assert_eq(s.writer_pid, getpid());
     cr_assert(!s.closed && !s.writer_dead);
@@ -346,11 +462,10 @@ Test(latest, close_drains_then_closed, .timeout = T_TIMEOUT)
 Test(latest, sleeping_reader_woken_across_processes, .timeout = T_TIMEOUT)
 {
     size_t size;
-    void *m = t_region(64, 4, &size);
-    t_result *res = t_map(sizeof *res);
     kchan_latest w;
-    kchan_latest_opts o = { 64, 4 };
-    cr_assert_eq(kchan_latest_create(&w, m, size, &o), KCHAN_OK);
+    kchan_latest_opts o;
+    void *m = t_channel(64, 4, &w, &o, &size);
+    t_result *res = t_map(sizeof *res);
     pid_t pid = fork();
     if (pid == 0) {
         kchan_latest r;
@@ -372,11 +487,10 @@ Test(latest, sleeping_reader_woken_across_processes, .timeout = T_TIMEOUT)
 Test(latest, close_wakes_readers_in_other_processes, .timeout = T_TIMEOUT)
 {
     size_t size;
-    void *m = t_region(64, 4, &size);
-    t_result *res = t_map(sizeof *res);
     kchan_latest h;
-    kchan_latest_opts o = { 64, 4 };
-    cr_assert_eq(kchan_latest_create(&h, m, size, &o), KCHAN_OK);
+    kchan_latest_opts o;
+    void *m = t_channel(64, 4, &h, &o, &size);
+    t_result *res = t_map(sizeof *res);
     pid_t pids[3];
     for (int i = 0; i < 3; i++) {
         if ((pids[i] = fork()) == 0) {
@@ -396,12 +510,11 @@ Test(latest, close_wakes_readers_in_other_processes, .timeout = T_TIMEOUT)
 Test(latest, one_writer_process, .timeout = T_TIMEOUT)
 {
     size_t size;
-    void *m = t_region(64, 4, &size);
-    t_result *res = t_map(sizeof *res);
     kchan_latest w;
-    kchan_latest_opts o = { 64, 4 };
+    kchan_latest_opts o;
+    void *m = t_channel(64, 4, &w, &o, &size);
+    t_result *res = t_map(sizeof *res);
     uint64_t in[8] = { 0 };
-    cr_assert_eq(kchan_latest_create(&w, m, size, &o), KCHAN_OK);
     cr_assert_eq(kchan_latest_write(&w, in), KCHAN_OK, "the first write takes the role");
     pid_t pid = fork();
     if (pid == 0) {

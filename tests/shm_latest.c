@@ -458,54 +458,38 @@ Test(latest, close_drains_then_closed, .timeout = T_TIMEOUT)
 
 /* ---- across processes --------------------------------------------------------------- */
 
-/* A reader in another process, asleep (timeout forever), is woken by a write. */
-Test(latest, sleeping_reader_woken_across_processes, .timeout = T_TIMEOUT)
-{
-    size_t size;
-    kchan_latest w;
-    kchan_latest_opts o;
-    void *m = t_channel(64, 4, &w, &o, &size);
-    t_result *res = t_map(sizeof *res);
-    pid_t pid = fork();
-    if (pid == 0) {
-        kchan_latest r;
-        uint64_t out[8], no = 0;
-        if (kchan_latest_attach(&r, m, size, &o) != KCHAN_OK) _exit(2);
-        atomic_store(&res->ready, 1);
-        int s = kchan_latest_read(&r, out, KCHAN_READ_NEXT, &no, KCHAN_FOREVER);
-        _exit(s == KCHAN_OK && no == 0 && t_frame_ok(out, 8, 0) ? 0 : 1);
-    }
-    while (!atomic_load(&res->ready)) sched_yield();
-    uint64_t in[8];
-    t_frame_fill(in, 8, 0);
-    cr_assert_eq(kchan_latest_write(&w, in), KCHAN_OK);
-    cr_assert_eq(t_join(pid), 0);
-    munmap(m, size);
-}
-
-/* Close from any process wakes every sleeping reader in every other. */
-Test(latest, close_wakes_readers_in_other_processes, .timeout = T_TIMEOUT)
+/* `n` readers in other processes, asleep (timeout forever, both modes), woken by a write
+   of frame 0 (each must get it) or by a close (each must get KCHAN_CLOSED). */
+static void t_sleepers_woken(int n, bool by_close)
 {
     size_t size;
     kchan_latest h;
     kchan_latest_opts o;
     void *m = t_channel(64, 4, &h, &o, &size);
     t_result *res = t_map(sizeof *res);
-    pid_t pids[3];
-    for (int i = 0; i < 3; i++) {
+    pid_t pids[4];
+    for (int i = 0; i < n; i++) {
         if ((pids[i] = fork()) == 0) {
             kchan_latest r;
-            uint64_t out[8];
+            uint64_t out[8], no = 99;
             if (kchan_latest_attach(&r, m, size, &o) != KCHAN_OK) _exit(2);
             atomic_fetch_add(&res->ready, 1);
-            _exit(kchan_latest_read(&r, out, i % 2 ? KCHAN_READ_LATEST : KCHAN_READ_NEXT, NULL, KCHAN_FOREVER) == KCHAN_CLOSED ? 0 : 1);
+            int st = kchan_latest_read(&r, out, i % 2 ? KCHAN_READ_LATEST : KCHAN_READ_NEXT, &no, KCHAN_FOREVER);
+            _exit(by_close ? st != KCHAN_CLOSED : st != KCHAN_OK || no != 0 || !t_frame_ok(out, 8, 0));
         }
     }
-    while (atomic_load(&res->ready) < 3) sched_yield();
-    cr_assert_eq(kchan_latest_close(&h), KCHAN_OK);
-    for (int i = 0; i < 3; i++) cr_assert_eq(t_join(pids[i]), 0);
+    while (atomic_load(&res->ready) < n) sched_yield();
+    uint64_t in[8];
+    t_frame_fill(in, 8, 0);
+    cr_assert_eq(by_close ? kchan_latest_close(&h) : kchan_latest_write(&h, in), KCHAN_OK);
+    for (int i = 0; i < n; i++) cr_assert_eq(t_join(pids[i]), 0, "reader %d", i);
     munmap(m, size);
 }
+
+Test(latest, sleeping_reader_woken_across_processes, .timeout = T_TIMEOUT) { t_sleepers_woken(1, false); }
+Test(latest, sleeping_readers_all_woken_by_a_frame, .timeout = T_TIMEOUT) { t_sleepers_woken(4, false); }
+/* Close from any process wakes every sleeping reader in every other. */
+Test(latest, close_wakes_readers_in_other_processes, .timeout = T_TIMEOUT) { t_sleepers_woken(3, true); }
 
 Test(latest, one_writer_process, .timeout = T_TIMEOUT)
 {

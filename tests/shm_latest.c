@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -71,6 +72,16 @@ static bool t_frame_ok(const uint64_t *w, size_t words, uint64_t f)
     if (w[0] != f) return false;
     for (size_t i = 1; i + 1 < words; i++) { if (w[i] != t_mix(f * 1000003u + i)) return false; h = t_mix(h ^ w[i]); }
     return w[words - 1] == (h ^ f);
+}
+
+/* fork() for a test's child: the child dies with the test's process, so a failed
+   assertion there never leaves a child spinning or waiting behind it. */
+static pid_t t_fork(void)
+{
+    pid_t parent = getpid(), pid = fork();
+    cr_assert(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)) _exit(99);
+    return pid;
 }
 
 /* Wait for a child; its exit status (or 128 + signal). */
@@ -293,17 +304,17 @@ Test(latest, racing_writers_leave_a_live_writer, .timeout = T_TIMEOUT)
         memset(res, 0, 3 * sizeof *res);
         pid_t pids[2];
         for (int i = 0; i < 2; i++) {
-            if ((pids[i] = fork()) == 0) {
+            if ((pids[i] = t_fork()) == 0) {
                 kchan_latest me;
                 uint64_t in[8] = { 0 };
                 if (kchan_latest_attach(&me, m, size, &o) != KCHAN_OK) _exit(2);
                 atomic_fetch_add(&res[2].ready, 1);
-                while (atomic_load(&res[2].ready) < 2) {}
+                while (atomic_load(&res[2].ready) < 2) sched_yield();
                 int r = kchan_latest_write(&me, in);
                 res[i].status = r;
                 atomic_store(&res[i].ready, 1);
                 if (r != KCHAN_OK) _exit(0);
-                while (atomic_load(&res[2].ready) < 3) {}   /* until the parent has looked */
+                while (atomic_load(&res[2].ready) < 3) sched_yield();   /* until the parent has looked */
                 _exit(kchan_latest_write(&me, in) == KCHAN_OK ? 0 : 1);
             }
         }
@@ -328,7 +339,7 @@ Test(latest, no_free_descriptor_does_not_kill_the_writer, .timeout = T_TIMEOUT)
     void *m = t_channel(64, 4, &w, &o, &size);
     uint64_t in[8] = { 0 };
     cr_assert_eq(kchan_latest_write(&w, in), KCHAN_OK, "this process is the writer");
-    pid_t pid = fork();
+    pid_t pid = t_fork();
     if (pid == 0) {
         kchan_latest r;
         if (kchan_latest_attach(&r, m, size, &o) != KCHAN_OK) _exit(2);
@@ -469,7 +480,7 @@ static void t_sleepers_woken(int n, bool by_close)
     t_result *res = t_map(sizeof *res);
     pid_t pids[4];
     for (int i = 0; i < n; i++) {
-        if ((pids[i] = fork()) == 0) {
+        if ((pids[i] = t_fork()) == 0) {
             kchan_latest r;
             uint64_t out[8], no = 99;
             if (kchan_latest_attach(&r, m, size, &o) != KCHAN_OK) _exit(2);
@@ -500,7 +511,7 @@ Test(latest, one_writer_process, .timeout = T_TIMEOUT)
     t_result *res = t_map(sizeof *res);
     uint64_t in[8] = { 0 };
     cr_assert_eq(kchan_latest_write(&w, in), KCHAN_OK, "the first write takes the role");
-    pid_t pid = fork();
+    pid_t pid = t_fork();
     if (pid == 0) {
         kchan_latest other;
         if (kchan_latest_attach(&other, m, size, &o) != KCHAN_OK) _exit(2);
@@ -515,7 +526,7 @@ Test(latest, one_writer_process, .timeout = T_TIMEOUT)
 static pid_t t_spawn_writer(void *m, size_t size, const kchan_latest_opts *o, uint64_t frames,
                             long pause_ns, t_result *res)
 {
-    pid_t pid = fork();
+    pid_t pid = t_fork();
     if (pid != 0) return pid;
     kchan_latest w;
     if (kchan_latest_attach(&w, m, size, o) != KCHAN_OK) _exit(2);
@@ -535,7 +546,7 @@ static pid_t t_spawn_writer(void *m, size_t size, const kchan_latest_opts *o, ui
    counts; every `slow`-th read it spins a while (a reader slower than the writer). */
 static pid_t t_spawn_reader(void *m, size_t size, const kchan_latest_opts *o, int mode, int slow, t_result *res)
 {
-    pid_t pid = fork();
+    pid_t pid = t_fork();
     if (pid != 0) return pid;
     kchan_latest r;
     if (kchan_latest_attach(&r, m, size, o) != KCHAN_OK) _exit(2);
@@ -604,7 +615,7 @@ Test(latest, dead_writer_closes, .timeout = T_TIMEOUT)
     t_result *res = t_map(sizeof *res);
     kchan_latest h;
     cr_assert_eq(kchan_latest_create(&h, m, size, &o), KCHAN_OK);
-    pid_t w = fork();
+    pid_t w = t_fork();
     if (w == 0) {
         kchan_latest me;
         uint64_t in[8];
@@ -644,7 +655,7 @@ Test(latest, dead_writer_mid_write_loses_that_frame, .timeout = T_TIMEOUT)
     for (int round = 0; round < 5; round++) {
         kchan_latest h;
         cr_assert_eq(kchan_latest_create(&h, m, size, &o), KCHAN_OK);
-        pid_t w = fork();
+        pid_t w = t_fork();
         if (w == 0) {
             kchan_latest me;
             if (kchan_latest_attach(&me, m, size, &o) != KCHAN_OK) _exit(2);

@@ -3,7 +3,8 @@
  * Go/crossbeam-style channels: rendezvous, bounded, unlimited and conflated
  * kinds; block / drop-newest / drop-oldest overflow policies; close with
  * drain; timeouts; batch send/receive; a fair multi-channel select; per-channel
- * metrics; progress counters.
+ * metrics; progress counters. Between processes (Linux, POSIX): latest-value
+ * channels of large frames in shared memory (section latest).
  *
  * DO THIS, in exactly one .c file (include kchan.h first in that file):
  *
@@ -142,6 +143,11 @@
  *     not grow at the deadline and no case completed; at once for a timeout of 0.
  *   - A conflated channel is drop-oldest: kchan_create takes KCHAN_DROP_OLDEST or the default
  *     KCHAN_BLOCK for it (KCHAN_DROP_NEWEST is KCHAN_INVAL) and kchan_dump says drop_oldest.
+ *   - Latest-value channels (kchan_latest_*, where KCHAN_HAVE_LATEST) live in memory that
+ *     processes share: one writer that never waits, readers that take the newest frame or
+ *     the next one and count what they skipped (gaps) or lost to the writer (lates); never
+ *     a torn frame. Attach validates the region. A dead writer closes the channel and loses
+ *     at most the frame it was writing. docs/API.md section 24.
  *   - Timers (kchan_after, kchan_tick, kchan_never) are receive-only channels of int64_t
  *     instants with no thread behind them: whoever touches one (a receive, a select, stats)
  *     first sends what has come due; waiting receivers and selects sleep until the next

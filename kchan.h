@@ -541,8 +541,8 @@ typedef struct kchan_latest_opts {
    here); attach one handle per reading thread. Fields private. */
 typedef struct kchan_latest {
     unsigned char *base__;
-    uint64_t frame_size__, slots__, stride__, slot_off__, epoch__;
-    uint64_t next__, first__, reads__, gaps__, lates__, last__;
+    uint64_t frame_size__, slots__, stride__, epoch__;
+    uint64_t next__, first__, reads__, gaps__, lates__;
     int64_t  checked__;        /* when a waiting reader last asked whether the writer lives */
     const char *why__;         /* what attach found wrong */
     bool     writer__;         /* this handle took the writer role */
@@ -4909,14 +4909,17 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,
                "kchan: latest-value channels need lock-free 32- and 64-bit atomics");
 
 KCHAN__PRIV kchan__lv_head *kchan__lv(const kchan_latest *h) { return (kchan__lv_head *)(void *)h->base__; }
+/* Frame f's slot: its sequence line, then (64 bytes on) the frame. Slots start at
+   KCHAN__LV_HEAD, which attach checks the region says. */
+KCHAN__PRIV unsigned char *kchan__lv_slot(const kchan_latest *h, uint64_t f)
+{
+    return h->base__ + KCHAN__LV_HEAD + (f % h->slots__) * h->stride__;
+}
 KCHAN__PRIV KCHAN__ATOMIC(uint64_t) *kchan__lv_seq(const kchan_latest *h, uint64_t f)
 {
-    return (KCHAN__ATOMIC(uint64_t) *)(void *)(h->base__ + h->slot_off__ + (f % h->slots__) * h->stride__);
+    return (KCHAN__ATOMIC(uint64_t) *)(void *)kchan__lv_slot(h, f);
 }
-KCHAN__PRIV unsigned char *kchan__lv_data(const kchan_latest *h, uint64_t f)
-{
-    return h->base__ + h->slot_off__ + (f % h->slots__) * h->stride__ + 64;
-}
+KCHAN__PRIV unsigned char *kchan__lv_data(const kchan_latest *h, uint64_t f) { return kchan__lv_slot(h, f) + 64; }
 
 /* FNV-1a over the head's numbers: a region of garbage that happens to start with the
    magic still fails attach. */
@@ -5085,12 +5088,11 @@ KCHAN__PRIV int kchan__lv_setup(kchan_latest *h, unsigned char *base, const kcha
     h->frame_size__ = d->frame_size;
     h->slots__ = d->slots;
     h->stride__ = d->stride;
-    h->slot_off__ = d->slot_off;
     h->epoch__ = d->epoch;
     /* [A17] acquire: pairs with [A3]; the newest frame is whole. A new handle starts at
        it: its first read gets it (or the next one, if there is none yet). */
     uint64_t p = kchan__atomic_load(&((kchan__lv_head *)(void *)base)->published, memory_order_acquire) & ~KCHAN__LV_CLOSED;
-    h->next__ = h->first__ = h->last__ = p ? p - 1 : 0;
+    h->next__ = h->first__ = p ? p - 1 : 0;
     h->writer__ = false;
     h->reads__ = h->gaps__ = h->lates__ = 0;
     h->checked__ = kchan__clock_ns();
@@ -5257,7 +5259,6 @@ KCHAN_DEF int kchan_latest_read(kchan_latest *h, void *frame, int mode, uint64_t
             h->next__ = f + 1;
             if (kchan__lv_copy(h, f, frame)) {
                 h->reads__++;
-                h->last__ = f;
                 if (frame_no) *frame_no = f;
                 return KCHAN_OK;
             }

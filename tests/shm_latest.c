@@ -522,9 +522,8 @@ Test(latest, one_writer_process, .timeout = T_TIMEOUT)
     munmap(m, size);
 }
 
-/* Writer in a child writes `frames` frames (0 = until killed), `pause_ns` apart. */
-static pid_t t_spawn_writer(void *m, size_t size, const kchan_latest_opts *o, uint64_t frames,
-                            long pause_ns, t_result *res)
+/* Writer in a child writes `frames` frames (0 = until killed or closed). */
+static pid_t t_spawn_writer(void *m, size_t size, const kchan_latest_opts *o, uint64_t frames, t_result *res)
 {
     pid_t pid = t_fork();
     if (pid != 0) return pid;
@@ -536,7 +535,6 @@ static pid_t t_spawn_writer(void *m, size_t size, const kchan_latest_opts *o, ui
         t_frame_fill(in, words, f);
         if (kchan_latest_write(&w, in) != KCHAN_OK) _exit(3);
         if (res) res->frames_written = f + 1;
-        if (pause_ns) { struct timespec ts = { 0, pause_ns }; nanosleep(&ts, NULL); }
     }
     free(in);
     _exit(kchan_latest_close(&w) == KCHAN_OK ? 0 : 4);
@@ -587,7 +585,7 @@ Test(latest, no_torn_frame_and_counts_add_up, .timeout = T_TIMEOUT)
     pid_t r[4];
     for (int i = 0; i < 4; i++) r[i] = t_spawn_reader(m, size, &o, i % 2 ? KCHAN_READ_LATEST : KCHAN_READ_NEXT, i < 2 ? 0 : 4, &res[i]);
     for (int i = 0; i < 4; i++) while (atomic_load(&res[i].ready) == 0) sched_yield();
-    pid_t w = t_spawn_writer(m, size, &o, frames, 0, NULL);
+    pid_t w = t_spawn_writer(m, size, &o, frames, NULL);
     cr_assert_eq(t_join(w), 0);
     uint64_t lates = 0;
     for (int i = 0; i < 4; i++) {
@@ -664,6 +662,7 @@ Test(latest, dead_writer_mid_write_loses_that_frame, .timeout = T_TIMEOUT)
         }
         kchan_latest_stats s;
         do { sched_yield(); kchan_latest_stats_get(&h, &s); } while (s.frames < 2);
+        /* A random moment to kill it: nothing below depends on what it did meanwhile. */
         struct timespec ts = { 0, (long)(rand() % 3000) * 1000 };
         nanosleep(&ts, NULL);
         kill(w, SIGKILL);
@@ -707,17 +706,19 @@ Test(latest, kill_campaign, .timeout = 240)
         pid_t r0 = t_spawn_reader(m, size, &o, KCHAN_READ_NEXT, 0, &res[0]);
         pid_t r1 = t_spawn_reader(m, size, &o, KCHAN_READ_LATEST, 3, &res[1]);
         while (atomic_load(&res[0].ready) == 0 || atomic_load(&res[1].ready) == 0) sched_yield();
-        pid_t w = t_spawn_writer(m, size, &o, 0, 0, &res[2]);
+        pid_t w = t_spawn_writer(m, size, &o, 0, &res[2]);
         kchan_latest_stats s0;                 /* kill it while it writes, not before */
         do { sched_yield(); kchan_latest_stats_get(&h, &s0); } while (s0.frames == 0);
+        /* A random moment for the kill: the checks below hold whatever happened meanwhile. */
         struct timespec ts = { 0, (long)(rand() % 2000) * 1000 };
         nanosleep(&ts, NULL);
         int victim = rand() % 3;               /* 0: the writer, 1 and 2: a reader */
         pid_t dead = victim == 0 ? w : victim == 1 ? r0 : r1;
         kill(dead, SIGKILL);
         if (victim != 0) {                     /* the writer goes on; stop it by a close */
-            struct timespec more = { 0, 200000 };
-            nanosleep(&more, NULL);
+            volatile uint64_t *written = &res[2].frames_written;     /* the writer's, as it goes */
+            uint64_t at_kill = *written;
+            while (*written < at_kill + 50) sched_yield();           /* it went on writing */
             cr_assert_eq(kchan_latest_close(&h), KCHAN_OK);
             int ws = t_join(w);
             cr_assert(ws == 3 || ws == 0, "the writer stops at the close: %d", ws);

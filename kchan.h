@@ -320,7 +320,7 @@ typedef struct kchan_opts {
 enum { KCHAN_OP_SEND = 1, KCHAN_OP_RECV = 2 };
 typedef struct kchan_case { kchan_t *chan; int op; void *elem; int status; } kchan_case;
 
-#define KCHAN_STATS_VERSION 1u
+#define KCHAN_STATS_VERSION 2u
 typedef struct kchan_stats {
     uint32_t version;                           /* KCHAN_STATS_VERSION */
     uint64_t sends;            /* sends that took effect, i.e. return KCHAN_OK (a drop-newest
@@ -335,6 +335,10 @@ typedef struct kchan_stats {
     size_t   len, cap, max_len;                 /* max_len: high-water mark of len */
     uint32_t waiting_senders, waiting_receivers;  /* registrations now parked */
     bool     closed;
+    uint64_t lost_sending;     /* shared channels: sends a process that died had claimed but
+                                  not finished (never counted in sends) */
+    uint64_t lost_receiving;   /* shared channels: sent elements a process that died had taken
+                                  but not finished receiving */
 } kchan_stats;
 
 /* A progress counter: one cache line, embeddable anywhere, allocates nothing.
@@ -529,6 +533,7 @@ KCHAN_DEF int      kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64
      !defined(KCHAN_PLATFORM_NONE) && !defined(_WIN32) && (defined(__unix__) || defined(__APPLE__)))
 #  if !defined(__GCC_ATOMIC_LLONG_LOCK_FREE) || __GCC_ATOMIC_LLONG_LOCK_FREE == 2
 #    define KCHAN_HAVE_LATEST 1      /* this build has them: LINUX or POSIX, lock-free 64-bit atomics */
+#    define KCHAN_HAVE_SHARED 1      /* ... and shared bounded channels (kchan_create_shared) */
 #  endif
 #endif
 #ifdef KCHAN_HAVE_LATEST
@@ -578,6 +583,32 @@ KCHAN__NODISCARD KCHAN_DEF int kchan_latest_read(kchan_latest *h, void *frame, i
 KCHAN_DEF int      kchan_latest_close(kchan_latest *h);
 KCHAN_DEF void     kchan_latest_stats_get(const kchan_latest *h, kchan_latest_stats *out);
 KCHAN_DEF int      kchan_latest_dump(const kchan_latest *h, char *buf, size_t n);
+
+/* Bounded channels between processes (section shared): a multi-producer multi-consumer
+   ring in a region of shared memory the caller maps, with the block, drop-newest or
+   drop-oldest policy. kchan_create_shared lays the channel out in the region and
+   kchan_attach (in any process) checks it against what you expect; both give a kchan_t
+   handle, this process's own, that every kchan_* function takes: send, recv, try, timeout,
+   batches, peek, close, select (which notices a shared case within 1 ms: no process can
+   wake another's select), stats, dump. kchan_destroy detaches the handle; the channel lives
+   in the region. A process that dies mid-op (SIGKILL) holds nobody up for longer than a
+   liveness check (20 ms): its claimed cell is recovered and counted in lost_sending or
+   lost_receiving. docs/API.md, "Shared channels between processes", is the contract. */
+typedef struct kchan_shared_opts {
+    size_t   elem_size;        /* bytes per element, >= 1 (attach: 0 accepts any) */
+    size_t   capacity;         /* elements, 1 .. 2^40 (attach: 0 accepts any) */
+    kchan_overflow overflow;   /* the policy (attach: must match) */
+    uint32_t peers;            /* processes attached at once, 1 .. 4096; 0: 64 (attach: 0 accepts any) */
+    void (*on_undelivered)(void *elem, void *user);  /* this handle's: what its sends drop */
+    void *user;
+    const char *name;          /* this handle's, for kchan_dump */
+} kchan_shared_opts;
+
+KCHAN_DEF size_t kchan_shared_region_size(size_t elem_size, size_t capacity, uint32_t peers);
+KCHAN__NODISCARD KCHAN_DEF int kchan_create_shared(kchan_t **out, void *mem, size_t mem_size,
+                                                   const kchan_shared_opts *opts);
+KCHAN__NODISCARD KCHAN_DEF int kchan_attach(kchan_t **out, void *mem, size_t mem_size,
+                                            const kchan_shared_opts *expect, const char **why);
 #endif /* KCHAN_HAVE_LATEST */
 
 /* Private: the typed creates (write the new channel through out without aliasing). */
@@ -592,6 +623,10 @@ KCHAN_DEF int      kchan__create_in_typed(void *out, void *mem, size_t mem_size,
 enum { KCHAN__TP_PEEK = 1, KCHAN__TP_EVICT, KCHAN__TP_PUSHED, KCHAN__TP_CLAIMED,
        KCHAN__TP_WAIT_ENTER, KCHAN__TP_WAIT_REGISTERED, KCHAN__TP_WAIT_PARK, KCHAN__TP_SWAP };
 extern void (*kchan__test_point)(const kchan_t *c, int point);
+/* Section shared's points (tests/shm_ring.c kills a process there): a send's claim made,
+   then counted; a receive's claim made. */
+enum { KCHAN__TP_SH_CLAIMED = 32, KCHAN__TP_SH_COMMITTED, KCHAN__TP_SH_TAKEN };
+extern void (*kchan__sh_test_point)(const kchan_t *c, int point);
 #endif
 
 // >>typed
@@ -1337,7 +1372,8 @@ KCHAN__PRIV void *kchan__stbds_adopt(void *p, size_t size)
 #endif /* KCHAN_NO_UNLIMITED */
 
 enum { KCHAN__RENDEZVOUS, KCHAN__BOUNDED, KCHAN__UNLIMITED, KCHAN__CONFLATED,
-       KCHAN__AFTER, KCHAN__TICK, KCHAN__NEVER };      /* the last three: section timer */
+       KCHAN__AFTER, KCHAN__TICK, KCHAN__NEVER,        /* these three: section timer */
+       KCHAN__SHARED };                                /* a handle on section shared's region */
 /* An unlimited ring starts at, and shrinks back to, 1 KiB or 16 slots, whichever is more;
    it doubles when full and halves when at most 1/8 full, so a queue that hovers around one
    size never reallocates back and forth. */
@@ -1487,7 +1523,13 @@ KCHAN__PRIV bool kchan__is_lf(const kchan_t *c) { (void)c; return false; }
 #ifdef KCHAN_NO_TIMERS
 KCHAN__PRIV bool kchan__is_timer(const kchan_t *c) { (void)c; return false; }
 #else
-KCHAN__PRIV bool kchan__is_timer(const kchan_t *c) { return c->kind >= KCHAN__AFTER; }
+KCHAN__PRIV bool kchan__is_timer(const kchan_t *c) { return c->kind >= KCHAN__AFTER && c->kind <= KCHAN__NEVER; }
+#endif
+/* Whether c is a handle on a shared region (section shared). */
+#ifdef KCHAN_HAVE_SHARED
+KCHAN__PRIV bool kchan__is_shared(const kchan_t *c) { return c->kind == KCHAN__SHARED; }
+#else
+KCHAN__PRIV bool kchan__is_shared(const kchan_t *c) { (void)c; return false; }
 #endif
 
 /* Work an operation gathers under the lock and does after releasing it: waking the partners
@@ -3820,8 +3862,35 @@ KCHAN__PRIV void kchan__tm_destroy(kchan_t *c)
    send_many, recv_many, peek, close, closed, len, stats, and for section create setup and
    destroy. This is the one place that asks which serves a channel (section select asks it
    per case). Without KCHAN_LOCKFREE the dispatch is the mutex call or the timer's. */
-#define KCHAN__ENGINE_MX_TM(c, fn, ...) \
-    (kchan__is_timer(c) ? kchan__tm_##fn(__VA_ARGS__) : kchan__mx_##fn(__VA_ARGS__))
+#ifdef KCHAN_HAVE_SHARED
+/* Timers and shared handles are the kinds from KCHAN__AFTER on: one compare on the
+   mutex engine's path, as before shared channels. */
+#  define KCHAN__ENGINE_MX_TM(c, fn, ...)                                                   \
+       ((c)->kind >= KCHAN__AFTER                                                            \
+            ? (kchan__is_shared(c) ? kchan__sh_##fn(__VA_ARGS__) : kchan__tm_##fn(__VA_ARGS__)) \
+            : kchan__mx_##fn(__VA_ARGS__))
+/* Section shared comes after the public functions that call it. */
+KCHAN__PRIV int  kchan__sh_op(kchan_t *c, int dir, void *elem, int64_t timeout_ns);
+KCHAN__PRIV int  kchan__sh_send_many(kchan_t *c, const void *elems, size_t n, size_t *sent, int64_t timeout_ns);
+KCHAN__PRIV int  kchan__sh_recv_many(kchan_t *c, void *out, size_t max, size_t *got, int64_t timeout_ns);
+KCHAN__PRIV int  kchan__sh_peek(kchan_t *c, void *out);
+KCHAN__PRIV int  kchan__sh_close(kchan_t *c, int reason, bool discard);
+KCHAN__PRIV bool kchan__sh_closed(const kchan_t *c);
+KCHAN__PRIV int  kchan__sh_reason(const kchan_t *c);
+KCHAN__PRIV size_t kchan__sh_len(const kchan_t *c);
+KCHAN__PRIV void kchan__sh_stats(const kchan_t *c, kchan_stats *out);
+KCHAN__PRIV int  kchan__sh_setup(kchan_t *c, unsigned char *ring, size_t ring_size);
+KCHAN__PRIV void kchan__sh_destroy(kchan_t *c);
+KCHAN__PRIV int  kchan__sh_case_try(kchan_case *k, kchan__after *a);
+KCHAN__PRIV int  kchan__sh_case_try_locked(kchan_case *k, kchan__after *a);
+KCHAN__PRIV bool kchan__sh_case_look(const kchan_case *k, size_t *sum, bool nomem);
+KCHAN__PRIV bool kchan__sh_case_ready(const kchan_case *k, bool nomem);
+KCHAN__PRIV int  kchan__sh_case_finish(kchan_case *k, int verdict);
+KCHAN__PRIV int64_t kchan__sh_case_due(const kchan_case *k);
+#else
+#  define KCHAN__ENGINE_MX_TM(c, fn, ...) \
+       (kchan__is_timer(c) ? kchan__tm_##fn(__VA_ARGS__) : kchan__mx_##fn(__VA_ARGS__))
+#endif
 #ifdef KCHAN_LOCKFREE
 #  define KCHAN__ENGINE(c, fn, ...) \
        (kchan__is_lf(c) ? kchan__lf_##fn(__VA_ARGS__) : KCHAN__ENGINE_MX_TM(c, fn, __VA_ARGS__))
@@ -3877,6 +3946,9 @@ KCHAN_DEF bool kchan_is_closed(const kchan_t *c) { return c ? kchan__closed(c) :
 KCHAN_DEF int kchan_close_reason(const kchan_t *c)
 {
     if (!c || !kchan__closed(c)) return 0;       /* [M4] acquire, then the reason is settled */
+#ifdef KCHAN_HAVE_SHARED
+    if (kchan__is_shared(c)) return kchan__sh_reason(c);
+#endif
     /* [M7] relaxed: written once before the [M6] release that [M4] acquired. */
     return kchan__atomic_load(&c->m.reason, memory_order_relaxed);
 }
@@ -4375,7 +4447,7 @@ KCHAN__PRIV int64_t kchan__tm_case_due(const kchan_case *k) { return k->chan->tm
 
 /* The dispatch, through section ops' KCHAN__ENGINE: the one place a case's engine is
    asked, once per interface function (without KCHAN_LOCKFREE, the mutex call alone). */
-KCHAN__PRIV bool kchan__case_unlocked(const kchan_case *k) { return kchan__is_lf(k->chan); }
+KCHAN__PRIV bool kchan__case_unlocked(const kchan_case *k) { return kchan__is_lf(k->chan) || kchan__is_shared(k->chan); }
 KCHAN__PRIV int kchan__case_try(kchan_case *k, kchan__after *a)
 { return KCHAN__ENGINE(k->chan, case_try, k, a); }
 KCHAN__PRIV int kchan__case_try_locked(kchan_case *k, kchan__after *a)
@@ -4393,6 +4465,7 @@ KCHAN__PRIV int64_t kchan__case_due(const kchan_case *k)
 KCHAN__PRIV void kchan__case_register(kchan_case *k, kchan__waiter *w, kchan__ctx *ctx, int index)
 {
     kchan_t *c = k->chan;
+    if (kchan__is_shared(c)) { w->linked = false; return; }   /* polled: kchan__sh_case_due */
     w->ctx = ctx;
     w->elem = k->elem;
     w->index = index;
@@ -4717,7 +4790,7 @@ KCHAN_DEF int kchan_dump(const kchan_t *c, char *buf, size_t n)
 {
     /* Arrays, not pointers to literals: a firmware that never dumps drops them all. */
     static const char kinds[][11] = { "rendezvous", "bounded", "unlimited", "conflated",
-                                      "after", "tick", "never" };
+                                      "after", "tick", "never", "shared" };
     static const char policies[][12] = { "block", "drop_newest", "drop_oldest" };
     enum { U64, U32, SIZE };
     static const struct { char key[20]; unsigned char offset, type; } fields[] = {
@@ -4768,6 +4841,12 @@ KCHAN_DEF int kchan_dump(const kchan_t *c, char *buf, size_t n)
         else { memcpy(&vsize, at, sizeof vsize); v64 = vsize; }
         kchan__append(buf, n, &len, fields[i].key);
         kchan__append(buf, n, &len, kchan__digits(v64, 10, tmp));
+    }
+    if (kchan__is_shared(c)) {
+        kchan__append(buf, n, &len, " lost_sending=");
+        kchan__append(buf, n, &len, kchan__digits(s.lost_sending, 10, tmp));
+        kchan__append(buf, n, &len, " lost_receiving=");
+        kchan__append(buf, n, &len, kchan__digits(s.lost_receiving, 10, tmp));
     }
     kchan__append(buf, n, &len, s.closed ? " state=closed" : " state=open");
     if (n) buf[len < n ? len : n - 1] = '\0';
@@ -5002,6 +5081,35 @@ KCHAN__PRIV bool kchan__lv_writer_alive(kchan__lv_head *d, uint32_t pid)
     return alive && (took == 0 || start == 0 || start == took);
 }
 
+/* Waiting across processes, on a 32-bit word in the region (the latest and shared
+   sections). Linux: a futex without FUTEX_PRIVATE_FLAG, since sleepers and wakers are in
+   different processes. Other POSIX systems: polling, 1 ms at most between looks
+   (docs/API.md). The waker changes the word first, so a sleeper about to sleep on the old
+   value does not. */
+KCHAN__PRIV void kchan__shm_wake(KCHAN__ATOMIC(uint32_t) *word)
+{
+    /* [A5] release: a sleeper that reads the new value ([A5'], [S9]) sees what came before
+       it (the element or frame, the close). */
+    kchan__atomic_fetch_add(word, 1, memory_order_release);
+#if defined(__linux__)
+    syscall(SYS_futex, (uint32_t *)(uintptr_t)word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+#endif
+}
+
+/* Sleep while *word is `seen`, until `until` on kchan__clock_ns's clock. */
+KCHAN__PRIV void kchan__shm_sleep(KCHAN__ATOMIC(uint32_t) *word, uint32_t seen, int64_t until)
+{
+#if defined(__linux__)
+    struct timespec ts = kchan__timespec(until);
+    syscall(SYS_futex, (uint32_t *)(uintptr_t)word, FUTEX_WAIT_BITSET, seen, &ts, NULL, FUTEX_BITSET_MATCH_ANY);
+#else
+    (void)word; (void)seen;
+    int64_t ns = until - kchan__clock_ns();
+    if (ns > 1000000) ns = 1000000;
+    if (ns > 0) { struct timespec ts = kchan__timespec(ns); nanosleep(&ts, NULL); }
+#endif
+}
+
 /* Wake the sleeping readers, if the flag says there may be some (always for a close). The
    flag is cleared before the pulse changes: a reader reads the pulse before it sets the
    flag, so one that sets it after our clear either read the old pulse (and the change
@@ -5014,30 +5122,14 @@ KCHAN__PRIV void kchan__lv_wake(kchan__lv_head *d, bool always)
     if (!always && kchan__atomic_load(&d->sleepers, memory_order_seq_cst) == 0) return;
     /* [A4'] relaxed: a hint; the pulse's change below is what ends a sleep. */
     kchan__atomic_store(&d->sleepers, 0, memory_order_relaxed);
-    /* [A5] release: a reader that reads the new pulse ([A5']) sees what came before it
-       (the frame, or the close). */
-    kchan__atomic_fetch_add(&d->pulse, 1, memory_order_release);
-#if defined(__linux__)
-    /* No FUTEX_PRIVATE_FLAG: the sleepers are in other processes. */
-    syscall(SYS_futex, (uint32_t *)(uintptr_t)&d->pulse, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-#endif
+    kchan__shm_wake(&d->pulse);
 }
 
-/* Sleep while the pulse is `seen`, until the deadline (-1: none) or `slice_ns`. Linux: a
-   shared futex. Other POSIX systems: polling every 1 ms at most (docs/API.md). */
+/* Sleep while the pulse is `seen`, until the deadline (-1: none) or `slice_ns`. */
 KCHAN__PRIV void kchan__lv_sleep(kchan__lv_head *d, uint32_t seen, int64_t deadline, int64_t slice_ns)
 {
     int64_t until = kchan__clock_ns() + slice_ns;
-    if (deadline >= 0 && deadline < until) until = deadline;
-#if defined(__linux__)
-    struct timespec ts = kchan__timespec(until);
-    syscall(SYS_futex, (uint32_t *)(uintptr_t)&d->pulse, FUTEX_WAIT_BITSET, seen, &ts, NULL, FUTEX_BITSET_MATCH_ANY);
-#else
-    (void)seen;
-    int64_t now = kchan__clock_ns(), ns = until - now;
-    if (ns > 1000000) ns = 1000000;
-    if (ns > 0) { struct timespec ts = kchan__timespec(ns); nanosleep(&ts, NULL); }
-#endif
+    kchan__shm_sleep(&d->pulse, seen, deadline >= 0 && deadline < until ? deadline : until);
 }
 
 /* Close for good: reason 1 (kchan_latest_close) or 2 (the writer died). For a dead
@@ -5333,6 +5425,828 @@ KCHAN_DEF int kchan_latest_dump(const kchan_latest *h, char *buf, size_t n)
     if (n) buf[len < n ? len : n - 1] = '\0';
     return len > INT_MAX ? INT_MAX : (int)len;
 }
+// >>shared: bounded channels in shared memory, between processes
+/* The region, all fixed-width fields at fixed offsets (numbers and offsets, no pointers):
+      [ head: 128 B, written once | tail | head | misc | peer table | cells ]
+   tail, head and misc are a 64 B line each; the peer table holds one 8 B word per process
+   slot; the cells start on a line. A cell is a 64-bit word, then the element. The word is
+   [owner: 16 bits | seq: 48 bits], seq being 2p mod 2^48 for the cell's position p:
+       2p,     owner 0   free, for the producer of position p
+       2p,     owner o   WRITING: the process in peer slot o claimed p and copies in
+       2p + 1, owner 0   FULL: p's element, for a consumer
+       2p + 1, owner o   READING: the process in slot o claimed it and copies out
+       2(p + capacity)   free again, for the next lap (the consumer's release)
+   A producer claims the cell at `tail` by one CAS on its word and only then moves tail on;
+   anyone who finds a claimed cell at tail moves tail on for it (so a claimer that dies
+   between the two holds nobody up). Consumers do the same with `head`. Since a claim names
+   its owner, a cell stuck in WRITING or READING names the process to ask about: a waiter
+   that has waited KCHAN__SH_POLL_NS looks at the cell it waits on and, if the owner has
+   exited, recovers the cell by one CAS from the exact word it saw (two rescuers cannot both
+   do it, and a cell that moved on meanwhile is left alone). A dead producer's committed
+   claim becomes a lost send (its kchan_send never returned), a dead consumer's claim a lost
+   receive (the element was sent; its kchan_recv never returned); both are counted.
+   A process takes a peer slot at its first op through a handle (pid and start time in one
+   word, so a reused pid is another process) and gives it back at kchan_destroy; a forked
+   child takes its own (kchan__fork_gen). A dead process's slot is taken over only after
+   every claim that names it is recovered (kchan__sh_reap).
+   Close is a bit in tail. A send counts once tail has moved past its claim: a claimer that
+   finds tail closed undoes its claim and says KCHAN_CLOSED, and consumers drain up to the
+   frozen tail, so every send that returned KCHAN_OK is received or counted. */
+#include <pthread.h>
+
+#define KCHAN__SH_MAGIC   UINT64_C(0x31474e5248534b4b)   /* "KKSHRNG1" in memory on little-endian */
+#define KCHAN__SH_LAYOUT  1u
+#define KCHAN__SH_TABLE   320u                            /* the peer table's offset */
+#define KCHAN__SH_PEERS_DEFAULT 64u
+#define KCHAN__SH_PEERS_MAX     4096u
+#define KCHAN__SH_CAP_MAX (UINT64_C(1) << 40)
+#define KCHAN__SH_CLOSED  (UINT64_C(1) << 63)             /* tail's closed bit */
+#define KCHAN__SH_SEQ     ((UINT64_C(1) << 48) - 1)
+#define KCHAN__SH_POLL_NS INT64_C(20000000)               /* a waiter's liveness check */
+#define KCHAN__SH_SELECT_POLL_NS INT64_C(1000000)         /* a select's look at shared cases */
+
+typedef struct {                 /* at offset 0; written by create before magic, then never */
+    uint64_t magic;              /* KCHAN__SH_MAGIC, stored last with release ([S0]) */
+    uint32_t layout;             /* KCHAN__SH_LAYOUT */
+    uint16_t endian;             /* KCHAN__LV_ENDIAN as the creator's byte order stores it */
+    uint8_t  ptr_bytes, size_bytes;
+    uint64_t elem_size, capacity, stride, cells_off, region_size, epoch;
+    uint32_t policy, peers;
+    uint64_t check;              /* kchan__sh_check of the fields above but magic */
+    unsigned char pad[128 - 10 * 8];
+    KCHAN__ATOMIC(uint64_t) tail;            /* next position to claim | KCHAN__SH_CLOSED */
+    unsigned char pad_tail[56];
+    KCHAN__ATOMIC(uint64_t) head;            /* next position to take */
+    unsigned char pad_head[56];
+    KCHAN__ATOMIC(uint32_t) recv_pulse, recv_sleepers;   /* futex word, flag: receivers */
+    KCHAN__ATOMIC(uint32_t) send_pulse, send_sleepers;   /* ... and senders */
+    KCHAN__ATOMIC(uint32_t) closer;          /* 1 once a close took the reason */
+    KCHAN__ATOMIC(int32_t)  reason;          /* kchan_close_with's */
+    KCHAN__ATOMIC(uint64_t) drops_newest, drops_oldest, lost_sending, lost_receiving, undelivered;
+} kchan__sh_head;
+_Static_assert(offsetof(kchan__sh_head, tail) == 128 && offsetof(kchan__sh_head, head) == 192 &&
+               sizeof(kchan__sh_head) == KCHAN__SH_TABLE, "kchan: shared head layout");
+
+/* A handle's own part, after its struct kchan (kchan__sh_local_of). */
+typedef struct {
+    unsigned char *base;
+    uint64_t cap, stride, cells_off, peers, epoch;
+    uint64_t who;                      /* our peer word, pid << 32 | low bits of the start time */
+    KCHAN__ATOMIC(uint32_t) peer;      /* our slot + 1 (a claim's owner), 0 before the first op */
+    KCHAN__ATOMIC(uint32_t) gen;       /* kchan__fork_gen when the slot was taken */
+} kchan__sh_local;
+
+KCHAN__PRIV size_t kchan__sh_local_off(void) { return kchan__align(sizeof(struct kchan), _Alignof(max_align_t)); }
+KCHAN__PRIV kchan__sh_local *kchan__sh_of(const kchan_t *c)
+{
+    return (kchan__sh_local *)(void *)((unsigned char *)(uintptr_t)c + kchan__sh_local_off());
+}
+KCHAN__PRIV kchan__sh_head *kchan__sh_d(const kchan__sh_local *s) { return (kchan__sh_head *)(void *)s->base; }
+KCHAN__PRIV KCHAN__ATOMIC(uint64_t) *kchan__sh_peer_word(const kchan__sh_local *s, uint32_t slot)
+{
+    return (KCHAN__ATOMIC(uint64_t) *)(void *)(s->base + KCHAN__SH_TABLE + 8 * (size_t)slot);
+}
+/* Position p's cell: its word, then (8 bytes on) the element. */
+KCHAN__PRIV KCHAN__ATOMIC(uint64_t) *kchan__sh_cell(const kchan__sh_local *s, uint64_t p)
+{
+    return (KCHAN__ATOMIC(uint64_t) *)(void *)(s->base + s->cells_off + (size_t)(p % s->cap) * s->stride);
+}
+KCHAN__PRIV unsigned char *kchan__sh_data(KCHAN__ATOMIC(uint64_t) *cell) { return (unsigned char *)(void *)cell + 8; }
+KCHAN__PRIV uint64_t kchan__sh_word(uint64_t seq, uint32_t owner) { return (uint64_t)owner << 48 | (seq & KCHAN__SH_SEQ); }
+KCHAN__PRIV uint32_t kchan__sh_owner(uint64_t w) { return (uint32_t)(w >> 48); }
+/* The word's seq less `seq`, as a signed 48-bit difference (seq wraps at 2^48). */
+KCHAN__PRIV int64_t kchan__sh_diff(uint64_t w, uint64_t seq)
+{
+    uint64_t x = (w - seq) & KCHAN__SH_SEQ;
+    return x & (UINT64_C(1) << 47) ? (int64_t)x - (INT64_C(1) << 48) : (int64_t)x;
+}
+
+KCHAN__PRIV uint64_t kchan__sh_check(const kchan__sh_head *d)
+{
+    uint64_t v[11] = { d->layout, d->endian, (uint64_t)d->ptr_bytes << 8 | d->size_bytes,
+                       d->elem_size, d->capacity, d->stride, d->cells_off, d->region_size,
+                       d->epoch, d->policy, d->peers };
+    uint64_t x = UINT64_C(0xcbf29ce484222325);
+    for (int i = 0; i < 11; i++)
+        for (int b = 0; b < 8; b++) { x ^= (v[i] >> (8 * b)) & 0xff; x *= UINT64_C(0x100000001b3); }
+    return x;
+}
+
+KCHAN__PRIV uint64_t kchan__sh_stride(size_t elem_size) { return (8 + (uint64_t)elem_size + 7) / 8 * 8; }
+KCHAN__PRIV uint64_t kchan__sh_cells_off(uint32_t peers) { return (KCHAN__SH_TABLE + 8 * (uint64_t)peers + 63) / 64 * 64; }
+
+KCHAN_DEF size_t kchan_shared_region_size(size_t elem_size, size_t capacity, uint32_t peers)
+{
+    if (peers == 0) peers = KCHAN__SH_PEERS_DEFAULT;
+    if (elem_size == 0 || elem_size > (size_t)SIZE_MAX / 4 || capacity == 0 ||
+        (uint64_t)capacity > KCHAN__SH_CAP_MAX || peers > KCHAN__SH_PEERS_MAX)
+        return 0;
+    uint64_t stride = kchan__sh_stride(elem_size), off = kchan__sh_cells_off(peers);
+    if (stride > ((uint64_t)SIZE_MAX - off) / capacity) return 0;
+    return (size_t)(off + stride * capacity);
+}
+
+/* Forked children take peer slots of their own: the handle they inherit names the
+   parent's. The child's atfork hook moves the generation on, and a handle whose slot was
+   taken in another generation takes a new one. */
+static KCHAN__ATOMIC(uint32_t) kchan__fork_gen = 1;
+static pthread_once_t kchan__fork_once = PTHREAD_ONCE_INIT;
+static void kchan__fork_child(void)
+{
+    /* [S20] relaxed: the child has one thread while its atfork hooks run. */
+    kchan__atomic_fetch_add(&kchan__fork_gen, 1, memory_order_relaxed);
+}
+static void kchan__fork_hook(void) { (void)pthread_atfork(NULL, NULL, kchan__fork_child); }
+
+#ifdef KCHAN_TESTING
+void (*kchan__sh_test_point)(const kchan_t *c, int point) = NULL;
+#  define KCHAN__SH_TEST_POINT(c, p) do { if (kchan__sh_test_point) kchan__sh_test_point((c), (p)); } while (0)
+#else
+#  define KCHAN__SH_TEST_POINT(c, p) ((void)0)
+#endif
+
+/* Whether the process a peer word names has exited: its pid is gone or a zombie, or the
+   pid now belongs to a process with another start time (kchan__proc_start). 0: nobody. */
+KCHAN__PRIV bool kchan__sh_dead(uint64_t who)
+{
+    if (who == 0) return true;
+    bool alive;
+    uint32_t took = (uint32_t)who;
+    uint64_t start = kchan__proc_start((uint32_t)(who >> 32), &alive);
+    return !alive || (took != 0 && start != 0 && (uint32_t)start != took);
+}
+
+/* Wake whoever sleeps on `pulse`, if `sleepers` says someone may. After the release store
+   that made the cell ready: the fence is this side's half of a store-buffering pair with
+   the sleeper's [S11] (it stores the flag, then looks at the cell): either we see its flag
+   or it sees our cell. */
+KCHAN__PRIV void kchan__sh_wake(KCHAN__ATOMIC(uint32_t) *sleepers, KCHAN__ATOMIC(uint32_t) *pulse, bool always)
+{
+    if (!always) {
+        atomic_thread_fence(memory_order_seq_cst);        /* [S10] */
+        /* [S10'] relaxed: ordered by the fence above. */
+        if (kchan__atomic_load(sleepers, memory_order_relaxed) == 0) return;
+    }
+    /* [S10''] relaxed: a hint; the pulse's change is what ends a sleep (as [A4']). */
+    kchan__atomic_store(sleepers, 0, memory_order_relaxed);
+    kchan__shm_wake(pulse);
+}
+
+/* Undo or finish a claim whose owner has exited, found in `w`, the word of position p's
+   cell. A WRITING claim that tail has passed is a lost send; one tail has not passed is
+   made to count first (tail moved on for it), unless tail is closed: then it never counted
+   and the cell is simply freed. A READING claim is a lost receive. Then head is moved past
+   p if it waits there (as a consumer would), and everyone is woken to look again.
+   True if the cell is no longer w. */
+KCHAN__PRIV bool kchan__sh_recover(const kchan__sh_local *s, uint64_t p, uint64_t w)
+{
+    kchan__sh_head *d = kchan__sh_d(s);
+    KCHAN__ATOMIC(uint64_t) *cell = kchan__sh_cell(s, p);
+    uint64_t seq = w & KCHAN__SH_SEQ, exp = w;
+    KCHAN__ATOMIC(uint64_t) *lost = NULL;
+    if ((seq & 1) == 0) {
+        for (;;) {
+            /* [S12] acquire: as [S1]. */
+            uint64_t t = kchan__atomic_load(&d->tail, memory_order_acquire);
+            if ((t & ~KCHAN__SH_CLOSED) > p) { lost = &d->lost_sending; break; }
+            if ((t & ~KCHAN__SH_CLOSED) < p) return false;   /* no claim could be there: scribbled */
+            if (t & KCHAN__SH_CLOSED) {
+                /* [S13] release: the cell is free for nobody (tail is frozen); as [S4]. */
+                return kchan__atomic_cas_strong(cell, &exp, kchan__sh_word(2 * p, 0),
+                                                memory_order_release, memory_order_relaxed) ||
+                       exp != w;
+            }
+            /* [S12'] relaxed: as [S3] (helping a claim count). */
+            (void)kchan__atomic_cas_strong(&d->tail, &t, t + 1, memory_order_relaxed, memory_order_relaxed);
+        }
+    } else {
+        lost = &d->lost_receiving;
+    }
+    /* [S13'] release: as [S6], the cell's release for the next lap. */
+    if (kchan__atomic_cas_strong(cell, &exp, kchan__sh_word(2 * (p + s->cap), 0),
+                                 memory_order_release, memory_order_relaxed)) {
+        /* [S14] relaxed: a counter; stats reads it ([S15]). */
+        kchan__atomic_fetch_add(lost, 1, memory_order_relaxed);
+        uint64_t h = p;
+        /* [S14'] relaxed: as [S5']. */
+        (void)kchan__atomic_cas_strong(&d->head, &h, p + 1, memory_order_relaxed, memory_order_relaxed);
+        kchan__sh_wake(&d->send_sleepers, &d->send_pulse, true);
+        kchan__sh_wake(&d->recv_sleepers, &d->recv_pulse, true);
+        return true;
+    }
+    return exp != w;
+}
+
+/* If the cell word w (position p) is claimed by a process that has exited, recover it. */
+KCHAN__PRIV bool kchan__sh_rescue(const kchan__sh_local *s, uint64_t p, uint64_t w)
+{
+    uint32_t o = kchan__sh_owner(w);
+    if (o == 0) return false;
+    /* [S16] acquire: the word a slot's owner stored with [S17]. A slot number beyond the
+       table (a scribbled word) names nobody: dead. */
+    uint64_t who = o <= s->peers ? kchan__atomic_load(kchan__sh_peer_word(s, o - 1), memory_order_acquire) : 0;
+    return kchan__sh_dead(who) && kchan__sh_recover(s, p, w);
+}
+
+/* Recover every claim naming `slot + 1` (all of a dead process's claims), or, with
+   slot == UINT32_MAX, every claim whose owner has exited (stats). A claim's position is
+   rebuilt from its 48-bit seq and tail: it is at most tail, and within 2^47 of it. */
+KCHAN__PRIV void kchan__sh_sweep(const kchan__sh_local *s, uint32_t slot)
+{
+    kchan__sh_head *d = kchan__sh_d(s);
+    for (uint64_t i = 0; i < s->cap; i++) {
+        KCHAN__ATOMIC(uint64_t) *cell = (KCHAN__ATOMIC(uint64_t) *)(void *)(s->base + s->cells_off + (size_t)i * s->stride);
+        /* [S18] acquire: as [S2]. */
+        uint64_t w = kchan__atomic_load(cell, memory_order_acquire);
+        uint32_t o = kchan__sh_owner(w);
+        if (o == 0 || (slot != UINT32_MAX && o != slot + 1)) continue;
+        /* [S18'] relaxed: a reference point only; the CAS in kchan__sh_recover decides. */
+        uint64_t t = kchan__atomic_load(&d->tail, memory_order_relaxed) & ~KCHAN__SH_CLOSED;
+        uint64_t half = (w & KCHAN__SH_SEQ) >> 1, mask = (UINT64_C(1) << 47) - 1;
+        uint64_t p = t - ((t - half) & mask);
+        if (p % s->cap != i) continue;         /* not a word this ring could hold: leave it */
+        if (slot == UINT32_MAX) (void)kchan__sh_rescue(s, p, w);
+        else (void)kchan__sh_recover(s, p, w);
+    }
+}
+
+/* Take a peer slot for this process: a free one, else one whose process has exited, once
+   its claims are recovered. 0 if every slot belongs to a live process. */
+KCHAN__PRIV uint32_t kchan__sh_join(kchan__sh_local *s)
+{
+    (void)pthread_once(&kchan__fork_once, kchan__fork_hook);
+    bool alive;
+    uint32_t pid = (uint32_t)getpid();
+    s->who = (uint64_t)pid << 32 | (uint32_t)kchan__proc_start(pid, &alive);
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t i = 0; i < s->peers; i++) {
+            KCHAN__ATOMIC(uint64_t) *slot = kchan__sh_peer_word(s, i);
+            /* [S17'] relaxed: the CAS below decides. */
+            uint64_t w = kchan__atomic_load(slot, memory_order_relaxed);
+            if (w != 0 && (pass == 0 || !kchan__sh_dead(w))) continue;
+            if (w != 0) kchan__sh_sweep(s, i);
+            /* [S17] acq_rel: one process takes the slot; release: pairs with [S16]. */
+            if (kchan__atomic_cas_strong(slot, &w, s->who, memory_order_acq_rel, memory_order_relaxed))
+                return i + 1;
+        }
+    }
+    return 0;
+}
+
+/* This process's slot + 1 for c, taken at the first op (and again in a forked child). */
+KCHAN__PRIV uint32_t kchan__sh_me(kchan_t *c, kchan__sh_local *s)
+{
+    /* [S19] relaxed: changes only in a forked child before it has a second thread ([S20]). */
+    uint32_t g = kchan__atomic_load(&kchan__fork_gen, memory_order_relaxed);
+    /* [S19'] acquire: pairs with [S19'']; the slot stored before it is seen. */
+    if (kchan__atomic_load(&s->gen, memory_order_acquire) == g)
+        return kchan__atomic_load(&s->peer, memory_order_relaxed);   /* [S19'] */
+    kchan__lock_acquire(&c->lock);
+    /* [S19'] relaxed under the lock: the lock orders the writers. */
+    if (kchan__atomic_load(&s->gen, memory_order_relaxed) != g) {
+        uint32_t p = kchan__sh_join(s);
+        if (p) {
+            kchan__atomic_store(&s->peer, p, memory_order_relaxed);   /* [S19''] */
+            /* [S19''] release: pairs with [S19']. */
+            kchan__atomic_store(&s->gen, g, memory_order_release);
+        }
+    }
+    kchan__lock_release(&c->lock);
+    /* [S19'] relaxed: stored by this thread, or by another under the lock we took. */
+    return kchan__atomic_load(&s->gen, memory_order_relaxed) == g ? kchan__atomic_load(&s->peer, memory_order_relaxed) : 0;
+}
+
+/* A claim at tail position t counts once tail has moved past t (by us, or by a helper);
+   KCHAN_CLOSED if tail was closed at t first. */
+KCHAN__PRIV int kchan__sh_commit(kchan__sh_head *d, uint64_t t)
+{
+    uint64_t cur = t;
+    /* [S3] relaxed: tail orders nothing by itself; the cell's word carries the element
+       ([S4]), and close's bit is read in the same modification order. */
+    while (!kchan__atomic_cas_strong(&d->tail, &cur, t + 1, memory_order_relaxed, memory_order_relaxed)) {
+        if ((cur & ~KCHAN__SH_CLOSED) > t) return KCHAN_OK;
+        if (cur & KCHAN__SH_CLOSED) return KCHAN_CLOSED;
+    }
+    return KCHAN_OK;
+}
+
+/* One send attempt: KCHAN_OK, KCHAN_CLOSED, or KCHAN_WOULDBLOCK (full), with the position
+   and word of the cell it would wait on in *at and *seen. */
+KCHAN__PRIV int kchan__sh_push(const kchan_t *c, const kchan__sh_local *s, uint32_t me, const void *elem,
+                               uint64_t *at, uint64_t *seen)
+{
+    kchan__sh_head *d = kchan__sh_d(s);
+    for (;;) {
+        /* [S1] acquire: a tail we act on is at least as new as the claims before it. */
+        uint64_t t = kchan__atomic_load(&d->tail, memory_order_acquire);
+        if (t & KCHAN__SH_CLOSED) return KCHAN_CLOSED;
+        KCHAN__ATOMIC(uint64_t) *cell = kchan__sh_cell(s, t);
+        /* [S2] acquire: pairs with the last consumer's [S6]; its copy out is done. */
+        uint64_t w = kchan__atomic_load(cell, memory_order_acquire);
+        int64_t dd = kchan__sh_diff(w, 2 * t);
+        if (dd == 0 && kchan__sh_owner(w) == 0) {
+            /* [S2'] acquire on success: as [S2]; our copy in stays after the claim. */
+            if (!kchan__atomic_cas_strong(cell, &w, kchan__sh_word(2 * t, me), memory_order_acquire, memory_order_relaxed))
+                continue;
+            KCHAN__SH_TEST_POINT(c, KCHAN__TP_SH_CLAIMED);
+            if (kchan__sh_commit(d, t) != KCHAN_OK) {
+                /* [S4'] release: the claim undone (tail is frozen, nobody claims it again). */
+                kchan__atomic_store(cell, kchan__sh_word(2 * t, 0), memory_order_release);
+                return KCHAN_CLOSED;
+            }
+            KCHAN__SH_TEST_POINT(c, KCHAN__TP_SH_COMMITTED);
+            memcpy(kchan__sh_data(cell), elem, c->elem_size);
+            /* [S4] release: the element is whole; pairs with [S5]. */
+            kchan__atomic_store(cell, kchan__sh_word(2 * t + 1, 0), memory_order_release);
+            return KCHAN_OK;
+        }
+        if (dd > 2 * (int64_t)s->cap + 2) return KCHAN_BADREGION;   /* no ring leaves that: scribbled */
+        if (dd >= 0) {                 /* claimed by another, or passed: tail is behind */
+            /* [S3'] relaxed: as [S3]. */
+            (void)kchan__atomic_cas_strong(&d->tail, &t, t + 1, memory_order_relaxed, memory_order_relaxed);
+            continue;
+        }
+        *at = t;                       /* full: the cell still holds the last lap's element */
+        *seen = w;
+        return KCHAN_WOULDBLOCK;
+    }
+}
+
+/* One receive attempt: KCHAN_OK, KCHAN_CLOSED (closed and drained), or KCHAN_WOULDBLOCK,
+   with *at and *seen as for kchan__sh_push. out may be NULL (an eviction nobody sees). */
+KCHAN__PRIV int kchan__sh_pop(const kchan_t *c, const kchan__sh_local *s, uint32_t me, void *out,
+                              uint64_t *at, uint64_t *seen)
+{
+    kchan__sh_head *d = kchan__sh_d(s);
+    for (;;) {
+        /* [S5'] acquire: as [S1]. */
+        uint64_t h = kchan__atomic_load(&d->head, memory_order_acquire);
+        KCHAN__ATOMIC(uint64_t) *cell = kchan__sh_cell(s, h);
+        /* [S5] acquire: pairs with the producer's [S4]; the element is whole. */
+        uint64_t w = kchan__atomic_load(cell, memory_order_acquire);
+        int64_t dd = kchan__sh_diff(w, 2 * h + 1);
+        if (dd == 0 && kchan__sh_owner(w) == 0) {
+            /* [S5''] acquire on success: as [S5]. */
+            if (!kchan__atomic_cas_strong(cell, &w, kchan__sh_word(2 * h + 1, me), memory_order_acquire, memory_order_relaxed))
+                continue;
+            KCHAN__SH_TEST_POINT(c, KCHAN__TP_SH_TAKEN);
+            uint64_t hh = h;
+            /* [S5'''] relaxed: head is a hint, as tail ([S3]); failing means a helper did it. */
+            (void)kchan__atomic_cas_strong(&d->head, &hh, h + 1, memory_order_relaxed, memory_order_relaxed);
+            if (out) memcpy(out, kchan__sh_data(cell), c->elem_size);
+            /* [S6] release: our copy out is done; the cell is free for the next lap ([S2]). */
+            kchan__atomic_store(cell, kchan__sh_word(2 * (h + s->cap), 0), memory_order_release);
+            return KCHAN_OK;
+        }
+        if (dd > 2 * (int64_t)s->cap + 2) return KCHAN_BADREGION;   /* as in kchan__sh_push */
+        if (dd >= 0) {                 /* taken by another, or passed: head is behind */
+            (void)kchan__atomic_cas_strong(&d->head, &h, h + 1, memory_order_relaxed, memory_order_relaxed);  /* [S5'''] */
+            continue;
+        }
+        *at = h;
+        *seen = w;
+        /* [S7] acquire: pairs with close's [S8]; a closed tail is final. Every claim below
+           it counted, so it will be whole (or recovered): only at it are we drained. */
+        uint64_t t = kchan__atomic_load(&d->tail, memory_order_acquire);
+        return (t & KCHAN__SH_CLOSED) && (t & ~KCHAN__SH_CLOSED) <= h ? KCHAN_CLOSED : KCHAN_WOULDBLOCK;
+    }
+}
+
+/* Drop-oldest: take the oldest element out for a send that found the ring full. */
+KCHAN__NOINLINE int kchan__sh_evict(kchan_t *c, const kchan__sh_local *s, uint32_t me, uint64_t *at, uint64_t *seen)
+{
+    kchan__room room;
+    int r = kchan__sh_pop(c, s, me, c->on_undelivered ? room.bytes : NULL, at, seen);
+    if (r != KCHAN_OK) return r;
+    kchan__sh_head *d = kchan__sh_d(s);
+    /* [S14''] relaxed: a counter, as [S14]. */
+    kchan__atomic_fetch_add(&d->drops_oldest, 1, memory_order_relaxed);
+    kchan__undelivered(c, room.bytes);
+    return KCHAN_OK;
+}
+
+/* One attempt at the op, with the channel's policy; wakes the other side after a success. */
+KCHAN__PRIV int kchan__sh_attempt(kchan_t *c, const kchan__sh_local *s, uint32_t me, int dir, void *elem,
+                                  uint64_t *at, uint64_t *seen)
+{
+    kchan__sh_head *d = kchan__sh_d(s);
+    if (dir == KCHAN_OP_RECV) {
+        int r = kchan__sh_pop(c, s, me, elem, at, seen);
+        if (r == KCHAN_OK) kchan__sh_wake(&d->send_sleepers, &d->send_pulse, false);
+        return r;
+    }
+    for (int spins = 0;; spins++) {
+        int r = kchan__sh_push(c, s, me, elem, at, seen);
+        if (r == KCHAN_OK) kchan__sh_wake(&d->recv_sleepers, &d->recv_pulse, false);
+        if (r != KCHAN_WOULDBLOCK || c->policy == KCHAN_BLOCK) return r;
+        if (c->policy == KCHAN_DROP_NEWEST) {
+            kchan__atomic_fetch_add(&d->drops_newest, 1, memory_order_relaxed);   /* [S14''] */
+            kchan__undelivered(c, elem);
+            return KCHAN_OK;
+        }
+        uint64_t pat, pseen;
+        r = kchan__sh_evict(c, s, me, &pat, &pseen);
+        if (r == KCHAN_CLOSED) return r;
+        if (r == KCHAN_WOULDBLOCK) {   /* the oldest is being read (or written): let it finish */
+            if (spins >= 64) { kchan__yield(); spins = 0; (void)kchan__sh_rescue(s, pat, pseen); }
+            else kchan__cpu_relax();
+        }
+    }
+}
+
+/* The op within the deadline (-1: none); timeout 0 tries once. Spins a little, then sleeps
+   on the side's pulse, looking every KCHAN__SH_POLL_NS for a dead claimer to recover. */
+KCHAN__PRIV int kchan__sh_wait(kchan_t *c, int dir, void *elem, int64_t timeout_ns, int64_t deadline, bool *blocked)
+{
+    kchan__sh_local *s = kchan__sh_of(c);
+    kchan__sh_head *d = kchan__sh_d(s);
+    uint32_t me = kchan__sh_me(c, s);
+    if (!me) return KCHAN_NOMEM;                /* the peer table is full of live processes */
+    uint64_t at = 0, seen = 0;
+    int r = kchan__sh_attempt(c, s, me, dir, elem, &at, &seen);
+    if (r != KCHAN_WOULDBLOCK) return r;
+    if (!kchan__may_wait(timeout_ns)) return r;
+    if (!*blocked) kchan__bump_unlocked(dir == KCHAN_OP_SEND ? &c->m.blocked_sends : &c->m.blocked_recvs, 1);
+    *blocked = true;
+    for (int i = 0; i < 40; i++) {             /* the partner is often on the other core */
+        if (i < 30) { for (int k = 0; k < (1 << (i < 6 ? i : 6)); k++) kchan__cpu_relax(); }
+        else kchan__yield();
+        if ((r = kchan__sh_attempt(c, s, me, dir, elem, &at, &seen)) != KCHAN_WOULDBLOCK) return r;
+    }
+    KCHAN__ATOMIC(uint32_t) *pulse = dir == KCHAN_OP_SEND ? &d->send_pulse : &d->recv_pulse;
+    KCHAN__ATOMIC(uint32_t) *flag = dir == KCHAN_OP_SEND ? &d->send_sleepers : &d->recv_sleepers;
+    int64_t checked = kchan__clock_ns();
+    for (;;) {
+        /* [S9] acquire: pairs with the pulse's change in kchan__shm_wake (release). */
+        uint32_t p = kchan__atomic_load(pulse, memory_order_acquire);
+        /* [S11] relaxed, then the fence: the sleeper's half of the pair in [S10]. */
+        kchan__atomic_store(flag, 1, memory_order_relaxed);
+        atomic_thread_fence(memory_order_seq_cst);
+        if ((r = kchan__sh_attempt(c, s, me, dir, elem, &at, &seen)) != KCHAN_WOULDBLOCK) return r;
+        int64_t now = kchan__clock_ns();
+        if (now - checked >= KCHAN__SH_POLL_NS) {    /* is the cell we wait on held by the dead? */
+            checked = now;
+            /* The claim we wait behind: a send waits for position at - cap to be read, a
+               receive for position at to be written. */
+            uint64_t p0 = dir == KCHAN_OP_SEND ? at - s->cap : at;
+            uint64_t want = dir == KCHAN_OP_SEND ? 2 * p0 + 1 : 2 * p0;
+            if (((seen ^ want) & KCHAN__SH_SEQ) == 0 && kchan__sh_rescue(s, p0, seen)) continue;
+        }
+        if (deadline >= 0 && now >= deadline) return KCHAN_TIMEDOUT;
+        int64_t until = now + KCHAN__SH_POLL_NS;
+        kchan__shm_sleep(pulse, p, deadline >= 0 && deadline < until ? deadline : until);
+    }
+}
+
+KCHAN__PRIV int kchan__sh_op(kchan_t *c, int dir, void *elem, int64_t timeout_ns)
+{
+    bool blocked = false;
+    int64_t deadline = kchan__may_wait(timeout_ns) ? kchan__deadline(timeout_ns) : -1;
+    int r = kchan__sh_wait(c, dir, elem, timeout_ns, deadline, &blocked);
+    if (r == KCHAN_WOULDBLOCK)
+        kchan__bump_unlocked(dir == KCHAN_OP_SEND ? &c->m.send_full : &c->m.recv_empty, 1);
+    else if (r == KCHAN_TIMEDOUT)
+        kchan__bump_unlocked(&c->m.timeouts, 1);
+    return r;
+}
+
+/* A batch is elements one at a time, within one deadline (send), or the first waited for
+   and the rest taken while there (recv). */
+KCHAN__PRIV int kchan__sh_send_many(kchan_t *c, const void *elems, size_t n, size_t *sent, int64_t timeout_ns)
+{
+    bool blocked = false;
+    int64_t deadline = kchan__may_wait(timeout_ns) ? kchan__deadline(timeout_ns) : -1;
+    size_t i = 0;
+    int r = KCHAN_OK;
+    for (; i < n; i++) {
+        const unsigned char *e = (const unsigned char *)elems + i * c->elem_size;
+        if ((r = kchan__sh_wait(c, KCHAN_OP_SEND, (void *)(uintptr_t)e, timeout_ns, deadline, &blocked)) != KCHAN_OK)
+            break;
+    }
+    if (sent) *sent = i;
+    if (r == KCHAN_WOULDBLOCK) kchan__bump_unlocked(&c->m.send_full, 1);
+    else if (r == KCHAN_TIMEDOUT) kchan__bump_unlocked(&c->m.timeouts, 1);
+    return r;
+}
+
+KCHAN__PRIV int kchan__sh_recv_many(kchan_t *c, void *out, size_t max, size_t *got, int64_t timeout_ns)
+{
+    int r = kchan__sh_op(c, KCHAN_OP_RECV, out, timeout_ns);
+    if (r != KCHAN_OK) return r;
+    size_t i = 1;
+    bool blocked = true;
+    while (i < max && kchan__sh_wait(c, KCHAN_OP_RECV, (unsigned char *)out + i * c->elem_size, 0, -1, &blocked) == KCHAN_OK)
+        i++;
+    if (got) *got = i;
+    return KCHAN_OK;
+}
+
+/* A copy of the oldest element: whole if its cell's seq is the same after the copy (a
+   consumer's claim does not touch the element; only the next lap's writer does). */
+KCHAN__PRIV int kchan__sh_peek(kchan_t *c, void *out)
+{
+    kchan__sh_local *s = kchan__sh_of(c);
+    kchan__sh_head *d = kchan__sh_d(s);
+    for (;;) {
+        uint64_t h = kchan__atomic_load(&d->head, memory_order_acquire);     /* [S5'] */
+        KCHAN__ATOMIC(uint64_t) *cell = kchan__sh_cell(s, h);
+        uint64_t w = kchan__atomic_load(cell, memory_order_acquire);         /* [S5] */
+        int64_t dd = kchan__sh_diff(w, 2 * h + 1);
+        if (dd < 0) {
+            uint64_t t = kchan__atomic_load(&d->tail, memory_order_acquire);  /* [S7] */
+            return (t & KCHAN__SH_CLOSED) && (t & ~KCHAN__SH_CLOSED) <= h ? KCHAN_CLOSED : KCHAN_WOULDBLOCK;
+        }
+        if (dd > 2 * (int64_t)s->cap + 2) return KCHAN_BADREGION;   /* as in kchan__sh_push */
+        if (dd > 0 || kchan__sh_owner(w) != 0) {     /* taken already: head is behind */
+            (void)kchan__atomic_cas_strong(&d->head, &h, h + 1, memory_order_relaxed, memory_order_relaxed);  /* [S5'''] */
+            continue;
+        }
+        memcpy(out, kchan__sh_data(cell), c->elem_size);
+        /* [S21] acquire fence, then relaxed: a copy that read any byte of the next lap's
+           element sees that writer's claim ([S2']) here, as the latest section's [A8]. */
+        atomic_thread_fence(memory_order_acquire);
+        if (((kchan__atomic_load(cell, memory_order_relaxed) ^ w) & KCHAN__SH_SEQ) == 0) return KCHAN_OK;
+    }
+}
+
+KCHAN__PRIV int kchan__sh_close(kchan_t *c, int reason, bool discard)
+{
+    kchan__sh_local *s = kchan__sh_of(c);
+    kchan__sh_head *d = kchan__sh_d(s);
+    uint32_t open = 0;
+    /* [S8'] relaxed: the first closer's reason, published by [S8]'s release. */
+    if (kchan__atomic_cas_strong(&d->closer, &open, 1, memory_order_relaxed, memory_order_relaxed))
+        kchan__atomic_store(&d->reason, reason, memory_order_relaxed);      /* [S8'] */
+    /* [S8] acq_rel: the closed bit freezes tail; release: a reader that sees it sees the
+       reason. Every closer sets it, so a closer killed after [S8'] leaves a close that the
+       next completes. */
+    uint64_t was = kchan__atomic_fetch_or(&d->tail, KCHAN__SH_CLOSED, memory_order_acq_rel);
+    kchan__sh_wake(&d->send_sleepers, &d->send_pulse, true);
+    kchan__sh_wake(&d->recv_sleepers, &d->recv_pulse, true);
+    if (discard) {                     /* cancel: what is left goes nowhere, counted */
+        kchan__room room;
+        bool blocked = true, own = false;
+        void *buf = NULL;              /* no callback: the elements are not copied out */
+        if (c->on_undelivered) {
+            own = c->elem_size > KCHAN_EVICT_MAX;
+            buf = own ? KCHAN_MALLOC(c->elem_size) : room.bytes;
+        }
+        /* Closed: waits only for sends that counted before the close to finish. */
+        while (kchan__sh_wait(c, KCHAN_OP_RECV, buf, KCHAN_FOREVER, -1, &blocked) == KCHAN_OK) {
+            kchan__atomic_fetch_add(&d->undelivered, 1, memory_order_relaxed);   /* [S14''] */
+            if (buf) kchan__undelivered(c, buf);
+        }
+        if (own) KCHAN_FREE(buf);
+    }
+    return was & KCHAN__SH_CLOSED ? KCHAN_CLOSED : KCHAN_OK;
+}
+
+KCHAN__PRIV bool kchan__sh_closed(const kchan_t *c)
+{
+    /* [S7'] acquire: as [S7]; a closed channel's reason is seen. */
+    return (kchan__atomic_load(&kchan__sh_d(kchan__sh_of(c))->tail, memory_order_acquire) & KCHAN__SH_CLOSED) != 0;
+}
+
+KCHAN__PRIV int kchan__sh_reason(const kchan_t *c)
+{
+    if (!kchan__sh_closed(c)) return 0;        /* [S7'] */
+    /* [S8''] relaxed: published by [S8], which [S7'] acquired. */
+    return kchan__atomic_load(&kchan__sh_d(kchan__sh_of(c))->reason, memory_order_relaxed);
+}
+
+/* Positions, for len and stats: tail and head, head read first so len is never negative
+   by a reading order (a helper may still leave head a claim behind: clamped). */
+KCHAN__PRIV void kchan__sh_positions(const kchan__sh_local *s, uint64_t *t, uint64_t *h)
+{
+    kchan__sh_head *d = kchan__sh_d(s);
+    /* [S15] acquire: a counter or position read after another is at least as new. */
+    *h = kchan__atomic_load(&d->head, memory_order_acquire);
+    *t = kchan__atomic_load(&d->tail, memory_order_acquire) & ~KCHAN__SH_CLOSED;   /* [S15] */
+}
+
+KCHAN__PRIV size_t kchan__sh_len(const kchan_t *c)
+{
+    const kchan__sh_local *s = kchan__sh_of(c);
+    uint64_t t, h;
+    kchan__sh_positions(s, &t, &h);
+    return t <= h ? 0 : t - h > s->cap ? (size_t)s->cap : (size_t)(t - h);
+}
+
+/* Region-wide counts (every process's), from the positions: tail passed every send that
+   counted and every claim a dead producer left (lost_sending), head every element taken
+   (received, evicted, discarded by cancel, or lost with a dead process). First, claims of
+   processes that have exited are recovered, so they show as lost now. This handle's own
+   counts: send_full, recv_empty, timeouts, blocked_*, cancelled_waiters. */
+KCHAN__PRIV void kchan__sh_stats(const kchan_t *c, kchan_stats *out)
+{
+    const kchan__sh_local *s = kchan__sh_of(c);
+    kchan__sh_head *d = kchan__sh_d(s);
+    kchan__sh_sweep(s, UINT32_MAX);
+    out->version = KCHAN_STATS_VERSION;
+    uint64_t t, h;
+    kchan__sh_positions(s, &t, &h);
+    uint64_t dn = kchan__atomic_load(&d->drops_newest, memory_order_acquire);   /* [S15] */
+    uint64_t dold = kchan__atomic_load(&d->drops_oldest, memory_order_acquire); /* [S15] */
+    uint64_t ls = kchan__atomic_load(&d->lost_sending, memory_order_acquire);   /* [S15] */
+    uint64_t lr = kchan__atomic_load(&d->lost_receiving, memory_order_acquire); /* [S15] */
+    uint64_t un = kchan__atomic_load(&d->undelivered, memory_order_acquire);    /* [S15] */
+    uint64_t taken = dold + ls + lr + un;
+    out->sends = (t > ls ? t - ls : 0) + dn;
+    out->recvs = h > taken ? h - taken : 0;
+    out->drops_newest = dn;
+    out->drops_oldest = dold;
+    out->undelivered = un;
+    out->lost_sending = ls;
+    out->lost_receiving = lr;
+    /* [M2] relaxed: this handle's counters, as the engines' (kchan__bump_unlocked). */
+    out->send_full = kchan__atomic_load(&c->m.send_full, memory_order_relaxed);
+    out->recv_empty = kchan__atomic_load(&c->m.recv_empty, memory_order_relaxed);          /* [M2] */
+    out->timeouts = kchan__atomic_load(&c->m.timeouts, memory_order_relaxed);              /* [M2] */
+    out->cancelled_waiters = kchan__atomic_load(&c->m.cancelled_waiters, memory_order_relaxed);   /* [M2] */
+    out->blocked_sends = kchan__atomic_load(&c->m.blocked_sends, memory_order_relaxed);    /* [M2] */
+    out->blocked_recvs = kchan__atomic_load(&c->m.blocked_recvs, memory_order_relaxed);    /* [M2] */
+    out->len = t <= h ? 0 : t - h > s->cap ? (size_t)s->cap : (size_t)(t - h);
+    out->cap = (size_t)s->cap;
+    out->closed = kchan__sh_closed(c);
+}
+
+KCHAN__PRIV int kchan__sh_setup(kchan_t *c, unsigned char *ring, size_t ring_size)
+{
+    (void)c; (void)ring; (void)ring_size;      /* kchan__sh_open fills the handle's part */
+    return KCHAN_OK;
+}
+
+/* Detach: give the peer slot back (if this process took it). The region and what it
+   holds stay for the other processes; nothing counts as undelivered. */
+KCHAN__PRIV void kchan__sh_destroy(kchan_t *c)
+{
+    kchan__sh_local *s = kchan__sh_of(c);
+    /* [S19'] relaxed: as in kchan__sh_me; destroy comes after this process's last op. */
+    uint32_t g = kchan__atomic_load(&s->gen, memory_order_relaxed);
+    uint32_t p = kchan__atomic_load(&s->peer, memory_order_relaxed);                  /* [S19'] */
+    uint64_t who = s->who;
+    /* [S17''] release: the slot goes back after every claim we made is done (a CAS: only
+       if it is still ours; a process that forked gives back only its own slot). */
+    if (p && g == kchan__atomic_load(&kchan__fork_gen, memory_order_relaxed))          /* [S19] */
+        (void)kchan__atomic_cas_strong(kchan__sh_peer_word(s, p - 1), &who, 0, memory_order_release, memory_order_relaxed);
+}
+
+/* Select: a shared case is tried without a lock, like a lock-free one, but no process can
+   wake a select in another, so it registers nothing; the select parks at most
+   KCHAN__SH_SELECT_POLL_NS (kchan__sh_case_due) and goes round. */
+KCHAN__PRIV int kchan__sh_case_try(kchan_case *k, kchan__after *a)
+{
+    (void)a;
+    return kchan__sh_op(k->chan, k->op, k->elem, 0);
+}
+KCHAN__PRIV int kchan__sh_case_try_locked(kchan_case *k, kchan__after *a)
+{
+    (void)k; (void)a;
+    return KCHAN_WOULDBLOCK;                   /* tried in the try pass, looked at below */
+}
+/* Could it complete now? The cell it would take (or fill) is ready, or the channel closed. */
+KCHAN__PRIV bool kchan__sh_ready(const kchan_t *c, int op, size_t *sum)
+{
+    const kchan__sh_local *s = kchan__sh_of(c);
+    kchan__sh_head *d = kchan__sh_d(s);
+    /* [S15'] acquire: as [S1]/[S5']. */
+    uint64_t t = kchan__atomic_load(&d->tail, memory_order_acquire);
+    uint64_t h = kchan__atomic_load(&d->head, memory_order_acquire);            /* [S15'] */
+    if (sum) *sum += (size_t)(t + h);          /* both only grow (the closed bit too) */
+    if (t & KCHAN__SH_CLOSED) return true;
+    if (op == KCHAN_OP_SEND) {
+        if (c->policy != KCHAN_BLOCK) return true;
+        uint64_t w = kchan__atomic_load(kchan__sh_cell(s, t), memory_order_acquire);   /* [S2] */
+        return kchan__sh_diff(w, 2 * t) >= 0;
+    }
+    uint64_t w = kchan__atomic_load(kchan__sh_cell(s, h), memory_order_acquire);       /* [S5] */
+    return kchan__sh_diff(w, 2 * h + 1) >= 0;
+}
+KCHAN__PRIV bool kchan__sh_case_look(const kchan_case *k, size_t *sum, bool nomem)
+{
+    (void)nomem;
+    return kchan__sh_ready(k->chan, k->op, sum);
+}
+KCHAN__PRIV bool kchan__sh_case_ready(const kchan_case *k, bool nomem)
+{
+    (void)nomem;
+    return kchan__sh_ready(k->chan, k->op, NULL);
+}
+KCHAN__PRIV int kchan__sh_case_finish(kchan_case *k, int verdict)
+{
+    return verdict == KCHAN__RETRY ? kchan__sh_op(k->chan, k->op, k->elem, 0) : verdict;
+}
+KCHAN__PRIV int64_t kchan__sh_case_due(const kchan_case *k)
+{
+    (void)k;
+    return kchan__clock_ns() + KCHAN__SH_SELECT_POLL_NS;
+}
+
+/* A handle on the region at mem whose head d has been checked: the struct kchan the
+   public functions take, then its own part (kchan__sh_local). */
+KCHAN__PRIV int kchan__sh_open(kchan_t **out, unsigned char *mem, const kchan__sh_head *d, const kchan_shared_opts *o)
+{
+    if (o && o->on_undelivered && d->policy == KCHAN_DROP_OLDEST && d->elem_size > KCHAN_EVICT_MAX)
+        return KCHAN_INVAL;            /* as kchan_create: an eviction's copy has no room */
+    kchan_t *c = (kchan_t *)KCHAN_MALLOC(kchan__sh_local_off() + sizeof(kchan__sh_local));
+    if (!c) return KCHAN_NOMEM;
+    kchan_opts co;
+    memset(&co, 0, sizeof co);
+    co.capacity = (size_t)d->capacity;
+    co.overflow = (kchan_overflow)d->policy;
+    if (o) { co.on_undelivered = o->on_undelivered; co.user = o->user; co.name = o->name; }
+    (void)kchan__init(c, NULL, (size_t)d->elem_size, &co, KCHAN__SHARED, (size_t)d->capacity, false);
+    kchan__sh_local *s = kchan__sh_of(c);
+    memset((void *)s, 0, sizeof *s);
+    s->base = mem;
+    s->cap = d->capacity;
+    s->stride = d->stride;
+    s->cells_off = d->cells_off;
+    s->peers = d->peers;
+    s->epoch = d->epoch;
+    *out = c;
+    return KCHAN_OK;
+}
+
+KCHAN_DEF int kchan_create_shared(kchan_t **out, void *mem, size_t mem_size, const kchan_shared_opts *opts)
+{
+    if (out) *out = NULL;
+    if (!out || !mem || !opts || (uintptr_t)mem % 64 || (unsigned)opts->overflow > KCHAN_DROP_OLDEST)
+        return KCHAN_INVAL;
+    uint32_t peers = opts->peers ? opts->peers : KCHAN__SH_PEERS_DEFAULT;
+    size_t need = kchan_shared_region_size(opts->elem_size, opts->capacity, peers);
+    if (!need || mem_size < need) return KCHAN_INVAL;
+    if (opts->on_undelivered && opts->overflow == KCHAN_DROP_OLDEST && opts->elem_size > KCHAN_EVICT_MAX)
+        return KCHAN_INVAL;
+    kchan__sh_head *d = (kchan__sh_head *)mem;
+    /* [S0'] relaxed: whoever attaches must see no magic until the head is whole. */
+    kchan__atomic_store((KCHAN__ATOMIC(uint64_t) *)(void *)&d->magic, 0, memory_order_relaxed);
+    memset((unsigned char *)mem + sizeof d->magic, 0, KCHAN__SH_TABLE - sizeof d->magic + 8 * (size_t)peers);
+    d->layout = KCHAN__SH_LAYOUT;
+    d->endian = KCHAN__LV_ENDIAN;
+    d->ptr_bytes = (uint8_t)sizeof(void *);
+    d->size_bytes = (uint8_t)sizeof(size_t);
+    d->elem_size = opts->elem_size;
+    d->capacity = opts->capacity;
+    d->stride = kchan__sh_stride(opts->elem_size);
+    d->cells_off = kchan__sh_cells_off(peers);
+    d->region_size = need;
+    d->epoch = ((uint64_t)kchan__clock_ns() << 16 ^ (uint64_t)getpid()) | 1;
+    d->policy = (uint32_t)opts->overflow;
+    d->peers = peers;
+    d->check = kchan__sh_check(d);
+    for (uint64_t i = 0; i < d->capacity; i++) {    /* cell i is free for position i */
+        KCHAN__ATOMIC(uint64_t) *cell = (KCHAN__ATOMIC(uint64_t) *)(void *)((unsigned char *)mem + d->cells_off + i * d->stride);
+        /* [S0''] relaxed: published by [S0]. */
+        kchan__atomic_store(cell, kchan__sh_word(2 * i, 0), memory_order_relaxed);
+    }
+    /* [S0] release: pairs with [S0''']; an attacher that sees the magic sees the whole head,
+       the zeroed live words and the cells. */
+    kchan__atomic_store((KCHAN__ATOMIC(uint64_t) *)(void *)&d->magic, KCHAN__SH_MAGIC, memory_order_release);
+    return kchan__sh_open(out, (unsigned char *)mem, d, opts);
+}
+
+KCHAN_DEF int kchan_attach(kchan_t **out, void *mem, size_t mem_size, const kchan_shared_opts *expect, const char **why)
+{
+    const char *no = NULL;
+    if (why) *why = "argument";
+    if (out) *out = NULL;
+    if (!out || !mem || (uintptr_t)mem % 64) return KCHAN_INVAL;
+    if (why) *why = "size: smaller than the head";
+    if (mem_size < KCHAN__SH_TABLE) return KCHAN_BADREGION;
+    kchan__sh_head d;                  /* copied once: each field is checked and used as one value */
+    /* [S0'''] acquire: pairs with [S0]. */
+    uint64_t magic = kchan__atomic_load((KCHAN__ATOMIC(uint64_t) *)mem, memory_order_acquire);
+    memcpy((void *)&d, mem, offsetof(kchan__sh_head, tail));
+    int r = KCHAN_BADREGION;
+    uint64_t swapped = 0;
+    for (int b = 0; b < 8; b++) swapped = swapped << 8 | ((magic >> (8 * b)) & 0xff);
+    if (magic != KCHAN__SH_MAGIC)
+        no = swapped == KCHAN__SH_MAGIC ? "byte order: the region was made on a machine of the other endianness"
+           : magic == KCHAN__LV_MAGIC ? "magic: a latest-value region (kchan_latest_attach)"
+           : "magic: not a shared channel region, or not created yet";
+    else if (d.layout != KCHAN__SH_LAYOUT) no = "layout version: made by another kchan release";
+    else if (d.endian != KCHAN__LV_ENDIAN) no = "byte order";
+    else if (d.ptr_bytes != sizeof(void *) || d.size_bytes != sizeof(size_t)) no = "word size: made by a 32-bit process for 64-bit, or the reverse";
+    else if (d.check != kchan__sh_check(&d)) no = "header checksum: the head is corrupt";
+    else if (d.policy > KCHAN_DROP_OLDEST || d.peers == 0 || d.peers > KCHAN__SH_PEERS_MAX ||
+             d.elem_size == 0 || d.elem_size > (uint64_t)SIZE_MAX / 4 || d.capacity == 0 || d.capacity > KCHAN__SH_CAP_MAX ||
+             d.stride != kchan__sh_stride((size_t)d.elem_size) || d.cells_off != kchan__sh_cells_off(d.peers) ||
+             d.region_size == 0 ||
+             d.region_size != kchan_shared_region_size((size_t)d.elem_size, (size_t)d.capacity, d.peers))
+        no = "geometry: element size, capacity, peers and region size disagree";
+    else if (d.region_size > mem_size) no = "size: the mapping is smaller than the region (truncated)";
+    else if (expect && expect->elem_size && expect->elem_size != d.elem_size) { no = "elem_size"; r = KCHAN_MISMATCH; }
+    else if (expect && expect->capacity && expect->capacity != d.capacity) { no = "capacity"; r = KCHAN_MISMATCH; }
+    else if (expect && (uint32_t)expect->overflow != d.policy) { no = "overflow"; r = KCHAN_MISMATCH; }
+    else if (expect && expect->peers && expect->peers != d.peers) { no = "peers"; r = KCHAN_MISMATCH; }
+    if (why) *why = no ? no : "none";
+    if (no) return r;
+    r = kchan__sh_open(out, (unsigned char *)mem, &d, expect);
+    if (r != KCHAN_OK && why) *why = r == KCHAN_NOMEM ? "out of memory" : "on_undelivered with drop-oldest and elements over KCHAN_EVICT_MAX";
+    return r;
+}
+
 #endif /* KCHAN_HAVE_LATEST */
 
 #ifndef KCHAN_NO_UNLIMITED

@@ -22,17 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 #include "../kchan.h"
-
-#define T_TIMEOUT 60
+#include "shm_common.h"
 
 /* ---- helpers ------------------------------------------------------------------------ */
-
-static void *t_map(size_t size)
-{
-    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    cr_assert(m != MAP_FAILED, "mmap: %s", strerror(errno));
-    return m;
-}
 
 static void *t_region(size_t frame_size, uint32_t slots, size_t *size)
 {
@@ -53,12 +45,6 @@ static void *t_channel(size_t frame_size, uint32_t slots, kchan_latest *h, kchan
 
 /* Frame f's content: every 8-byte word w is a mix of f and w, the first word is f, and
    the last is a hash of the rest, so a frame mixing two writes fails t_frame_ok. */
-static uint64_t t_mix(uint64_t x)
-{
-    x ^= x >> 33; x *= UINT64_C(0xff51afd7ed558ccd);
-    x ^= x >> 33; x *= UINT64_C(0xc4ceb9fe1a85ec53);
-    return x ^ (x >> 33);
-}
 static void t_frame_fill(uint64_t *w, size_t words, uint64_t f)
 {
     uint64_t h = 0;
@@ -72,24 +58,6 @@ static bool t_frame_ok(const uint64_t *w, size_t words, uint64_t f)
     if (w[0] != f) return false;
     for (size_t i = 1; i + 1 < words; i++) { if (w[i] != t_mix(f * 1000003u + i)) return false; h = t_mix(h ^ w[i]); }
     return w[words - 1] == (h ^ f);
-}
-
-/* fork() for a test's child: the child dies with the test's process, so a failed
-   assertion there never leaves a child spinning or waiting behind it. */
-static pid_t t_fork(void)
-{
-    pid_t parent = getpid(), pid = fork();
-    cr_assert(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)) _exit(99);
-    return pid;
-}
-
-/* Wait for a child; its exit status (or 128 + signal). */
-static int t_join(pid_t pid)
-{
-    int st;
-    while (waitpid(pid, &st, 0) < 0) cr_assert_eq(errno, EINTR, "waitpid: %s", strerror(errno));
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 /* A child's result, written to shared memory before it exits. */

@@ -4,7 +4,8 @@
  * kinds; block / drop-newest / drop-oldest overflow policies; close with
  * drain; timeouts; batch send/receive; a fair multi-channel select; per-channel
  * metrics; progress counters. Between processes (Linux, POSIX): latest-value
- * channels of large frames in shared memory (section latest).
+ * channels of large frames (section latest) and bounded MPMC channels that
+ * survive a killed peer (section shared), in shared memory.
  *
  * DO THIS, in exactly one .c file (include kchan.h first in that file):
  *
@@ -148,6 +149,12 @@
  *     the next one and count what they skipped (gaps) or lost to the writer (lates); never
  *     a torn frame. Attach validates the region. A dead writer closes the channel and loses
  *     at most the frame it was writing. docs/API.md section 24.
+ *   - Shared channels (kchan_create_shared, kchan_attach, where KCHAN_HAVE_SHARED) are
+ *     bounded MPMC channels in memory that processes share, used through a per-process
+ *     kchan_t handle with every kchan_* function; kchan_destroy detaches. A process killed
+ *     mid-op is noticed within 20 ms by whoever waits behind its cell, which is recovered
+ *     and counted (stats.lost_sending / lost_receiving); every send that returned KCHAN_OK
+ *     is received once or counted. A select looks at shared cases every 1 ms. Section 25.
  *   - Timers (kchan_after, kchan_tick, kchan_never) are receive-only channels of int64_t
  *     instants with no thread behind them: whoever touches one (a receive, a select, stats)
  *     first sends what has come due; waiting receivers and selects sleep until the next
@@ -4648,7 +4655,8 @@ KCHAN__PRIV void kchan__select_unlink(const kchan_case *cases, size_t n, kchan_t
             if (cases[i].chan != c) continue;
             kchan__queue *q = cases[i].op == KCHAN_OP_SEND ? &c->sendq : &c->recvq;
             if (ws[i].linked) kchan__unlink(c, q, &ws[i]);
-            if ((int)i != won) kchan__bump_locked(&c->m.cancelled_waiters, 1);
+            /* A shared case registered nothing (kchan__case_register): nothing withdrawn. */
+            if ((int)i != won && !kchan__is_shared(c)) kchan__bump_locked(&c->m.cancelled_waiters, 1);
         }
         kchan__lock_release(&c->lock);
     }
@@ -4661,6 +4669,7 @@ KCHAN__PRIV void kchan__select_unlink(const kchan_case *cases, size_t n, kchan_t
 KCHAN__PRIV bool kchan__select_finish(kchan_case *k, int verdict)
 {
     int r = kchan__case_finish(k, verdict);
+    if ((r == KCHAN_WOULDBLOCK || r == KCHAN_NOMEM) && kchan__is_shared(k->chan)) return false;
     if (r == KCHAN_WOULDBLOCK || r == KCHAN_NOMEM) {
         kchan__lock_acquire(&k->chan->lock);
         kchan__bump_locked(&k->chan->m.cancelled_waiters, 1);
@@ -4953,6 +4962,7 @@ KCHAN_DEF int kchan_counter_wait_ge(kchan_counter *k, int64_t target, int64_t ti
 #if defined(__linux__)
 #  include <linux/futex.h>
 #  include <sys/syscall.h>
+#  include <dirent.h>
 #endif
 
 #define KCHAN__LV_MAGIC  UINT64_C(0x314e4843544c4b4b)   /* "KKLTCHN1" in memory on little-endian */
@@ -5028,6 +5038,27 @@ KCHAN_DEF size_t kchan_latest_region_size(size_t frame_size, uint32_t slots)
     return (size_t)(KCHAN__LV_HEAD + stride * slots);
 }
 
+#if defined(__linux__)
+/* Whether /proc/<pid>/task lists a thread besides the leader (path: a buffer to use). */
+KCHAN__PRIV bool kchan__proc_more_threads(uint32_t pid, char *path, size_t size)
+{
+    char tmp[KCHAN__DIGITS_MAX];
+    size_t len = 0;
+    kchan__append(path, size, &len, "/proc/");
+    kchan__append(path, size, &len, kchan__digits(pid, 10, tmp));
+    kchan__append(path, size, &len, "/task");
+    path[len < size ? len : size - 1] = '\0';
+    DIR *dir = opendir(path);
+    if (!dir) return false;
+    const char *self = kchan__digits(pid, 10, tmp);
+    bool more = false;
+    for (struct dirent *e; !more && (e = readdir(dir)) != NULL;)
+        more = e->d_name[0] >= '0' && e->d_name[0] <= '9' && strcmp(e->d_name, self) != 0;
+    closedir(dir);
+    return more;
+}
+#endif
+
 /* Whether process `pid` lives, and its start time if /proc tells it (0 if not): Linux's
    /proc/<pid>/stat field 22, clock ticks since boot, which with the pid names a process (a
    pid the kernel has reused has another start time). A zombie (exited, not reaped) is dead.
@@ -5054,7 +5085,9 @@ KCHAN__PRIV uint64_t kchan__proc_start(uint32_t pid, bool *alive)
     }
     if (p && p[1] == ' ' && p[2]) {
         p += 2;
-        if (*p == 'Z' || *p == 'X' || *p == 'x') return 0;   /* exited, not reaped yet */
+        /* Exited, not reaped yet; but a leader that called pthread_exit shows Z while its
+           other threads run: alive while its task folder lists another thread. */
+        if (*p == 'X' || *p == 'x' || (*p == 'Z' && !kchan__proc_more_threads(pid, path, sizeof path))) return 0;
         *alive = true;
         for (int field = 3; field < 22; field++) {  /* p is at field 3 (state); want 22 */
             while (*p && *p != ' ') p++;
@@ -5447,8 +5480,9 @@ KCHAN_DEF int kchan_latest_dump(const kchan_latest *h, char *buf, size_t n)
    receive (the element was sent; its kchan_recv never returned); both are counted.
    A process takes a peer slot at its first op through a handle (pid and start time in one
    word, so a reused pid is another process) and gives it back at kchan_destroy; a forked
-   child takes its own (kchan__fork_gen). A dead process's slot is taken over only after
-   every claim that names it is recovered (kchan__sh_reap).
+   child takes its own (kchan__fork_gen). A process that takes a dead process's slot over
+   (the slot now names a live process, so nobody else touches the dead one's claims)
+   recovers every claim that names it before its first op (kchan__sh_join).
    Close is a bit in tail. A send counts once tail has moved past its claim: a claimer that
    finds tail closed undoes its claim and says KCHAN_CLOSED, and consumers drain up to the
    frozen tail, so every send that returned KCHAN_OK is received or counted. */
@@ -5464,6 +5498,7 @@ KCHAN_DEF int kchan_latest_dump(const kchan_latest *h, char *buf, size_t n)
 #define KCHAN__SH_SEQ     ((UINT64_C(1) << 48) - 1)
 #define KCHAN__SH_POLL_NS INT64_C(20000000)               /* a waiter's liveness check */
 #define KCHAN__SH_SELECT_POLL_NS INT64_C(1000000)         /* a select's look at shared cases */
+#define KCHAN__SH_SWEEP_MAX (UINT64_C(1) << 16)           /* stats looks at every cell up to this */
 
 typedef struct {                 /* at offset 0; written by create before magic, then never */
     uint64_t magic;              /* KCHAN__SH_MAGIC, stored last with release ([S0]) */
@@ -5480,8 +5515,7 @@ typedef struct {                 /* at offset 0; written by create before magic,
     unsigned char pad_head[56];
     KCHAN__ATOMIC(uint32_t) recv_pulse, recv_sleepers;   /* futex word, flag: receivers */
     KCHAN__ATOMIC(uint32_t) send_pulse, send_sleepers;   /* ... and senders */
-    KCHAN__ATOMIC(uint32_t) closer;          /* 1 once a close took the reason */
-    KCHAN__ATOMIC(int32_t)  reason;          /* kchan_close_with's */
+    KCHAN__ATOMIC(uint64_t) closing;         /* 1 << 32 | the first closer's reason, 0 before */
     KCHAN__ATOMIC(uint64_t) drops_newest, drops_oldest, lost_sending, lost_receiving, undelivered;
 } kchan__sh_head;
 _Static_assert(offsetof(kchan__sh_head, tail) == 128 && offsetof(kchan__sh_head, head) == 192 &&
@@ -5494,6 +5528,7 @@ typedef struct {
     uint64_t who;                      /* our peer word, pid << 32 | low bits of the start time */
     KCHAN__ATOMIC(uint32_t) peer;      /* our slot + 1 (a claim's owner), 0 before the first op */
     KCHAN__ATOMIC(uint32_t) gen;       /* kchan__fork_gen when the slot was taken */
+    KCHAN__ATOMIC(int64_t) checked;    /* when this handle last asked whether a claimer lives */
 } kchan__sh_local;
 
 KCHAN__PRIV size_t kchan__sh_local_off(void) { return kchan__align(sizeof(struct kchan), _Alignof(max_align_t)); }
@@ -5519,6 +5554,14 @@ KCHAN__PRIV int64_t kchan__sh_diff(uint64_t w, uint64_t seq)
 {
     uint64_t x = (w - seq) & KCHAN__SH_SEQ;
     return x & (UINT64_C(1) << 47) ? (int64_t)x - (INT64_C(1) << 48) : (int64_t)x;
+}
+
+/* The position a claim in the cell of position `at` is for: `at` itself (WRITING at, or
+   READING at with head behind) or the lap before (at - capacity). */
+KCHAN__PRIV uint64_t kchan__sh_claim_pos(uint64_t at, uint64_t w)
+{
+    int64_t dd = kchan__sh_diff(w, 2 * at);
+    return at + (uint64_t)(dd >= 0 ? dd / 2 : -((1 - dd) / 2));   /* floor(dd / 2) */
 }
 
 KCHAN__PRIV uint64_t kchan__sh_check(const kchan__sh_head *d)
@@ -5648,6 +5691,21 @@ KCHAN__PRIV bool kchan__sh_rescue(const kchan__sh_local *s, uint64_t p, uint64_t
     return kchan__sh_dead(who) && kchan__sh_recover(s, p, w);
 }
 
+/* An op found the cell of position `at` (its tail or head) in its way, holding word w.
+   If a claim holds it (WRITING or READING, of position at or of the lap before) and this
+   handle has not asked in the last KCHAN__SH_POLL_NS, ask whether the claimer lives and
+   recover the cell if not. Every op that cannot proceed comes here (try, timeout, select,
+   a drop-oldest send), so a dead claimer holds nobody up, whatever the ops. */
+KCHAN__PRIV bool kchan__sh_unstick(kchan__sh_local *s, uint64_t at, uint64_t w)
+{
+    if (kchan__sh_owner(w) == 0) return false;
+    int64_t now = kchan__clock_ns();
+    /* [S22] relaxed: a rate limit only; a rescue is safe whenever it runs (it asks first). */
+    if (now - kchan__atomic_load(&s->checked, memory_order_relaxed) < KCHAN__SH_POLL_NS) return false;
+    kchan__atomic_store(&s->checked, now, memory_order_relaxed);                   /* [S22] */
+    return kchan__sh_rescue(s, kchan__sh_claim_pos(at, w), w);
+}
+
 /* Recover every claim naming `slot + 1` (all of a dead process's claims), or, with
    slot == UINT32_MAX, every claim whose owner has exited (stats). A claim's position is
    rebuilt from its 48-bit seq and tail: it is at most tail, and within 2^47 of it. */
@@ -5684,10 +5742,13 @@ KCHAN__PRIV uint32_t kchan__sh_join(kchan__sh_local *s)
             /* [S17'] relaxed: the CAS below decides. */
             uint64_t w = kchan__atomic_load(slot, memory_order_relaxed);
             if (w != 0 && (pass == 0 || !kchan__sh_dead(w))) continue;
-            if (w != 0) kchan__sh_sweep(s, i);
             /* [S17] acq_rel: one process takes the slot; release: pairs with [S16]. */
-            if (kchan__atomic_cas_strong(slot, &w, s->who, memory_order_acq_rel, memory_order_relaxed))
-                return i + 1;
+            if (!kchan__atomic_cas_strong(slot, &w, s->who, memory_order_acq_rel, memory_order_relaxed))
+                continue;
+            /* A dead one's slot: its claims name us now, so no rescuer touches them (we
+               look alive); we recover them all before our first claim. */
+            if (w != 0) kchan__sh_sweep(s, i);
+            return i + 1;
         }
     }
     return 0;
@@ -5745,9 +5806,13 @@ KCHAN__PRIV int kchan__sh_push(const kchan_t *c, const kchan__sh_local *s, uint3
         uint64_t w = kchan__atomic_load(cell, memory_order_acquire);
         int64_t dd = kchan__sh_diff(w, 2 * t);
         if (dd == 0 && kchan__sh_owner(w) == 0) {
-            /* [S2'] acquire on success: as [S2]; our copy in stays after the claim. */
-            if (!kchan__atomic_cas_strong(cell, &w, kchan__sh_word(2 * t, me), memory_order_acquire, memory_order_relaxed))
+            /* [S2'] acq_rel on success: acquire as [S2]; release: a rescuer that reads our
+               claim ([S16], [S18]) sees our peer slot taken ([S17]) and tail at t. */
+            if (!kchan__atomic_cas_strong(cell, &w, kchan__sh_word(2 * t, me), memory_order_acq_rel, memory_order_relaxed))
                 continue;
+            /* [S2''] release fence: the claim is ordered before every byte we copy in, so a
+               peek that sees any of them sees the claim's seq ([S21]; as [A2']). */
+            atomic_thread_fence(memory_order_release);
             KCHAN__SH_TEST_POINT(c, KCHAN__TP_SH_CLAIMED);
             if (kchan__sh_commit(d, t) != KCHAN_OK) {
                 /* [S4'] release: the claim undone (tail is frozen, nobody claims it again). */
@@ -5760,7 +5825,13 @@ KCHAN__PRIV int kchan__sh_push(const kchan_t *c, const kchan__sh_local *s, uint3
             kchan__atomic_store(cell, kchan__sh_word(2 * t + 1, 0), memory_order_release);
             return KCHAN_OK;
         }
-        if (dd > 2 * (int64_t)s->cap + 2) return KCHAN_BADREGION;   /* no ring leaves that: scribbled */
+        /* More than a lap ahead of a tail read just now: no ring leaves that (scribbled).
+           A tail read long ago (we were preempted) has moved on: look again. */
+        if (dd > 2 * (int64_t)s->cap + 2) {
+            /* [S1'] relaxed: compared only; the next round reads it with [S1]. */
+            if (kchan__atomic_load(&d->tail, memory_order_relaxed) != t) continue;
+            return KCHAN_BADREGION;
+        }
         if (dd >= 0) {                 /* claimed by another, or passed: tail is behind */
             /* [S3'] relaxed: as [S3]. */
             (void)kchan__atomic_cas_strong(&d->tail, &t, t + 1, memory_order_relaxed, memory_order_relaxed);
@@ -5786,8 +5857,8 @@ KCHAN__PRIV int kchan__sh_pop(const kchan_t *c, const kchan__sh_local *s, uint32
         uint64_t w = kchan__atomic_load(cell, memory_order_acquire);
         int64_t dd = kchan__sh_diff(w, 2 * h + 1);
         if (dd == 0 && kchan__sh_owner(w) == 0) {
-            /* [S5''] acquire on success: as [S5]. */
-            if (!kchan__atomic_cas_strong(cell, &w, kchan__sh_word(2 * h + 1, me), memory_order_acquire, memory_order_relaxed))
+            /* [S5''] acq_rel on success: acquire as [S5]; release as [S2']. */
+            if (!kchan__atomic_cas_strong(cell, &w, kchan__sh_word(2 * h + 1, me), memory_order_acq_rel, memory_order_relaxed))
                 continue;
             KCHAN__SH_TEST_POINT(c, KCHAN__TP_SH_TAKEN);
             uint64_t hh = h;
@@ -5798,7 +5869,10 @@ KCHAN__PRIV int kchan__sh_pop(const kchan_t *c, const kchan__sh_local *s, uint32
             kchan__atomic_store(cell, kchan__sh_word(2 * (h + s->cap), 0), memory_order_release);
             return KCHAN_OK;
         }
-        if (dd > 2 * (int64_t)s->cap + 2) return KCHAN_BADREGION;   /* as in kchan__sh_push */
+        if (dd > 2 * (int64_t)s->cap + 2) {     /* as in kchan__sh_push */
+            if (kchan__atomic_load(&d->head, memory_order_relaxed) != h) continue;   /* [S1'] */
+            return KCHAN_BADREGION;
+        }
         if (dd >= 0) {                 /* taken by another, or passed: head is behind */
             (void)kchan__atomic_cas_strong(&d->head, &h, h + 1, memory_order_relaxed, memory_order_relaxed);  /* [S5'''] */
             continue;
@@ -5826,7 +5900,7 @@ KCHAN__NOINLINE int kchan__sh_evict(kchan_t *c, const kchan__sh_local *s, uint32
 }
 
 /* One attempt at the op, with the channel's policy; wakes the other side after a success. */
-KCHAN__PRIV int kchan__sh_attempt(kchan_t *c, const kchan__sh_local *s, uint32_t me, int dir, void *elem,
+KCHAN__PRIV int kchan__sh_attempt(kchan_t *c, kchan__sh_local *s, uint32_t me, int dir, void *elem,
                                   uint64_t *at, uint64_t *seen)
 {
     kchan__sh_head *d = kchan__sh_d(s);
@@ -5844,12 +5918,11 @@ KCHAN__PRIV int kchan__sh_attempt(kchan_t *c, const kchan__sh_local *s, uint32_t
             kchan__undelivered(c, elem);
             return KCHAN_OK;
         }
-        uint64_t pat, pseen;
-        r = kchan__sh_evict(c, s, me, &pat, &pseen);
-        if (r == KCHAN_CLOSED) return r;
+        r = kchan__sh_evict(c, s, me, at, seen);
+        if (r == KCHAN_CLOSED || r == KCHAN_BADREGION) return r;
         if (r == KCHAN_WOULDBLOCK) {   /* the oldest is being read (or written): let it finish */
-            if (spins >= 64) { kchan__yield(); spins = 0; (void)kchan__sh_rescue(s, pat, pseen); }
-            else kchan__cpu_relax();
+            if (spins >= 64) return r; /* or wait for it as any blocked send ([S2]'s cell) */
+            kchan__cpu_relax();
         }
     }
 }
@@ -5863,8 +5936,10 @@ KCHAN__PRIV int kchan__sh_wait(kchan_t *c, int dir, void *elem, int64_t timeout_
     uint32_t me = kchan__sh_me(c, s);
     if (!me) return KCHAN_NOMEM;                /* the peer table is full of live processes */
     uint64_t at = 0, seen = 0;
-    int r = kchan__sh_attempt(c, s, me, dir, elem, &at, &seen);
-    if (r != KCHAN_WOULDBLOCK) return r;
+    int r;
+    do {                               /* again if a dead claimer was in the way */
+        if ((r = kchan__sh_attempt(c, s, me, dir, elem, &at, &seen)) != KCHAN_WOULDBLOCK) return r;
+    } while (kchan__sh_unstick(s, at, seen));
     if (!kchan__may_wait(timeout_ns)) return r;
     if (!*blocked) kchan__bump_unlocked(dir == KCHAN_OP_SEND ? &c->m.blocked_sends : &c->m.blocked_recvs, 1);
     *blocked = true;
@@ -5875,7 +5950,6 @@ KCHAN__PRIV int kchan__sh_wait(kchan_t *c, int dir, void *elem, int64_t timeout_
     }
     KCHAN__ATOMIC(uint32_t) *pulse = dir == KCHAN_OP_SEND ? &d->send_pulse : &d->recv_pulse;
     KCHAN__ATOMIC(uint32_t) *flag = dir == KCHAN_OP_SEND ? &d->send_sleepers : &d->recv_sleepers;
-    int64_t checked = kchan__clock_ns();
     for (;;) {
         /* [S9] acquire: pairs with the pulse's change in kchan__shm_wake (release). */
         uint32_t p = kchan__atomic_load(pulse, memory_order_acquire);
@@ -5883,15 +5957,8 @@ KCHAN__PRIV int kchan__sh_wait(kchan_t *c, int dir, void *elem, int64_t timeout_
         kchan__atomic_store(flag, 1, memory_order_relaxed);
         atomic_thread_fence(memory_order_seq_cst);
         if ((r = kchan__sh_attempt(c, s, me, dir, elem, &at, &seen)) != KCHAN_WOULDBLOCK) return r;
+        if (kchan__sh_unstick(s, at, seen)) continue;   /* held by the dead? */
         int64_t now = kchan__clock_ns();
-        if (now - checked >= KCHAN__SH_POLL_NS) {    /* is the cell we wait on held by the dead? */
-            checked = now;
-            /* The claim we wait behind: a send waits for position at - cap to be read, a
-               receive for position at to be written. */
-            uint64_t p0 = dir == KCHAN_OP_SEND ? at - s->cap : at;
-            uint64_t want = dir == KCHAN_OP_SEND ? 2 * p0 + 1 : 2 * p0;
-            if (((seen ^ want) & KCHAN__SH_SEQ) == 0 && kchan__sh_rescue(s, p0, seen)) continue;
-        }
         if (deadline >= 0 && now >= deadline) return KCHAN_TIMEDOUT;
         int64_t until = now + KCHAN__SH_POLL_NS;
         kchan__shm_sleep(pulse, p, deadline >= 0 && deadline < until ? deadline : until);
@@ -5956,7 +6023,10 @@ KCHAN__PRIV int kchan__sh_peek(kchan_t *c, void *out)
             uint64_t t = kchan__atomic_load(&d->tail, memory_order_acquire);  /* [S7] */
             return (t & KCHAN__SH_CLOSED) && (t & ~KCHAN__SH_CLOSED) <= h ? KCHAN_CLOSED : KCHAN_WOULDBLOCK;
         }
-        if (dd > 2 * (int64_t)s->cap + 2) return KCHAN_BADREGION;   /* as in kchan__sh_push */
+        if (dd > 2 * (int64_t)s->cap + 2) {     /* as in kchan__sh_push */
+            if (kchan__atomic_load(&d->head, memory_order_relaxed) != h) continue;   /* [S1'] */
+            return KCHAN_BADREGION;
+        }
         if (dd > 0 || kchan__sh_owner(w) != 0) {     /* taken already: head is behind */
             (void)kchan__atomic_cas_strong(&d->head, &h, h + 1, memory_order_relaxed, memory_order_relaxed);  /* [S5'''] */
             continue;
@@ -5973,10 +6043,11 @@ KCHAN__PRIV int kchan__sh_close(kchan_t *c, int reason, bool discard)
 {
     kchan__sh_local *s = kchan__sh_of(c);
     kchan__sh_head *d = kchan__sh_d(s);
-    uint32_t open = 0;
-    /* [S8'] relaxed: the first closer's reason, published by [S8]'s release. */
-    if (kchan__atomic_cas_strong(&d->closer, &open, 1, memory_order_relaxed, memory_order_relaxed))
-        kchan__atomic_store(&d->reason, reason, memory_order_relaxed);      /* [S8'] */
+    uint64_t open = 0;
+    /* [S8'] acq_rel, acquire on failure: the first closer's reason, in one word with the
+       "closed" flag; a later closer acquires it, so its [S8] publishes it too. */
+    (void)kchan__atomic_cas_strong(&d->closing, &open, UINT64_C(1) << 32 | (uint32_t)reason,
+                                   memory_order_acq_rel, memory_order_acquire);
     /* [S8] acq_rel: the closed bit freezes tail; release: a reader that sees it sees the
        reason. Every closer sets it, so a closer killed after [S8'] leaves a close that the
        next completes. */
@@ -6011,7 +6082,7 @@ KCHAN__PRIV int kchan__sh_reason(const kchan_t *c)
 {
     if (!kchan__sh_closed(c)) return 0;        /* [S7'] */
     /* [S8''] relaxed: published by [S8], which [S7'] acquired. */
-    return kchan__atomic_load(&kchan__sh_d(kchan__sh_of(c))->reason, memory_order_relaxed);
+    return (int32_t)(uint32_t)kchan__atomic_load(&kchan__sh_d(kchan__sh_of(c))->closing, memory_order_relaxed);
 }
 
 /* Positions, for len and stats: tail and head, head read first so len is never negative
@@ -6041,7 +6112,17 @@ KCHAN__PRIV void kchan__sh_stats(const kchan_t *c, kchan_stats *out)
 {
     const kchan__sh_local *s = kchan__sh_of(c);
     kchan__sh_head *d = kchan__sh_d(s);
-    kchan__sh_sweep(s, UINT32_MAX);
+    if (s->cap <= KCHAN__SH_SWEEP_MAX) {
+        kchan__sh_sweep(s, UINT32_MAX);
+    } else {                           /* a large ring: the two cells ops wait on */
+        uint64_t pos[2];
+        kchan__sh_positions(s, &pos[0], &pos[1]);
+        for (int i = 0; i < 2; i++) {
+            /* [S18] acquire: as in kchan__sh_sweep. */
+            uint64_t w = kchan__atomic_load(kchan__sh_cell(s, pos[i]), memory_order_acquire);
+            (void)kchan__sh_rescue(s, kchan__sh_claim_pos(pos[i], w), w);
+        }
+    }
     out->version = KCHAN_STATS_VERSION;
     uint64_t t, h;
     kchan__sh_positions(s, &t, &h);
@@ -6094,10 +6175,17 @@ KCHAN__PRIV void kchan__sh_destroy(kchan_t *c)
 /* Select: a shared case is tried without a lock, like a lock-free one, but no process can
    wake a select in another, so it registers nothing; the select parks at most
    KCHAN__SH_SELECT_POLL_NS (kchan__sh_case_due) and goes round. */
+/* A select's tries count nothing in the handle's send_full / recv_empty (it tries every
+   millisecond); blocked = true: not counted as a blocked op either. */
+KCHAN__PRIV int kchan__sh_case_op(kchan_case *k)
+{
+    bool blocked = true;
+    return kchan__sh_wait(k->chan, k->op, k->elem, 0, -1, &blocked);
+}
 KCHAN__PRIV int kchan__sh_case_try(kchan_case *k, kchan__after *a)
 {
     (void)a;
-    return kchan__sh_op(k->chan, k->op, k->elem, 0);
+    return kchan__sh_case_op(k);
 }
 KCHAN__PRIV int kchan__sh_case_try_locked(kchan_case *k, kchan__after *a)
 {
@@ -6134,7 +6222,7 @@ KCHAN__PRIV bool kchan__sh_case_ready(const kchan_case *k, bool nomem)
 }
 KCHAN__PRIV int kchan__sh_case_finish(kchan_case *k, int verdict)
 {
-    return verdict == KCHAN__RETRY ? kchan__sh_op(k->chan, k->op, k->elem, 0) : verdict;
+    return verdict == KCHAN__RETRY ? kchan__sh_case_op(k) : verdict;
 }
 KCHAN__PRIV int64_t kchan__sh_case_due(const kchan_case *k)
 {

@@ -33,6 +33,14 @@ bench-timers: $(TIMER_BENCH_BINS)
 $(B)/bench/shm_latest: bench/shm_latest.c kchan.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -O2 -D_GNU_SOURCE bench/shm_latest.c -o $@ $(LDLIBS)
+
+# Bounded shared channels (kchan_create_shared) between processes against a pipe, a Unix socket
+# and a POSIX message queue: SPSC and MPMC, 8 B and 4 KiB messages (bench/shm_ring.c says what
+# each row is). About a minute; --quick in a few seconds. -lrt: mq_* before glibc 2.34.
+$(B)/bench/shm_ring: bench/shm_ring.c kchan.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -O2 -D_GNU_SOURCE bench/shm_ring.c -o $@ $(LDLIBS) -lrt
 .PHONY: bench-shm
-bench-shm: $(B)/bench/shm_latest
+bench-shm: $(B)/bench/shm_latest $(B)/bench/shm_ring
 	$(B)/bench/shm_latest
+	$(B)/bench/shm_ring

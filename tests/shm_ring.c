@@ -607,6 +607,177 @@ Test(shared, uncounted_claim_of_the_dead_after_close, .timeout = T_TIMEOUT)
     munmap(m, size);
 }
 
+/* Ops that never wait long (try, short timeouts, select) still get past a dead claimer:
+   any op that finds a claimed cell in its way asks, at most every 20 ms per handle. */
+Test(shared, try_and_select_get_past_the_dead, .timeout = T_TIMEOUT)
+{
+    for (int use_select = 0; use_select < 2; use_select++) {
+        size_t size;
+        kchan_t *c;
+        void *m = t_ring(sizeof(uint64_t), 4, KCHAN_BLOCK, 0, &c, &size);
+        pid_t p = t_fork();
+        if (p == 0) {
+            t_die_at = KCHAN__TP_SH_COMMITTED;
+            kchan__sh_test_point = t_die_hook;
+            uint64_t x = 99;
+            (void)kchan_send(c, &x);
+            _exit(1);
+        }
+        cr_assert_eq(t_join(p), 128 + SIGKILL);
+        uint64_t v = 5, w = 0;
+        cr_assert_eq(kchan_send(c, &v), KCHAN_OK);
+        int r = KCHAN_WOULDBLOCK;
+        int64_t until = kchan_now_ns() + KCHAN_SEC(5);
+        while (r != KCHAN_OK && kchan_now_ns() < until) {
+            if (use_select) {
+                kchan_case k[1] = { { c, KCHAN_OP_RECV, &w, 0 } };
+                r = kchan_select(k, 1, KCHAN_MS(5)) == 0 ? k[0].status : KCHAN_WOULDBLOCK;
+            } else {
+                r = kchan_try_recv(c, &w);
+                if (r != KCHAN_OK) sched_yield();
+            }
+        }
+        cr_assert_eq(r, KCHAN_OK, "%s never got past the dead sender's cell", use_select ? "select" : "try_recv");
+        cr_assert_eq(w, 5);
+        kchan_stats s;
+        kchan_stats_get(c, &s);
+        cr_assert_eq(s.lost_sending, 1);
+        kchan_destroy(c);
+        munmap(m, size);
+    }
+}
+
+/* A sender a lap behind a dead sender's claim (one cell) gets past it too. */
+Test(shared, sender_gets_past_a_dead_sender_a_lap_back, .timeout = T_TIMEOUT)
+{
+    size_t size;
+    kchan_t *c;
+    void *m = t_ring(sizeof(uint64_t), 1, KCHAN_BLOCK, 0, &c, &size);
+    pid_t p = t_fork();
+    if (p == 0) {
+        t_die_at = KCHAN__TP_SH_COMMITTED;
+        kchan__sh_test_point = t_die_hook;
+        uint64_t x = 99;
+        (void)kchan_send(c, &x);
+        _exit(1);
+    }
+    cr_assert_eq(t_join(p), 128 + SIGKILL);
+    uint64_t v = 7, w = 0;
+    cr_assert_eq(kchan_send_timeout(c, &v, KCHAN_SEC(5)), KCHAN_OK);
+    cr_assert_eq(kchan_try_recv(c, &w), KCHAN_OK);
+    cr_assert_eq(w, 7);
+    kchan_stats s;
+    kchan_stats_get(c, &s);
+    cr_assert(s.lost_sending == 1 && s.sends == 1 && s.recvs == 1);
+    kchan_destroy(c);
+    munmap(m, size);
+}
+
+/* A drop-oldest send whose oldest element is in a stopped receiver's hands keeps to its
+   timeout (it waits like a blocked send), and gets past it once that receiver is dead. */
+static void t_stop_hook(const kchan_t *c, int point)
+{
+    (void)c;
+    if (point == KCHAN__TP_SH_TAKEN) raise(SIGSTOP);
+}
+
+Test(shared, drop_oldest_send_keeps_its_timeout, .timeout = T_TIMEOUT)
+{
+    size_t size = kchan_shared_region_size(sizeof(uint64_t), 1, 0);
+    void *m = t_map(size);
+    kchan_shared_opts o = { .elem_size = sizeof(uint64_t), .capacity = 1, .overflow = KCHAN_DROP_OLDEST };
+    kchan_t *c;
+    cr_assert_eq(kchan_create_shared(&c, m, size, &o), KCHAN_OK);
+    uint64_t v = 1, w = 0;
+    cr_assert_eq(kchan_send(c, &v), KCHAN_OK);
+    pid_t p = t_fork();
+    if (p == 0) {
+        kchan__sh_test_point = t_stop_hook;
+        (void)kchan_recv(c, &w);
+        _exit(0);
+    }
+    int st;
+    cr_assert_eq(waitpid(p, &st, WUNTRACED), p);
+    cr_assert(WIFSTOPPED(st), "the receiver stops holding element 1");
+    v = 2;
+    int64_t t0 = kchan_now_ns();
+    cr_assert_eq(kchan_try_send(c, &v), KCHAN_WOULDBLOCK, "its oldest is being read");
+    cr_assert_eq(kchan_send_timeout(c, &v, KCHAN_MS(30)), KCHAN_TIMEDOUT);
+    cr_assert(kchan_now_ns() - t0 < KCHAN_SEC(2), "took %lld ns", (long long)(kchan_now_ns() - t0));
+    kill(p, SIGKILL);
+    cr_assert_eq(t_join(p), 128 + SIGKILL);
+    cr_assert_eq(kchan_send_timeout(c, &v, KCHAN_SEC(5)), KCHAN_OK);
+    cr_assert_eq(kchan_recv(c, &w), KCHAN_OK);
+    cr_assert_eq(w, 2);
+    kchan_stats s;
+    kchan_stats_get(c, &s);
+    cr_assert_eq(s.lost_receiving, 1);
+    cr_assert_eq(s.sends, s.recvs + s.len + s.drops_newest + s.drops_oldest + s.undelivered + s.lost_receiving);
+    kchan_destroy(c);
+    munmap(m, size);
+}
+
+/* A select that waits on a shared case counts no withdrawn registrations and no failed
+   tries for it, however long it waits. */
+Test(shared, select_counts_nothing_while_it_polls, .timeout = T_TIMEOUT)
+{
+    size_t size;
+    kchan_t *c;
+    void *m = t_ring(sizeof(int), 2, KCHAN_BLOCK, 0, &c, &size);
+    int v;
+    kchan_case k[1] = { { c, KCHAN_OP_RECV, &v, 0 } };
+    cr_assert_eq(kchan_select(k, 1, KCHAN_MS(50)), KCHAN_TIMEDOUT);
+    kchan_stats s;
+    kchan_stats_get(c, &s);
+    cr_assert_eq(s.cancelled_waiters, 0);
+    cr_assert_eq(s.recv_empty, 0);
+    kchan_destroy(c);
+    munmap(m, size);
+}
+
+/* A process whose main thread has exited (pthread_exit) while another thread works shows
+   as a zombie in /proc: it is alive, and keeps its peer slot. */
+static _Atomic int *t_zflag;
+static void *t_zworker(void *arg)
+{
+    uint64_t v = 1;
+    if (kchan_send((kchan_t *)arg, &v) != KCHAN_OK) _exit(1);   /* takes the one slot */
+    atomic_store(t_zflag, 1);
+    while (atomic_load(t_zflag) != 2) sched_yield();
+    _exit(0);
+}
+
+Test(shared, a_process_without_its_main_thread_lives, .timeout = T_TIMEOUT)
+{
+    size_t size;
+    kchan_t *c;
+    void *m = t_ring(sizeof(uint64_t), 4, KCHAN_BLOCK, 1, &c, &size);
+    t_zflag = (_Atomic int *)t_map(64);
+    pid_t p = t_fork();
+    if (p == 0) {
+        pthread_t th;
+        if (pthread_create(&th, NULL, t_zworker, c) != 0) _exit(2);
+        pthread_exit(NULL);
+    }
+    while (atomic_load(t_zflag) != 1) sched_yield();
+    char path[64], st[256] = "";
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)p);
+    for (int64_t until = kchan_now_ns() + KCHAN_SEC(5); kchan_now_ns() < until; sched_yield()) {
+        FILE *f = fopen(path, "r");    /* until the main thread's exit shows: state Z */
+        bool z = f && fgets(st, sizeof st, f) && strstr(st, ") Z ");
+        if (f) fclose(f);
+        if (z) break;
+    }
+    cr_assert(strstr(st, ") Z ") != NULL, "the leader never showed as a zombie: %s", st);
+    uint64_t v = 2;
+    cr_assert_eq(kchan_try_send(c, &v), KCHAN_NOMEM, "the slot's process still runs a thread");
+    atomic_store(t_zflag, 2);
+    cr_assert_eq(t_join(p), 0);
+    cr_assert_eq(kchan_try_send(c, &v), KCHAN_OK, "now it has exited");
+    kchan_destroy(c);
+    munmap(m, size);
+}
+
 /* Two peer slots, one held by this process. Processes that exit without kchan_destroy
    leave theirs; one dies with a claim in a cell. The next process takes its slot over,
    and first recovers the claim (seen at once by a try_recv, which never waits for the

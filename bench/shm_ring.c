@@ -37,7 +37,7 @@
  * (the issue's goal: >= 10x on 8-byte messages). About a minute on 2 cores; --quick (a tenth
  * of the messages, one repetition) in a few seconds.
  *
- *   build/bench/shm_ring [--quick] [--reps N]
+ *   build/bench/shm_ring [--quick] [--reps N] [--cap CELLS]
  */
 #define KCHAN_IMPLEMENTATION
 #include "../kchan.h"
@@ -58,7 +58,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CAP 1024u                     /* kchan's cells */
+static unsigned cap_cells = 1024;     /* kchan's cells (--cap) */
 #define BIG 4096u                     /* the large message, = PIPE_BUF on Linux */
 #define MAX_SIDE 2                    /* producers or consumers per row, at most */
 #define SEQ_MASK ((UINT64_C(1) << 48) - 1)
@@ -186,7 +186,7 @@ static kchan_shared_opts kopts(size_t size)
     kchan_shared_opts o;
     memset(&o, 0, sizeof o);
     o.elem_size = size;
-    o.capacity = CAP;
+    o.capacity = cap_cells;
     o.overflow = KCHAN_BLOCK;
     o.peers = 8;
     return o;
@@ -205,10 +205,10 @@ static mqd_t mq_make(size_t size, long depth)
     return q;
 }
 
-/* The deepest queue of BIG messages the limits allow, up to CAP (msg_max, RLIMIT_MSGQUEUE). */
+/* The deepest queue of BIG messages the limits allow, up to --cap (msg_max, RLIMIT_MSGQUEUE). */
 static void probe_mq(void)
 {
-    long depth = CAP;
+    long depth = (long)cap_cells;
     FILE *f = fopen("/proc/sys/fs/mqueue/msg_max", "r");
     if (f) {
         long m;
@@ -233,7 +233,7 @@ static void t_open(transport *t, int kind, size_t size)
     switch (kind) {
     case T_KCHAN: {
         kchan_shared_opts o = kopts(size);
-        t->region_size = kchan_shared_region_size(size, CAP, o.peers);
+        t->region_size = kchan_shared_region_size(size, cap_cells, o.peers);
         t->region = mmap(NULL, t->region_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (t->region == MAP_FAILED) die("mmap: %s", strerror(errno));
         int r = kchan_create_shared(&t->ch, t->region, t->region_size, &o);
@@ -563,9 +563,11 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) { scale = 10; reps = 1; }
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
-        else { fprintf(stderr, "usage: %s [--quick] [--reps N]\n", argv[0]); return 2; }
+        else if (!strcmp(argv[i], "--cap") && i + 1 < argc) cap_cells = (unsigned)atoi(argv[++i]);
+        else { fprintf(stderr, "usage: %s [--quick] [--reps N] [--cap CELLS]\n", argv[0]); return 2; }
     }
     if (reps < 1 || reps > 50) die("--reps: 1 to 50");
+    if (cap_cells < 1 || cap_cells > (1u << 20)) die("--cap: 1 to 1048576");
     signal(SIGALRM, on_alarm);
     probe_mq();
     results *res = mmap(NULL, sizeof(results), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -581,7 +583,7 @@ int main(int argc, char **argv)
     }
     printf("shm_ring: bounded channels between processes, one message per call\n");
     printf("kchan ring %u cells; pipe %ld B; Unix socket SOCK_SEQPACKET, SO_SNDBUF %d B; mqueue %ld messages (msg_max)\n",
-           CAP, pipe_bytes, sndbuf, mq_depth);
+           cap_cells, pipe_bytes, sndbuf, mq_depth);
 
     row rows[] = {
         { "SPSC 8 B", 1, 1, 8, 500000 / scale, 0, 0 },

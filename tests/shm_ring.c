@@ -525,6 +525,21 @@ static void t_die_hook(const kchan_t *c, int point)
     if (point == t_die_at) raise(SIGKILL);
 }
 
+/* A child process that sends (or receives) on c and dies at `point` inside the op. */
+static void t_child_dies_at(kchan_t *c, int point)
+{
+    pid_t p = t_fork();
+    if (p == 0) {
+        uint64_t x = 99;
+        t_die_at = point;
+        kchan__sh_test_point = t_die_hook;
+        if (point == KCHAN__TP_SH_TAKEN) (void)kchan_recv(c, &x);
+        else (void)kchan_send(c, &x);
+        _exit(1);                      /* not reached */
+    }
+    cr_assert_eq(t_join(p), 128 + SIGKILL, "the child died inside its op");
+}
+
 /* A child dies at `point` inside its op on a ring of `cap`; the survivor's blocked op
    completes after the liveness check and the dead one's claim shows as lost. */
 static void t_die_mid_op(int point, size_t cap)
@@ -535,16 +550,7 @@ static void t_die_mid_op(int point, size_t cap)
     uint64_t v = 0, w = 0;
     if (point == KCHAN__TP_SH_TAKEN)   /* something for the dying receiver to take */
         for (v = 1; v <= cap; v++) cr_assert_eq(kchan_send(c, &v), KCHAN_OK);
-    pid_t p = t_fork();
-    if (p == 0) {
-        t_die_at = point;
-        kchan__sh_test_point = t_die_hook;
-        uint64_t x = 99;
-        if (point == KCHAN__TP_SH_TAKEN) (void)kchan_recv(c, &x);
-        else (void)kchan_send(c, &x);
-        _exit(1);                      /* not reached */
-    }
-    cr_assert_eq(t_join(p), 128 + SIGKILL);
+    t_child_dies_at(c, point);
     kchan_stats s;
     if (point == KCHAN__TP_SH_TAKEN) {
         /* The ring is full, its oldest cell held by the dead: a send waits, then finds it. */
@@ -589,14 +595,7 @@ Test(shared, uncounted_claim_of_the_dead_after_close, .timeout = T_TIMEOUT)
     void *m = t_ring(sizeof(uint64_t), 4, KCHAN_BLOCK, 0, &c, &size);
     uint64_t v = 1;
     cr_assert_eq(kchan_send(c, &v), KCHAN_OK);
-    pid_t p = t_fork();
-    if (p == 0) {
-        t_die_at = KCHAN__TP_SH_CLAIMED;
-        kchan__sh_test_point = t_die_hook;
-        (void)kchan_send(c, &v);
-        _exit(1);
-    }
-    cr_assert_eq(t_join(p), 128 + SIGKILL);
+    t_child_dies_at(c, KCHAN__TP_SH_CLAIMED);
     cr_assert_eq(kchan_close(c), KCHAN_OK);
     cr_assert_eq(kchan_recv(c, &v), KCHAN_OK);
     cr_assert_eq(kchan_recv_timeout(c, &v, KCHAN_SEC(5)), KCHAN_CLOSED);
@@ -615,15 +614,7 @@ Test(shared, try_and_select_get_past_the_dead, .timeout = T_TIMEOUT)
         size_t size;
         kchan_t *c;
         void *m = t_ring(sizeof(uint64_t), 4, KCHAN_BLOCK, 0, &c, &size);
-        pid_t p = t_fork();
-        if (p == 0) {
-            t_die_at = KCHAN__TP_SH_COMMITTED;
-            kchan__sh_test_point = t_die_hook;
-            uint64_t x = 99;
-            (void)kchan_send(c, &x);
-            _exit(1);
-        }
-        cr_assert_eq(t_join(p), 128 + SIGKILL);
+        t_child_dies_at(c, KCHAN__TP_SH_COMMITTED);
         uint64_t v = 5, w = 0;
         cr_assert_eq(kchan_send(c, &v), KCHAN_OK);
         int r = KCHAN_WOULDBLOCK;
@@ -653,15 +644,7 @@ Test(shared, sender_gets_past_a_dead_sender_a_lap_back, .timeout = T_TIMEOUT)
     size_t size;
     kchan_t *c;
     void *m = t_ring(sizeof(uint64_t), 1, KCHAN_BLOCK, 0, &c, &size);
-    pid_t p = t_fork();
-    if (p == 0) {
-        t_die_at = KCHAN__TP_SH_COMMITTED;
-        kchan__sh_test_point = t_die_hook;
-        uint64_t x = 99;
-        (void)kchan_send(c, &x);
-        _exit(1);
-    }
-    cr_assert_eq(t_join(p), 128 + SIGKILL);
+    t_child_dies_at(c, KCHAN__TP_SH_COMMITTED);
     uint64_t v = 7, w = 0;
     cr_assert_eq(kchan_send_timeout(c, &v, KCHAN_SEC(5)), KCHAN_OK);
     cr_assert_eq(kchan_try_recv(c, &w), KCHAN_OK);

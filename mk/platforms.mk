@@ -70,7 +70,7 @@ test-wrap-32: $(WRAP32_SRCS)
 test-cpp: compile-checks
 
 # Every example but the POSIX-only ones (07: shared memory between processes).
-WIN_EXAMPLES := $(filter-out examples/07_shm_frames.c,$(sort $(wildcard examples/*.c)))
+WIN_EXAMPLES := $(filter-out examples/07_shm_frames.c examples/08_shm_jobs.c,$(sort $(wildcard examples/*.c)))
 test-win: tests/smoke.c kchan.h $(WIN_EXAMPLES)
 	$(call need,$(MINGW),gcc-mingw-w64-x86-64)
 	$(call need,$(WINE),wine64)

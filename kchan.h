@@ -5578,11 +5578,15 @@ KCHAN__PRIV uint64_t kchan__sh_check(const kchan__sh_head *d)
 KCHAN__PRIV uint64_t kchan__sh_stride(size_t elem_size) { return (8 + (uint64_t)elem_size + 7) / 8 * 8; }
 KCHAN__PRIV uint64_t kchan__sh_cells_off(uint32_t peers) { return (KCHAN__SH_TABLE + 8 * (uint64_t)peers + 63) / 64 * 64; }
 
+/* A uint64_t parameter: on 32-bit targets a size_t can never exceed the limit, and a
+   comparison written on the size_t itself would be "always false" (-Wtype-limits). */
+KCHAN__PRIV bool kchan__sh_cap_ok(uint64_t capacity) { return capacity >= 1 && capacity <= KCHAN__SH_CAP_MAX; }
+
 KCHAN_DEF size_t kchan_shared_region_size(size_t elem_size, size_t capacity, uint32_t peers)
 {
     if (peers == 0) peers = KCHAN__SH_PEERS_DEFAULT;
-    if (elem_size == 0 || elem_size > (size_t)SIZE_MAX / 4 || capacity == 0 ||
-        (uint64_t)capacity > KCHAN__SH_CAP_MAX || peers > KCHAN__SH_PEERS_MAX)
+    if (elem_size == 0 || elem_size > (size_t)SIZE_MAX / 4 || !kchan__sh_cap_ok(capacity) ||
+        peers > KCHAN__SH_PEERS_MAX)
         return 0;
     uint64_t stride = kchan__sh_stride(elem_size), off = kchan__sh_cells_off(peers);
     if (stride > ((uint64_t)SIZE_MAX - off) / capacity) return 0;
@@ -6318,7 +6322,8 @@ KCHAN_DEF int kchan_attach(kchan_t **out, void *mem, size_t mem_size, const kcha
     else if (d.ptr_bytes != sizeof(void *) || d.size_bytes != sizeof(size_t)) no = "word size: made by a 32-bit process for 64-bit, or the reverse";
     else if (d.check != kchan__sh_check(&d)) no = "header checksum: the head is corrupt";
     else if (d.policy > KCHAN_DROP_OLDEST || d.peers == 0 || d.peers > KCHAN__SH_PEERS_MAX ||
-             d.elem_size == 0 || d.elem_size > (uint64_t)SIZE_MAX / 4 || d.capacity == 0 || d.capacity > KCHAN__SH_CAP_MAX ||
+             d.elem_size == 0 || d.elem_size > (uint64_t)SIZE_MAX / 4 || !kchan__sh_cap_ok(d.capacity) ||
+             (size_t)d.capacity != d.capacity ||     /* a 32-bit process: it must fit a size_t */
              d.stride != kchan__sh_stride((size_t)d.elem_size) || d.cells_off != kchan__sh_cells_off(d.peers) ||
              d.region_size == 0 ||
              d.region_size != kchan_shared_region_size((size_t)d.elem_size, (size_t)d.capacity, d.peers))

@@ -65,6 +65,19 @@ static int worker(unsigned char *mem, size_t jobs_size, size_t results_size, uin
 
 static uint32_t job_size(uint32_t id) { return 100 + id % 900; }
 
+/* A result: its job done at most once, by a real worker, with the right answer. */
+static bool record(const result *res, uint8_t *done, uint32_t *by, uint32_t *got)
+{
+    if (res->id >= JOBS || done[res->id] || res->worker >= WORKERS || res->sum != work(job_size(res->id))) {
+        fprintf(stderr, "bad result: job %u from worker %u\n", res->id, res->worker);
+        return false;
+    }
+    done[res->id] = 1;
+    ++*got;
+    by[res->worker]++;
+    return true;
+}
+
 int main(void)
 {
     /* One anonymous shared mapping holds both channels; the workers inherit it across
@@ -106,13 +119,7 @@ int main(void)
             j.n = job_size(next);
             continue;
         }
-        if (res.id >= JOBS || done[res.id] || res.worker >= WORKERS || res.sum != work(job_size(res.id))) {
-            fprintf(stderr, "bad result: job %u from worker %u\n", res.id, res.worker);
-            return 1;
-        }
-        done[res.id] = 1;
-        got++;
-        by[res.worker]++;
+        if (!record(&res, done, by, &got)) return 1;
         if (!killed && got == JOBS / 3) {               /* mid-run: one worker dies */
             kill(pid[VICTIM], SIGKILL);
             killed = true;
@@ -127,13 +134,7 @@ int main(void)
     for (;;) {
         int r = kchan_recv_timeout(results, &res, KCHAN_MS(10));
         if (r == KCHAN_OK) {
-            if (res.id >= JOBS || done[res.id] || res.worker >= WORKERS || res.sum != work(job_size(res.id))) {
-                fprintf(stderr, "bad result: job %u from worker %u\n", res.id, res.worker);
-                return 1;
-            }
-            done[res.id] = 1;
-            got++;
-            by[res.worker]++;
+            if (!record(&res, done, by, &got)) return 1;
             continue;
         }
         if (r != KCHAN_TIMEDOUT && r != KCHAN_WOULDBLOCK) return 1;

@@ -93,6 +93,13 @@ static void t_consume(kchan_t *c, t_ledger *L, size_t words, int producers)
     }
 }
 
+/* The conservation law of a shared channel's stats (docs/API.md section 25). */
+static void t_conserved(const kchan_stats *s)
+{
+    cr_assert_eq(s->sends, s->recvs + s->len + s->drops_newest + s->drops_oldest + s->undelivered + s->lost_receiving,
+                 "sends %llu", (unsigned long long)s->sends);
+}
+
 static void t_ledger_clear(t_ledger *L)
 {
     memset((void *)L, 0, sizeof *L);
@@ -304,7 +311,7 @@ Test(shared, drop_newest_and_drop_oldest, .timeout = T_TIMEOUT)
         cr_assert_eq(s.sends, 10);
         cr_assert_eq(s.recvs, 4);
         cr_assert_eq(ov == KCHAN_DROP_NEWEST ? s.drops_newest : s.drops_oldest, 6);
-        cr_assert_eq(s.sends, s.recvs + s.len + s.drops_newest + s.drops_oldest + s.undelivered + s.lost_receiving);
+        t_conserved(&s);
         kchan_destroy(c);
         munmap(m, size);
     }
@@ -340,7 +347,7 @@ Test(shared, peek_batches_and_cancel, .timeout = T_TIMEOUT)
     kchan_stats s;
     kchan_stats_get(c, &s);
     cr_assert_eq(s.undelivered, 3);
-    cr_assert_eq(s.sends, s.recvs + s.len + s.drops_newest + s.drops_oldest + s.undelivered + s.lost_receiving);
+    t_conserved(&s);
     kchan_destroy(c);
     munmap(m, size);
 }
@@ -577,7 +584,7 @@ static void t_die_mid_op(int point, size_t cap)
         cr_assert_eq(s.recvs, 1);
     }
     cr_assert_eq(s.len, 0);
-    cr_assert_eq(s.sends, s.recvs + s.len + s.drops_newest + s.drops_oldest + s.undelivered + s.lost_receiving);
+    t_conserved(&s);
     kchan_destroy(c);
     munmap(m, size);
 }
@@ -695,7 +702,7 @@ Test(shared, drop_oldest_send_keeps_its_timeout, .timeout = T_TIMEOUT)
     kchan_stats s;
     kchan_stats_get(c, &s);
     cr_assert_eq(s.lost_receiving, 1);
-    cr_assert_eq(s.sends, s.recvs + s.len + s.drops_newest + s.drops_oldest + s.undelivered + s.lost_receiving);
+    t_conserved(&s);
     kchan_destroy(c);
     munmap(m, size);
 }
